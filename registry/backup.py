@@ -1,0 +1,196 @@
+"""Backup and restore: a portable, backend-neutral dump of every table.
+
+A backup is a directory: ``manifest.json`` (format, schema revision, table row counts, the
+latest checkpoint's size and root) and one ``<table>.jsonl`` per table, rows in primary-key
+order. Bytes are base64, times ISO 8601. Because it is logical rather than a file copy, a
+SQLite registry can be restored into PostgreSQL and back.
+
+What a backup does not hold: the master key. Custodial private keys and the server keys stay
+sealed under it, so a restore needs the same ``REGISTRY_MASTER_KEY`` (or data-dir key file).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, LargeBinary, Table, func, insert, select, text
+from sqlalchemy.types import JSON, Date, Uuid
+
+from registry.errors import Conflict, InvalidInput
+from registry.models import Base, Checkpoint, UTCDateTime
+
+FORMAT = "guarantee-registry-backup/1"
+BATCH = 1000
+
+
+def _tables() -> list[Table]:
+    return list(Base.metadata.sorted_tables)  # parents before children
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _decoder(table: Table) -> dict[str, Any]:
+    decoders: dict[str, Any] = {}
+    for column in table.columns:
+        kind = column.type
+        if isinstance(kind, LargeBinary):
+            decoders[column.name] = base64.b64decode
+        elif isinstance(kind, UTCDateTime):
+            decoders[column.name] = datetime.fromisoformat
+        elif isinstance(kind, Date):
+            decoders[column.name] = date.fromisoformat
+        elif isinstance(kind, Uuid):
+            decoders[column.name] = uuid.UUID
+        elif isinstance(kind, JSON):
+            decoders[column.name] = None  # already JSON
+    return decoders
+
+
+def _rows(engine: Engine, table: Table) -> Iterator[dict[str, Any]]:
+    order = list(table.primary_key.columns)
+    with engine.connect() as connection:
+        result = connection.execution_options(stream_results=True).execute(
+            select(table).order_by(*order)
+        )
+        for row in result.mappings():
+            yield {k: _encode(v) for k, v in row.items()}
+
+
+def schema_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def backup(engine: Engine, dest: Path) -> dict[str, Any]:
+    """Write a backup of the whole registry into the new directory ``dest``."""
+    if dest.exists() and any(dest.iterdir()):
+        raise Conflict(f"{dest} exists and is not empty; choose a new directory")
+    dest.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    # One consistent snapshot on PostgreSQL; SQLite's WAL reader sees one too per statement,
+    # and the log only ever grows, so a later table can at worst hold newer rows.
+    for table in _tables():
+        path = dest / f"{table.name}.jsonl"
+        n = 0
+        with path.open("w", encoding="utf-8") as handle:
+            for row in _rows(engine, table):
+                handle.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+                n += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        counts[table.name] = n
+    with engine.connect() as connection:
+        latest = connection.execute(
+            select(Checkpoint.size, Checkpoint.root_hash).order_by(Checkpoint.size.desc()).limit(1)
+        ).first()
+    manifest = {
+        "format": FORMAT,
+        "schema_revision": schema_revision(engine),
+        "created_at": datetime.now().astimezone().isoformat(),
+        "tables": counts,
+        "checkpoint": (
+            {"size": latest[0], "root": base64.b64encode(latest[1]).decode()} if latest else None
+        ),
+    }
+    (dest / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def is_empty(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        for table in _tables():
+            if connection.execute(select(func.count()).select_from(table)).scalar_one():
+                return False
+    return True
+
+
+def restore(engine: Engine, src: Path, *, force: bool = False) -> dict[str, Any]:
+    """Load a backup into a migrated database; refuse a non-empty one unless ``force``."""
+    manifest_path = src / "manifest.json"
+    if not manifest_path.is_file():
+        raise InvalidInput(f"{src} is not a registry backup (no manifest.json)")
+    manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+    if manifest.get("format") != FORMAT:
+        raise InvalidInput(f"unknown backup format {manifest.get('format')!r}")
+    current = schema_revision(engine)
+    if manifest.get("schema_revision") != current:
+        raise InvalidInput(
+            f"the backup is of schema {manifest.get('schema_revision')}, the database is at "
+            f"{current}: migrate the database to that revision first"
+        )
+    if not is_empty(engine):
+        if not force:
+            raise Conflict(
+                "the database is not empty; restoring would mix two registries "
+                "(pass --force to replace everything in it)"
+            )
+        _empty(engine)
+    with engine.begin() as connection:
+        for table in _tables():
+            decoders = _decoder(table)
+            path = src / f"{table.name}.jsonl"
+            expected = manifest["tables"].get(table.name, 0)
+            loaded = 0
+            batch: list[dict[str, Any]] = []
+            with path.open(encoding="utf-8") as handle:
+                for line in handle:
+                    row = json.loads(line)
+                    for name, decode in decoders.items():
+                        if decode is not None and row.get(name) is not None:
+                            row[name] = decode(row[name])
+                    batch.append(row)
+                    if len(batch) >= BATCH:
+                        connection.execute(insert(table), batch)
+                        loaded += len(batch)
+                        batch = []
+            if batch:
+                connection.execute(insert(table), batch)
+                loaded += len(batch)
+            if loaded != expected:
+                raise InvalidInput(
+                    f"{table.name}: {loaded} rows in the file, manifest says {expected}"
+                )
+        if engine.dialect.name == "postgresql":
+            _reset_sequences(connection)
+    return manifest
+
+
+def _empty(engine: Engine) -> None:
+    with engine.begin() as connection:
+        for table in reversed(_tables()):
+            connection.execute(table.delete())
+
+
+def _reset_sequences(connection: Any) -> None:
+    """Serial columns continue after the restored rows (rows were inserted with their ids)."""
+    for table in _tables():
+        columns = list(table.primary_key.columns)
+        if (
+            len(columns) == 1
+            and columns[0].autoincrement is not False
+            and columns[0].type.python_type is int
+        ):
+            name = columns[0].name
+            # pg_get_serial_sequence is NULL for columns without a sequence; setval(NULL) is
+            # then a no-op.
+            # Names come from our own metadata, never from input.
+            sequence = f"pg_get_serial_sequence('{table.name}', '{name}')"
+            highest = f"COALESCE((SELECT max({name}) FROM {table.name}), 0) + 1"  # noqa: S608
+            sql = f"SELECT setval({sequence}, {highest}, false)"
+            connection.execute(text(sql))

@@ -1,0 +1,104 @@
+"""Bring a registry to life: migrate, create the operator and the server keys, and log the
+registry key's self-registration as leaf 0 (the root every other key hangs from)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.context import RegistryContext
+from registry.crypto.dsse import sign_envelope
+from registry.crypto.jcs import canonicalize
+from registry.crypto.keys import Signer, open_private_key, seal_private_key
+from registry.db import transaction
+from registry.models import Organization, OrgKind, ServerKey, SigningKey, utcnow
+from registry.records import RECORD_PAYLOAD_TYPE, Kind
+from registry.services import log as log_service
+from registry.services import records as record_service
+from registry.settings import Settings
+
+OPERATOR_NAME_ZH = "担保登记处运营方"
+OPERATOR_NAME_EN = "Guarantee Registry operator"
+OPERATOR_REGION = "110000"
+REGISTRY_KEY = "registry"
+LOG_KEY = "log"
+
+
+def _server_signer(session: Session, name: str, master_key: bytes) -> Signer:
+    row = session.get(ServerKey, name)
+    if row is None:
+        signer = Signer.generate()
+        row = ServerKey(
+            name=name,
+            public_key=signer.public_key_raw,
+            sealed_private_key=seal_private_key(signer.private_raw(), master_key, f"server:{name}"),
+        )
+        session.add(row)
+        session.flush()
+        return signer
+    return Signer.from_raw(open_private_key(row.sealed_private_key, master_key, f"server:{name}"))
+
+
+def operator(session: Session) -> Organization:
+    org = session.scalars(select(Organization).where(Organization.kind == OrgKind.OPERATOR)).first()
+    if org is None:
+        org = Organization(
+            id=uuid.uuid4(),
+            kind=OrgKind.OPERATOR,
+            name_zh=OPERATOR_NAME_ZH,
+            name_en=OPERATOR_NAME_EN,
+            region_code=OPERATOR_REGION,
+        )
+        session.add(org)
+        session.flush()
+    return org
+
+
+def bootstrap(factory: sessionmaker[Session], settings: Settings) -> RegistryContext:
+    """Idempotent: safe to run at every start (before workers fork)."""
+    master_key = settings.master_key_bytes()
+    with transaction(factory) as session:
+        log_service.ensure_log_state(session)
+    with transaction(factory) as session:
+        log_service.lock_log(session)
+        ctx = RegistryContext(
+            settings=settings,
+            master_key=master_key,
+            registry_signer=_server_signer(session, REGISTRY_KEY, master_key),
+            log_signer=_server_signer(session, LOG_KEY, master_key),
+        )
+        if session.get(SigningKey, ctx.registry_signer.key_id) is None:
+            _log_genesis(session, ctx, operator(session))
+    return ctx
+
+
+def _log_genesis(session: Session, ctx: RegistryContext, org: Organization) -> None:
+    import base64
+
+    signer = ctx.registry_signer
+    document = {
+        "kind": Kind.KEY_REGISTRATION.value,
+        "time": utcnow().isoformat(timespec="seconds"),
+        "key": {
+            "algorithm": "ed25519",
+            "id": signer.key_id,
+            "public_key": base64.b64encode(signer.public_key_raw).decode(),
+        },
+        "holder": {
+            "account": None,
+            "role": "registry",
+            "name_zh": OPERATOR_NAME_ZH,
+            "name_en": OPERATOR_NAME_EN,
+        },
+        "organization": {
+            "id": str(org.id),
+            "kind": org.kind.value,
+            "name_zh": org.name_zh,
+            "name_en": org.name_en,
+            "region": org.region_code,
+        },
+    }
+    envelope = sign_envelope(RECORD_PAYLOAD_TYPE, canonicalize(document), [signer])
+    record_service.submit(session, ctx, envelope, None)

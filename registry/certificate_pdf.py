@@ -1,0 +1,158 @@
+"""The printable 承诺达标合格证 (producer's compliance certificate) of a batch, as a PDF.
+
+One A6 page (105 × 148 mm), the label size of the national template (农业农村部 2019
+承诺达标合格证 样式): product, quantity, producer, lot, date, the promise and its basis, and the
+batch's package-label QR (the same symbol as ``/b/{code}/qr.png``). Chinese text is set in
+reportlab's built-in CID font STSong-Light (Adobe-GB1; the viewer supplies the glyphs, so
+nothing is downloaded or embedded); codes and numbers in Helvetica.
+"""
+
+from __future__ import annotations
+
+import io
+
+from reportlab.lib.pagesizes import A6
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph
+
+from registry import qr
+from registry.services.exports import CertificateView
+
+CJK_FONT = "STSong-Light"
+LATIN_FONT = "Helvetica"
+LATIN_BOLD = "Helvetica-Bold"
+MARGIN = 7 * mm
+QR_SIZE = 30 * mm
+QR_BOX = 8  # pixels per module of the embedded QR image: crisp when printed at 30 mm
+
+
+def _register_fonts() -> None:
+    if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_certificate_pdf(view: CertificateView, *, generated_by: str = "") -> bytes:
+    """The 合格证 of ``view`` as PDF bytes."""
+    _register_fonts()
+    width, height = A6
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A6, pageCompression=1)
+    canvas.setTitle(f"承诺达标合格证 {view.lot}")
+    canvas.setAuthor(view.producer_zh)
+    canvas.setSubject(f"Producer's compliance certificate, lot {view.lot}, batch {view.batch_code}")
+    canvas.setCreator(generated_by or "Guarantee Registry")
+
+    # Border, as on the printed template.
+    canvas.setLineWidth(1.2)
+    canvas.rect(MARGIN / 2, MARGIN / 2, width - MARGIN, height - MARGIN)
+
+    y = height - MARGIN - 6 * mm
+    canvas.setFont(CJK_FONT, 15)
+    canvas.drawCentredString(width / 2, y, "承诺达标合格证")
+    y -= 4.5 * mm
+    canvas.setFont(LATIN_FONT, 7)
+    canvas.drawCentredString(width / 2, y, "Producer's Compliance Certificate")
+    y -= 3.5 * mm
+    canvas.drawCentredString(width / 2, y, f"No. {view.certificate_number}")
+    if view.recalled:
+        y -= 5 * mm
+        canvas.setFillColorRGB(0.81, 0.13, 0.18)
+        canvas.setFont(CJK_FONT, 10)
+        canvas.drawCentredString(width / 2, y, "该批次已召回，请勿销售 RECALLED")
+        canvas.setFillColorRGB(0, 0, 0)
+    y -= 4 * mm
+
+    label_x = MARGIN
+    value_x = MARGIN + 24 * mm
+    rows = [
+        ("食用农产品名称", "Product", view.product_zh, view.product_en),
+        ("数量（重量）", "Quantity", f"{view.quantity} {view.unit}", None),
+        ("生产者", "Producer", view.producer_zh, view.producer_en),
+        ("产地", "Origin", view.place_name or f"行政区划 {view.producer_region}", None),
+        ("批号", "Lot", view.lot, None),
+        ("开具日期", "Date", view.issued_on, None),
+    ]
+    text_width = width - value_x - MARGIN
+    for label_zh, label_en, value, value_en in rows:
+        y -= 5 * mm
+        canvas.setFont(CJK_FONT, 8)
+        canvas.drawString(label_x, y, label_zh)
+        canvas.setFont(LATIN_FONT, 5.5)
+        canvas.drawString(label_x, y - 2.4 * mm, label_en)
+        _value(canvas, value, value_x, y, text_width)
+        if value_en:
+            canvas.setFont(LATIN_FONT, 5.5)
+            canvas.drawString(value_x, y - 2.4 * mm, value_en[:70])
+        y -= 1.5 * mm
+
+    # The promise, wrapped the CJK way (a line may break between any two characters).
+    y -= 6 * mm
+    canvas.setFont(CJK_FONT, 8)
+    canvas.drawString(MARGIN, y, "我承诺 Promise")
+    promise = Paragraph(
+        _escape(view.promise),
+        ParagraphStyle("promise", fontName=CJK_FONT, fontSize=7.5, leading=10, wordWrap="CJK"),
+    )
+    _, promise_height = promise.wrap(width - 2 * MARGIN, 40 * mm)
+    y -= promise_height + 1.5 * mm
+    promise.drawOn(canvas, MARGIN, y)
+
+    # Basis: the template's tick boxes.
+    y -= 5 * mm
+    canvas.setFont(CJK_FONT, 8)
+    canvas.drawString(MARGIN, y, "承诺依据 Basis")
+    for label_zh, label_en, ticked in view.basis_labels:
+        y -= 4 * mm
+        canvas.rect(MARGIN + 1 * mm, y - 0.3 * mm, 2.6 * mm, 2.6 * mm)
+        if ticked:
+            canvas.setFont(LATIN_BOLD, 8)
+            canvas.drawString(MARGIN + 1.35 * mm, y + 0.1 * mm, "X")
+        canvas.setFont(CJK_FONT, 7.5)
+        canvas.drawString(MARGIN + 5 * mm, y, label_zh)
+        canvas.setFont(LATIN_FONT, 5.5)
+        canvas.drawString(MARGIN + 5 * mm + 7.5 * len(label_zh) + 1.5 * mm, y, label_en)
+
+    # The package-label QR and how to check this certificate.
+    qr_x = width - MARGIN - QR_SIZE
+    qr_y = MARGIN + 3 * mm
+    png = qr.render_png(view.label_url, box_size=QR_BOX)
+    canvas.drawImage(ImageReader(io.BytesIO(png)), qr_x, qr_y, QR_SIZE, QR_SIZE)
+    canvas.setFont(CJK_FONT, 7)
+    text_y = qr_y + QR_SIZE - 4 * mm
+    canvas.drawString(MARGIN, text_y, "扫码查看签名记录")
+    canvas.setFont(LATIN_FONT, 5.5)
+    canvas.drawString(MARGIN, text_y - 2.6 * mm, "Scan for the signed records")
+    canvas.setFont(LATIN_FONT, 7)
+    canvas.drawString(MARGIN, text_y - 7 * mm, f"Batch {view.batch_code}")
+    canvas.drawString(MARGIN, text_y - 10.5 * mm, f"Log index #{view.log_index}")
+    canvas.setFont("Courier", 5)
+    canvas.drawString(MARGIN, text_y - 13.5 * mm, f"sha256 {view.digest[:24]}")
+    canvas.drawString(MARGIN, text_y - 15.7 * mm, f"       {view.digest[24:48]}")
+    canvas.drawString(MARGIN, text_y - 17.9 * mm, f"       {view.digest[48:]}")
+
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def _value(canvas: Canvas, value: str, x: float, y: float, width: float) -> None:
+    """A value in the CJK font if it has non-Latin characters, else in Helvetica (so that
+    lot codes and numbers are plain, extractable Latin text)."""
+    if value.isascii():
+        canvas.setFont(LATIN_FONT, 9)
+    else:
+        canvas.setFont(CJK_FONT, 9)
+    size = 9.0
+    while size > 6 and canvas.stringWidth(value, canvas._fontname, size) > width:
+        size -= 0.5
+    canvas.setFontSize(size)
+    canvas.drawString(x, y, value)

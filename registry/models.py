@@ -1,0 +1,569 @@
+"""SQLAlchemy 2.0 typed models.
+
+The signed records are the truth; most other tables are projections of them kept for fast
+reads (batches, lineage, key status) or registry metadata that no signature covers
+(organizations' display data, accounts, tokens). Nothing here is ever updated in place except
+those projections and the log's single-row counter.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes on every backend (SQLite drops the offset): stored as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum(cls: type[StrEnum], length: int = 32) -> SAEnum:
+    # Stored by value, as a plain string column (no native enum type to migrate).
+    return SAEnum(
+        cls,
+        values_callable=lambda e: [m.value for m in e],
+        native_enum=False,
+        validate_strings=True,
+        length=length,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class OrgKind(StrEnum):
+    OPERATOR = "operator"  # runs the registry; its admins register organizations and keys
+    COOPERATIVE = "cooperative"
+    PROCESSOR = "processor"
+    CARRIER = "carrier"
+    LAB = "lab"
+    AUTHORITY = "authority"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # registry administrator (operator organization)
+    CLERK = "clerk"  # records the organization's own steps
+    OFFICIAL = "official"  # member of an authority who may endorse, revoke and recall
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "active"
+    ROTATED = "rotated"
+    REVOKED = "revoked"
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[OrgKind] = mapped_column(_enum(OrgKind))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    region_code: Mapped[str] = mapped_column(String(6))
+    gln: Mapped[str | None] = mapped_column(String(13), unique=True)
+    # Authorities only: the GB/T 2260 region-code prefix they govern (e.g. "1504").
+    jurisdiction: Mapped[str | None] = mapped_column(String(6))
+    # Authorities only: how many distinct officials must sign an endorsement.
+    approvals_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100), default="")
+    title_zh: Mapped[str] = mapped_column(String(100), default="")
+    title_en: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # SHA-256 of the token: tokens are 256-bit random, so a fast hash is enough at rest.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SigningKey(Base):
+    __tablename__ = "signing_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id"), index=True
+    )
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    status: Mapped[KeyStatus] = mapped_column(_enum(KeyStatus))
+    custodial: Mapped[bool] = mapped_column(Boolean)
+    # AES-256-GCM under the master key; only for custodial keys.
+    sealed_private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    registered_index: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    compromised_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    replaced_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ServerKey(Base):
+    """The registry's own keys: ``registry`` attests key bindings, ``log`` signs checkpoints."""
+
+    __tablename__ = "server_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(64))
+    gtin: Mapped[str | None] = mapped_column(String(14), unique=True)
+    standard_ref: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Batch(Base):
+    """A lot, as created by a harvest or processing record (a projection of the log)."""
+
+    __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("product_id", "lot"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"))
+    lot: Mapped[str] = mapped_column(String(20))
+    quantity: Mapped[str] = mapped_column(String(40))
+    remaining: Mapped[str] = mapped_column(String(40))
+    unit: Mapped[str] = mapped_column(String(16))
+    origin_org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    region_code: Mapped[str] = mapped_column(String(6))
+    lat: Mapped[str | None] = mapped_column(String(16))
+    lon: Mapped[str | None] = mapped_column(String(16))
+    harvest_date: Mapped[date | None] = mapped_column(Date)
+    best_before: Mapped[date | None] = mapped_column(Date)
+    created_index: Mapped[int] = mapped_column(BigInteger)
+    # Digest of the newest record in this batch's chain (what the next record's prev must be).
+    head_digest: Mapped[str] = mapped_column(String(64))
+    # Digest of the recall record that reached this batch (its own or an ancestor's).
+    recall_digest: Mapped[str | None] = mapped_column(String(64))
+
+
+class Record(Base):
+    """One signed record: a DSSE envelope stored byte-exact, and its log leaf."""
+
+    __tablename__ = "records"
+
+    log_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of payload
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    payload_type: Mapped[str] = mapped_column(String(100))
+    # Nullable so a payload holding personal data can be erased: the leaf keeps its hash.
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    signatures: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    leaf: Mapped[bytes] = mapped_column(LargeBinary)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id"), index=True
+    )
+    record_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    logged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    corrects: Mapped[str | None] = mapped_column(String(64))
+
+
+class RecordBatch(Base):
+    """Which batches a record touches, and the per-batch hash chain link."""
+
+    __tablename__ = "record_batches"
+    __table_args__ = (Index("ix_record_batches_batch_record", "batch_id", "record_index"),)
+
+    record_index: Mapped[int] = mapped_column(
+        ForeignKey("records.log_index"), primary_key=True, autoincrement=False
+    )
+    batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # subject, input, output
+    prev_digest: Mapped[str | None] = mapped_column(String(64))
+
+    # Declared so the unit of work inserts records and batches first when a whole
+    # submission is flushed at once; never loaded implicitly.
+    record: Mapped[Record] = relationship(lazy="raise")
+    batch: Mapped[Batch] = relationship(lazy="raise")
+
+
+class BatchInput(Base):
+    """Lineage edge: a processing record consumed ``quantity`` of input into output."""
+
+    __tablename__ = "batch_inputs"
+    __table_args__ = (
+        Index("ix_batch_inputs_input_output", "input_batch_id", "output_batch_id"),
+        Index("ix_batch_inputs_output_input", "output_batch_id", "input_batch_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    input_batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("batches.id"))
+    output_batch_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("batches.id"))
+    record_index: Mapped[int] = mapped_column(ForeignKey("records.log_index"))
+    quantity: Mapped[str] = mapped_column(String(40))
+
+    record: Mapped[Record] = relationship(lazy="raise")
+    input_batch: Mapped[Batch] = relationship(foreign_keys=[input_batch_id], lazy="raise")
+    output_batch: Mapped[Batch] = relationship(foreign_keys=[output_batch_id], lazy="raise")
+
+
+class LogNode(Base):
+    """Hash of the complete, aligned subtree covering leaves [idx*2^level, (idx+1)*2^level)."""
+
+    __tablename__ = "log_nodes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LogState(Base):
+    """Single row whose lock serializes appends: indices stay contiguous across workers."""
+
+    __tablename__ = "log_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class Checkpoint(Base):
+    __tablename__ = "checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """A POST retried with the same Idempotency-Key returns the first response."""
+
+    __tablename__ = "idempotency_keys"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CheckpointCosignature(Base):
+    """A witness's c2sp.org/tlog-cosignature line on a checkpoint, verified before storing.
+
+    Keyed by checkpoint size and witness key name: one cosignature per witness per tree
+    head is all a client needs, so a later re-cosignature of the same size is not stored.
+    """
+
+    __tablename__ = "checkpoint_cosignatures"
+    __table_args__ = (Index("ix_checkpoint_cosignatures_witness_size", "witness", "size"),)
+
+    size: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("checkpoints.size"), primary_key=True, autoincrement=False
+    )
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    line: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"  # waiting for an official
+    PARTIALLY_APPROVED = "partially_approved"  # signed by fewer officials than required
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class EndorsementRequest(Base):
+    """A cooperative's request for an endorsement of batches for a livestream."""
+
+    __tablename__ = "endorsement_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    authority_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"))
+    batch_ids: Mapped[list[str]] = mapped_column(JSON)
+    official_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    stream: Mapped[dict[str, Any]] = mapped_column(JSON)
+    claims: Mapped[list[str]] = mapped_column(JSON)
+    quantity: Mapped[str] = mapped_column(String(40))
+    unit: Mapped[str] = mapped_column(String(16))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[RequestStatus] = mapped_column(_enum(RequestStatus), index=True)
+    code: Mapped[str | None] = mapped_column(String(12), unique=True)
+    # The envelope being signed, while it has fewer signatures than required (JSON).
+    pending_envelope: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Endorsement(Base):
+    """Projection of an endorsement record, with what its status depends on."""
+
+    __tablename__ = "endorsements"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    record_index: Mapped[int] = mapped_column(ForeignKey("records.log_index"), unique=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    request_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("endorsement_requests.id"))
+    authority_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"))
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    revocation_index: Mapped[int | None] = mapped_column(BigInteger)
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class EndorsementSigner(Base):
+    __tablename__ = "endorsement_signers"
+
+    endorsement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("endorsements.id"), primary_key=True
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64))
+
+
+class EndorsementBatch(Base):
+    __tablename__ = "endorsement_batches"
+
+    endorsement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("endorsements.id"), primary_key=True
+    )
+    batch_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("batches.id"), primary_key=True, index=True
+    )
+
+
+class ScanCount(Base):
+    """Verifications per endorsement per hour. No IP address or viewer id is stored."""
+
+    __tablename__ = "scan_counts"
+
+    endorsement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("endorsements.id"), primary_key=True
+    )
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+class LoginSession(Base):
+    """A browser's login to the back office (``/office``).
+
+    The cookie holds a 256-bit random token; only its SHA-256 is stored, so a database
+    leak cannot be replayed as a login. Ended by logout, a password change or expiry.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AccountInvite(Base):
+    """A one-time link an administrator hands to a new (or locked-out) account holder, who
+    sets a password with it. Only the SHA-256 of the link's token is stored."""
+
+    __tablename__ = "account_invites"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookSubscription(Base):
+    """An organization's webhook: events are POSTed to ``url``, signed with HMAC-SHA256.
+
+    The secret is shown once, at creation; at rest it is sealed with AES-256-GCM under the
+    master key, bound to the subscription id (``registry.services.webhooks``).
+    """
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    secret_prefix: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Deleted subscriptions stay (their delivery log references them) but get no events.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookDelivery(Base):
+    """One event for one subscription: the outbox row, written in the event's transaction,
+    and the state of its delivery (retried with exponential backoff)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event", "event_id"),
+        Index("ix_webhook_deliveries_status_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_subscriptions.id"))
+    event: Mapped[str] = mapped_column(String(32))
+    # What the event is about, e.g. the recall record's digest (one delivery per event).
+    event_id: Mapped[str] = mapped_column(String(64))
+    # The exact bytes POSTed (and HMAC-signed) on every attempt.
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A worker's claim on the delivery while its request is in flight.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WebhookAttempt(Base):
+    """The delivery log: one row per HTTP attempt."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (UniqueConstraint("delivery_id", "number"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class ReportCategory(StrEnum):
+    NOT_AS_DESCRIBED = "not_as_described"
+    QUALITY_PROBLEM = "quality_problem"
+    SUSPECTED_COUNTERFEIT = "suspected_counterfeit"
+    OTHER = "other"
+
+
+class ProblemReport(Base):
+    """A viewer's report of a problem with an endorsed product ("report a problem").
+
+    Anonymous: no account, and no IP address (rate limiting hashes it in memory only). The
+    contact is whatever the viewer chose to leave. Visible to the cooperative that asked for
+    the endorsement, the endorsing authority's members, and admins."""
+
+    __tablename__ = "problem_reports"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    endorsement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("endorsements.id"), index=True)
+    # Copied from the endorsement (and its request) so visibility is one indexed filter.
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id"), index=True
+    )
+    authority_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    category: Mapped[ReportCategory] = mapped_column(_enum(ReportCategory))
+    text: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class ComplaintAnswer(Base):
+    """An answer to a viewer's problem report, written in the back office by the cooperative
+    that asked for the endorsement or by the endorsing authority. The reporter is anonymous:
+    the answer is the organization's record of what it did (and counts on report cards)."""
+
+    __tablename__ = "complaint_answers"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("problem_reports.id"), index=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"))
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,380 @@
+"""Who may sign what (PRODUCT.md §3): one written policy, pure functions over facts.
+
+The server runs ``check_record`` before it accepts a record; an auditor replaying the log
+builds the same facts from key-registration and batch-creating records and runs the same
+function. Each refusal is a ``PolicyViolation`` whose ``rule`` names the rule broken.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from registry.errors import PolicyViolation
+from registry.records import (
+    KEY_KINDS,
+    Correction,
+    Kind,
+    Processing,
+    Recall,
+    split_batch_ref,
+)
+
+# Organization kinds allowed to sign each supply-chain kind.
+SIGNERS: Mapping[Kind, frozenset[str]] = {
+    Kind.HARVEST: frozenset({"cooperative"}),
+    Kind.PROCESSING: frozenset({"processor"}),
+    Kind.PACKING: frozenset({"cooperative", "processor"}),
+    Kind.INSPECTION: frozenset({"lab"}),
+    Kind.CERTIFICATE: frozenset({"cooperative", "processor"}),
+    Kind.STORAGE: frozenset({"cooperative", "processor", "carrier"}),
+    Kind.SHIPPING: frozenset({"carrier"}),
+    Kind.RECEIVING: frozenset({"carrier", "processor"}),
+    Kind.RECALL: frozenset({"authority", "cooperative", "processor"}),
+    Kind.CORRECTION: frozenset({"cooperative", "processor", "carrier", "lab", "authority"}),
+    Kind.ENDORSEMENT: frozenset({"authority"}),
+    Kind.ENDORSEMENT_REVOCATION: frozenset({"authority"}),
+}
+
+# Kinds a producer may only sign for batches it produced (their origin organization).
+PRODUCER_ONLY = frozenset({Kind.PACKING, Kind.CERTIFICATE})
+# Kinds that may not touch a recalled batch (a recall ends its journey, except corrections).
+BLOCKED_BY_RECALL = frozenset(
+    {Kind.PROCESSING, Kind.PACKING, Kind.CERTIFICATE, Kind.SHIPPING, Kind.RECEIVING}
+)
+REGISTRY_ROLE = "registry"
+
+
+@dataclass(frozen=True)
+class SignerFacts:
+    """What the log says about the key that signed: its holder and organization."""
+
+    key_id: str
+    org_id: uuid.UUID
+    org_kind: str
+    role: str
+    region: str
+    jurisdiction: str | None
+    # The person holding the key (account id); a threshold counts people, not keys.
+    account: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchFacts:
+    origin_org_id: uuid.UUID
+    region: str
+    unit: str
+    remaining: Decimal
+    recalled: bool
+
+
+def covers(jurisdiction: str | None, region: str) -> bool:
+    """An authority's jurisdiction is a GB/T 2260 region-code prefix."""
+    return bool(jurisdiction) and region.startswith(jurisdiction or "")
+
+
+def check_signers(kind: Kind, signers: list[SignerFacts]) -> SignerFacts:
+    """Return the signing party of a record, or refuse who signed it."""
+    if kind in KEY_KINDS:
+        registry = [s for s in signers if s.role == REGISTRY_ROLE]
+        if not registry:
+            raise PolicyViolation(
+                "key-record-needs-registry", f"a {kind} record must be signed by the registry key"
+            )
+        return registry[0]
+    if any(s.role == REGISTRY_ROLE for s in signers):
+        raise PolicyViolation("registry-signs-keys-only", "the registry key signs key records only")
+    if kind is Kind.ENDORSEMENT and signers:
+        # A threshold: several officials sign the same envelope, all of one authority.
+        if len({s.org_id for s in signers}) != 1 or any(s.role != "official" for s in signers):
+            raise PolicyViolation(
+                "endorsement-signers",
+                "every signature on an endorsement is by an official of the endorsing authority",
+            )
+        return signers[0]
+    if len(signers) != 1:
+        raise PolicyViolation(
+            "one-signer", f"a {kind} record is signed by exactly one party, not {len(signers)}"
+        )
+    return signers[0]
+
+
+def check_record(
+    record: Any,
+    signer: SignerFacts,
+    batches: Mapping[str, BatchFacts | None],
+    corrected_org: uuid.UUID | None = None,
+) -> None:
+    """Refuse a supply-chain record whose signer may not sign it.
+
+    ``batches`` maps every batch the record names to its facts, or None when the batch does
+    not exist yet. ``corrected_org`` is the organization that signed the record a correction
+    refers to.
+    """
+    kind = Kind(record.kind)
+    if kind in KEY_KINDS:
+        return
+    if str(signer.org_id) != record.org:
+        raise PolicyViolation(
+            "key-organization",
+            f"key {signer.key_id[:16]}… belongs to organization {signer.org_id}, "
+            f"but the record is for organization {record.org}",
+        )
+    allowed = SIGNERS[kind]
+    if signer.org_kind not in allowed:
+        raise PolicyViolation(
+            "kind-not-allowed",
+            f"a {signer.org_kind} may not sign {kind} records "
+            f"(allowed: {', '.join(sorted(allowed))})",
+        )
+    if signer.org_kind == "authority" and signer.role != "official":
+        raise PolicyViolation(
+            "official-required", f"only an official of an authority may sign {kind} records"
+        )
+    created = _created_batches(record)
+    for ref, facts in batches.items():
+        if ref in created:
+            continue
+        assert facts is not None  # the service refuses unknown batches before policy
+        _check_batch(kind, record, signer, ref, facts)
+    if isinstance(record, Processing):
+        _check_processing(record, batches)
+    if isinstance(record, Correction) and corrected_org != signer.org_id:
+        raise PolicyViolation(
+            "correction-by-signer", "only the organization that signed a record may correct it"
+        )
+
+
+def _created_batches(record: Any) -> frozenset[str]:
+    if record.kind == Kind.HARVEST:
+        return frozenset(record.batches)
+    if isinstance(record, Processing):
+        return frozenset(o.batch for o in record.outputs)
+    return frozenset()
+
+
+def _check_batch(kind: Kind, record: Any, signer: SignerFacts, ref: str, facts: BatchFacts) -> None:
+    is_producer = facts.origin_org_id == signer.org_id
+    if kind in PRODUCER_ONLY and not is_producer:
+        raise PolicyViolation(
+            "batch-of-another-organization",
+            f"batch {split_batch_ref(ref)[1]} was produced by another organization; "
+            f"only its producer may sign {kind} records for it",
+        )
+    if kind is Kind.STORAGE and signer.org_kind != "carrier" and not is_producer:
+        raise PolicyViolation(
+            "batch-of-another-organization",
+            f"batch {split_batch_ref(ref)[1]} belongs to another organization",
+        )
+    if isinstance(record, Recall):
+        if signer.org_kind == "authority":
+            if not covers(signer.jurisdiction, facts.region):
+                raise PolicyViolation(
+                    "outside-jurisdiction",
+                    f"batch {split_batch_ref(ref)[1]} comes from region {facts.region}, "
+                    f"outside jurisdiction {signer.jurisdiction}",
+                )
+        elif not is_producer:
+            raise PolicyViolation(
+                "batch-of-another-organization",
+                "only the producing organization or an authority may recall a batch",
+            )
+    if kind in BLOCKED_BY_RECALL and facts.recalled:
+        raise PolicyViolation(
+            "batch-recalled", f"batch {split_batch_ref(ref)[1]} has been recalled"
+        )
+
+
+def _check_processing(record: Processing, batches: Mapping[str, BatchFacts | None]) -> None:
+    for consumed in record.inputs:
+        facts = batches[consumed.batch]
+        assert facts is not None
+        wanted = Decimal(consumed.quantity)
+        if wanted > facts.remaining:
+            raise PolicyViolation(
+                "insufficient-quantity",
+                f"input batch {split_batch_ref(consumed.batch)[1]} holds {facts.remaining} "
+                f"{facts.unit}; the record consumes {wanted}",
+            )
+
+
+# --- endorsement preconditions (PRODUCT.md §5) ------------------------------------------
+
+LAB_TEST_WINDOW_DAYS = 90
+
+
+@dataclass(frozen=True)
+class EvidenceRecord:
+    """One record in the lineage of an endorsed batch, as the precondition check sees it."""
+
+    index: int
+    kind: str
+    batch_ref: str
+    signer_org_id: uuid.UUID
+    signer_org_kind: str
+    signer_region: str
+    time: datetime
+    verdict: str | None = None
+    problem: str | None = None  # why it does not verify, if it does not
+
+
+@dataclass(frozen=True)
+class BatchEvidence:
+    ref: str
+    lot: str
+    origin_org_id: uuid.UUID
+    covered: bool  # named by the endorsement (else an ancestor)
+    is_root: bool  # has no inputs: its origin is a harvest
+    best_before: date | None
+    recalled: bool
+    records: tuple[EvidenceRecord, ...]
+
+
+@dataclass(frozen=True)
+class Precondition:
+    id: str
+    ok: bool
+    detail: str
+
+
+def endorsement_preconditions(
+    jurisdiction: str,
+    batches: list[BatchEvidence],
+    stream_start: datetime,
+    stream_end: datetime,
+) -> list[Precondition]:
+    """The default preconditions, each with a reason a consumer can read."""
+    return [
+        _origin(jurisdiction, batches),
+        _lab_tested(batches, stream_start),
+        _certificate(batches),
+        _not_recalled_or_expired(batches, stream_end),
+        _chain_verifies(batches),
+    ]
+
+
+def _origin(jurisdiction: str, batches: list[BatchEvidence]) -> Precondition:
+    roots = [b for b in batches if b.is_root]
+    problems = []
+    for batch in roots:
+        harvests = [r for r in batch.records if r.kind == "harvest"]
+        if not harvests:
+            problems.append(f"{batch.lot}: no harvest record")
+        elif harvests[0].signer_org_kind != "cooperative":
+            problems.append(f"{batch.lot}: harvest not signed by a cooperative")
+        elif not covers(jurisdiction, harvests[0].signer_region):
+            problems.append(
+                f"{batch.lot}: cooperative in {harvests[0].signer_region}, "
+                f"outside jurisdiction {jurisdiction}"
+            )
+    if not roots:
+        problems.append("no origin batch found")
+    if problems:
+        return Precondition("origin", False, "; ".join(problems))
+    lots = ", ".join(b.lot for b in roots)
+    return Precondition("origin", True, f"harvest by a cooperative in {jurisdiction}: {lots}")
+
+
+def _lab_tested(batches: list[BatchEvidence], stream_start: datetime) -> Precondition:
+    earliest = stream_start - timedelta(days=LAB_TEST_WINDOW_DAYS)
+    passing = [
+        (b, r)
+        for b in batches
+        for r in b.records
+        if r.kind == "inspection"
+        and r.signer_org_kind == "lab"
+        and r.verdict == "pass"
+        and earliest <= r.time <= stream_start
+    ]
+    failing = [
+        (b, r) for b in batches for r in b.records if r.kind == "inspection" and r.verdict == "fail"
+    ]
+    if failing:
+        b, r = failing[0]
+        return Precondition(
+            "lab_test", False, f"{b.lot}: an inspection failed (log index {r.index})"
+        )
+    if not passing:
+        return Precondition(
+            "lab_test",
+            False,
+            f"no passing lab inspection of the batch or an ancestor within "
+            f"{LAB_TEST_WINDOW_DAYS} days before the stream",
+        )
+    b, r = passing[-1]
+    return Precondition(
+        "lab_test", True, f"{b.lot}: passed on {r.time.date().isoformat()} (log index {r.index})"
+    )
+
+
+def _certificate(batches: list[BatchEvidence]) -> Precondition:
+    missing = [
+        b.lot
+        for b in batches
+        if b.covered
+        and not any(
+            r.kind == "certificate" and r.signer_org_id == b.origin_org_id for r in b.records
+        )
+    ]
+    if missing:
+        return Precondition(
+            "certificate", False, f"no 合格证 by the producer for {', '.join(missing)}"
+        )
+    return Precondition("certificate", True, "合格证 issued by the producer of every batch")
+
+
+def _not_recalled_or_expired(batches: list[BatchEvidence], stream_end: datetime) -> Precondition:
+    recalled = [b.lot for b in batches if b.recalled]
+    if recalled:
+        return Precondition("no_recall", False, f"recalled: {', '.join(recalled)}")
+    expired = [
+        b.lot
+        for b in batches
+        if b.covered and b.best_before is not None and b.best_before < stream_end.date()
+    ]
+    if expired:
+        return Precondition("no_recall", False, f"past best-before: {', '.join(expired)}")
+    return Precondition("no_recall", True, "no recall on the batch or any ancestor; in date")
+
+
+def _chain_verifies(batches: list[BatchEvidence]) -> Precondition:
+    bad = [(b, r) for b in batches for r in b.records if r.problem]
+    if bad:
+        b, r = bad[0]
+        return Precondition(
+            "chain_verifies", False, f"{b.lot}: record {r.index} does not verify: {r.problem}"
+        )
+    count = len({r.index for b in batches for r in b.records})
+    return Precondition("chain_verifies", True, f"all {count} records verify")
+
+
+def check_endorsement(
+    record: Any,
+    signers: list[SignerFacts],
+    jurisdiction: str | None,
+    approvals_required: int,
+    origin_regions: Mapping[str, str],
+) -> None:
+    """Who may endorse: officials of an authority whose jurisdiction covers every origin,
+    as many distinct officials as the authority requires (a threshold on one envelope)."""
+    if len({s.account or s.key_id for s in signers}) < max(record.threshold, approvals_required):
+        raise PolicyViolation(
+            "approvals-required",
+            f"this authority requires {max(record.threshold, approvals_required)} officials' "
+            f"signatures; the envelope has {len({s.account or s.key_id for s in signers})}",
+        )
+    check_origins(jurisdiction, origin_regions)
+
+
+def check_origins(jurisdiction: str | None, origin_regions: Mapping[str, str]) -> None:
+    """An authority endorses only goods that originate within its jurisdiction."""
+    for lot, region in origin_regions.items():
+        if not covers(jurisdiction, region):
+            raise PolicyViolation(
+                "outside-jurisdiction",
+                f"{lot} originates in region {region}, outside jurisdiction {jurisdiction}",
+            )

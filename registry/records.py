@@ -1,0 +1,562 @@
+"""The record format (v1): what a signed record may say, kind by kind.
+
+A record is the JSON object whose RFC 8785 bytes are a DSSE payload of type
+``RECORD_PAYLOAD_TYPE``. Every record has ``kind`` and ``time`` (RFC 3339 with offset).
+Supply-chain records also name the signing organization (``org``), the batches they touch
+(``batches``: ``"<product id>:<lot>"``) and, for each, the digest of that batch's previous
+record (``prev``; null when the record creates the batch) — the per-batch hash chain.
+Quantities and measurements are decimal strings (PRODUCT.md §4); integers stay within ±2^53.
+
+EPCIS 2.0 / CBV mapping (used by the exporter): harvest → ObjectEvent ADD ``commissioning``;
+processing → TransformationEvent; packing → ``packing``; inspection → ``inspecting``;
+certificate → certificationInfo; storage → ``holding``/``sensor_reporting``; shipping →
+``shipping``; receiving → ``receiving``; recall → disposition ``recalled``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from registry.errors import InvalidInput
+from registry.gs1 import validate_lot
+
+RECORD_PAYLOAD_TYPE = "application/vnd.guarantee-registry.record.v1+json"
+JCS_MAX_INT = 2**53 - 1
+
+
+class Kind(StrEnum):
+    HARVEST = "harvest"
+    PROCESSING = "processing"
+    PACKING = "packing"
+    INSPECTION = "inspection"
+    CERTIFICATE = "certificate"
+    STORAGE = "storage"
+    SHIPPING = "shipping"
+    RECEIVING = "receiving"
+    RECALL = "recall"
+    CORRECTION = "correction"
+    KEY_REGISTRATION = "key_registration"
+    KEY_ROTATION = "key_rotation"
+    KEY_REVOCATION = "key_revocation"
+    ENDORSEMENT = "endorsement"
+    ENDORSEMENT_REVOCATION = "endorsement_revocation"
+
+
+KEY_KINDS = frozenset({Kind.KEY_REGISTRATION, Kind.KEY_ROTATION, Kind.KEY_REVOCATION})
+
+_DECIMAL_RE = re.compile(r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?$")
+_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
+_DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _decimal(value: str) -> str:
+    if not _DECIMAL_RE.match(value):
+        raise ValueError("must be a decimal string like '12.5' (at most 15 digits, 6 decimals)")
+    return value
+
+
+def _non_negative(value: str) -> str:
+    if Decimal(value) < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _positive(value: str) -> str:
+    if Decimal(value) <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+def _timestamp(value: str) -> str:
+    if not _TIME_RE.match(value):
+        raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-09-20T08:00:00+08:00")
+    datetime.fromisoformat(value)  # rejects 2026-02-30 and the like
+    return value
+
+
+def _date(value: str) -> str:
+    date.fromisoformat(value)
+    if len(value) != 10:
+        raise ValueError("must be a date YYYY-MM-DD")
+    return value
+
+
+def _batch_ref(value: str) -> str:
+    product, sep, lot = value.partition(":")
+    if not sep:
+        raise ValueError("must be '<product id>:<lot>'")
+    try:
+        if str(uuid.UUID(product)) != product:
+            raise ValueError
+    except ValueError:
+        raise ValueError("product id must be a lowercase UUID") from None
+    validate_lot(lot)
+    return value
+
+
+def _latitude(value: str) -> str:
+    if not -90 <= Decimal(_decimal(value)) <= 90:
+        raise ValueError("latitude must be within -90..90")
+    return value
+
+
+def _longitude(value: str) -> str:
+    if not -180 <= Decimal(_decimal(value)) <= 180:
+        raise ValueError("longitude must be within -180..180")
+    return value
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+DecimalStr = Annotated[str, AfterValidator(_decimal)]
+Quantity = Annotated[str, AfterValidator(_decimal), AfterValidator(_positive)]
+Measure = Annotated[str, AfterValidator(_decimal)]
+Timestamp = Annotated[str, AfterValidator(_timestamp)]
+DateStr = Annotated[str, AfterValidator(_date)]
+BatchRef = Annotated[str, AfterValidator(_batch_ref)]
+Digest = Annotated[str, StringConstraints(pattern=_DIGEST_RE.pattern)]
+KeyId = Digest
+RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{5}$")]
+Uuid = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
+]
+Unit = Annotated[str, StringConstraints(min_length=1, max_length=16)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Place(_Strict):
+    region: RegionCode
+    lat: Annotated[str, AfterValidator(_latitude)] | None = None
+    lon: Annotated[str, AfterValidator(_longitude)] | None = None
+    name: ShortText | None = None
+
+
+class _Base(_Strict):
+    kind: Kind
+    time: Timestamp
+    note: Text | None = None
+
+
+class _SupplyChain(_Base):
+    org: Uuid
+    batches: list[BatchRef] = Field(min_length=1, max_length=100)
+    prev: dict[BatchRef, Digest | None]
+    place: Place | None = None
+
+    @model_validator(mode="after")
+    def _chain_covers_batches(self) -> _SupplyChain:
+        if len(set(self.batches)) != len(self.batches):
+            raise ValueError("batches must not repeat")
+        if set(self.prev) != set(self.batches):
+            raise ValueError("prev must have exactly one entry per batch in batches")
+        return self
+
+
+class Harvest(_SupplyChain):
+    """Origin of a batch: creates it (the 'commissioning' of EPCIS)."""
+
+    kind: Literal[Kind.HARVEST]
+    quantity: Quantity
+    unit: Unit
+    harvest_date: DateStr
+    best_before: DateStr | None = None
+    place: Place
+
+    @model_validator(mode="after")
+    def _one_new_batch(self) -> Harvest:
+        if len(self.batches) != 1 or self.prev[self.batches[0]] is not None:
+            raise ValueError("a harvest creates exactly one batch (prev null)")
+        return self
+
+
+class Consumed(_Strict):
+    batch: BatchRef
+    quantity: Quantity
+
+
+class Produced(_Strict):
+    batch: BatchRef
+    quantity: Quantity
+    unit: Unit
+    best_before: DateStr | None = None
+
+
+class Processing(_SupplyChain):
+    """Transformation: consumes quantities of input batches, creates output batches."""
+
+    kind: Literal[Kind.PROCESSING]
+    inputs: list[Consumed] = Field(min_length=1, max_length=50)
+    outputs: list[Produced] = Field(min_length=1, max_length=50)
+    process: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _batches_are_inputs_and_outputs(self) -> Processing:
+        ins = [i.batch for i in self.inputs]
+        outs = [o.batch for o in self.outputs]
+        if set(ins) & set(outs) or len(set(ins)) != len(ins) or len(set(outs)) != len(outs):
+            raise ValueError("inputs and outputs must be distinct batches")
+        if sorted(self.batches) != sorted(ins + outs):
+            raise ValueError("batches must list exactly the input and output batches")
+        if any(self.prev[o] is not None for o in outs):
+            raise ValueError("outputs are created by this record: their prev must be null")
+        return self
+
+
+class Package(_Strict):
+    count: Annotated[int, Field(ge=1, le=JCS_MAX_INT)]
+    size: Quantity
+    unit: Unit
+
+
+class Packing(_SupplyChain):
+    kind: Literal[Kind.PACKING]
+    package: Package
+    packaging: ShortText | None = None
+
+
+class Verdict(StrEnum):
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    FAIL = "fail"
+
+
+# Strict mode wants enum instances; records arrive as JSON strings, so enums are lax.
+LooseVerdict = Annotated[Verdict, Field(strict=False)]
+
+
+class SubstanceResult(_Strict):
+    substance: ShortText
+    value: Measure
+    limit: Measure
+    unit: Unit
+    method: ShortText  # method standard, e.g. GB 23200.113-2018
+    verdict: LooseVerdict
+
+
+class Inspection(_SupplyChain):
+    kind: Literal[Kind.INSPECTION]
+    report_number: ShortText
+    results: list[SubstanceResult] = Field(min_length=1, max_length=200)
+    verdict: LooseVerdict
+    sampled_on: DateStr | None = None
+
+    @model_validator(mode="after")
+    def _overall_verdict(self) -> Inspection:
+        failed = any(r.verdict is Verdict.FAIL for r in self.results)
+        if failed and self.verdict is Verdict.PASS:
+            raise ValueError("verdict cannot be pass when a substance failed")
+        return self
+
+
+class CertificateBasis(StrEnum):
+    SELF_TEST = "self_test"
+    COMMISSIONED_TEST = "commissioned_test"
+    QUALITY_CONTROL = "quality_control"
+
+
+class Certificate(_SupplyChain):
+    """承诺达标合格证: the producer's promise that the batch meets the standards."""
+
+    kind: Literal[Kind.CERTIFICATE]
+    certificate_number: ShortText
+    promise: Text
+    basis: list[Annotated[CertificateBasis, Field(strict=False)]] = Field(
+        min_length=1, max_length=3
+    )
+    quantity: Quantity | None = None
+    unit: Unit | None = None
+
+
+class Reading(_Strict):
+    time: Timestamp
+    celsius: Measure
+    humidity: Measure | None = None
+
+
+class Storage(_SupplyChain):
+    kind: Literal[Kind.STORAGE]
+    location: ShortText
+    readings: list[Reading] = Field(default_factory=list, max_length=1000)
+
+
+class Party(_Strict):
+    org: Uuid | None = None
+    name: ShortText
+    place: Place | None = None
+
+
+class Shipping(_SupplyChain):
+    kind: Literal[Kind.SHIPPING]
+    to: Party
+    quantity: Quantity | None = None
+    unit: Unit | None = None
+    vehicle: ShortText | None = None
+    waybill: ShortText | None = None
+
+
+class Receiving(_SupplyChain):
+    kind: Literal[Kind.RECEIVING]
+    source: Party
+    quantity: Quantity | None = None
+    unit: Unit | None = None
+    waybill: ShortText | None = None
+
+
+class Recall(_SupplyChain):
+    """Reaches every descendant of the batches named (through processing records)."""
+
+    kind: Literal[Kind.RECALL]
+    reason: Text
+    scope: Literal["batch_and_descendants"] = "batch_and_descendants"
+
+
+class Correction(_SupplyChain):
+    """Nothing is edited: a correction references the wrong record and says why."""
+
+    kind: Literal[Kind.CORRECTION]
+    corrects: Digest
+    reason: Text
+    corrected: dict[str, Any] | None = None
+
+
+class PublicKey(_Strict):
+    id: KeyId
+    public_key: Annotated[str, StringConstraints(min_length=40, max_length=64)]  # base64 raw
+    algorithm: Literal["ed25519"] = "ed25519"
+
+
+class Holder(_Strict):
+    account: Uuid | None
+    role: Literal["registry", "admin", "clerk", "official"]
+    name_zh: ShortText
+    name_en: ShortText | None = None
+    title_zh: ShortText | None = None
+    title_en: ShortText | None = None
+
+
+class OrgInfo(_Strict):
+    id: Uuid
+    kind: Literal["operator", "cooperative", "processor", "carrier", "lab", "authority"]
+    name_zh: ShortText
+    name_en: ShortText
+    region: RegionCode
+    jurisdiction: Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{1,5}$")] | None = None
+
+
+class KeyRegistration(_Base):
+    """Binds a key to a holder and organization. Signed by the registry key (attesting the
+    binding) and by the new key itself (proof of possession)."""
+
+    kind: Literal[Kind.KEY_REGISTRATION]
+    key: PublicKey
+    holder: Holder
+    organization: OrgInfo
+
+
+class KeyRotation(_Base):
+    kind: Literal[Kind.KEY_ROTATION]
+    old_key: KeyId
+    key: PublicKey
+
+
+class KeyRevocation(_Base):
+    kind: Literal[Kind.KEY_REVOCATION]
+    key_id: KeyId
+    reason: Text
+    compromised_since: Timestamp | None = None
+
+
+class Claim(StrEnum):
+    ORIGIN_VERIFIED = "origin_verified"  # 产地核验
+    LAB_TESTED = "lab_tested"  # 检测合格
+    CERTIFIED = "certified"  # 承诺达标合格证
+    COLD_CHAIN = "cold_chain"  # 全程冷链
+    PERSONALLY_VOUCHED = "personally_vouched"  # 本人担保
+
+
+class Platform(StrEnum):
+    TAOBAO_LIVE = "taobao_live"
+    PINDUODUO = "pinduoduo"
+    DOUYIN = "douyin"
+    KUAISHOU = "kuaishou"
+    WECHAT_CHANNELS = "wechat_channels"
+    OTHER = "other"
+
+
+class Host(_Strict):
+    name: ShortText
+    role: Literal["official", "streamer"]
+    account: Uuid | None = None
+    title: ShortText | None = None
+
+
+class Stream(_Strict):
+    platform: Annotated[Platform, Field(strict=False)]
+    room: Annotated[str, StringConstraints(min_length=1, max_length=300)]  # room id or URL
+    title: Text
+    start: Timestamp
+    end: Timestamp
+    hosts: list[Host] = Field(min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Stream:
+        if datetime.fromisoformat(self.end) <= datetime.fromisoformat(self.start):
+            raise ValueError("the stream must end after it starts")
+        return self
+
+
+class PreconditionResult(_Strict):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]
+    ok: bool
+    detail: Text
+
+
+class Endorsement(_Base):
+    """An official's guarantee: names exactly what it covers (PRODUCT.md §5). ``evidence``
+    pins each covered batch's chain head as reviewed; ``threshold`` officials of the
+    authority sign the same envelope."""
+
+    kind: Literal[Kind.ENDORSEMENT]
+    org: Uuid
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{8,10}$")]
+    request: Uuid
+    product: Uuid
+    covers: list[BatchRef] = Field(min_length=1, max_length=20)
+    evidence: dict[BatchRef, Digest]
+    claims: list[Annotated[Claim, Field(strict=False)]] = Field(min_length=1, max_length=5)
+    stream: Stream
+    valid_from: Timestamp
+    valid_until: Timestamp
+    quantity: Quantity
+    unit: Unit
+    threshold: Annotated[int, Field(ge=1, le=3)] = 1
+    preconditions: list[PreconditionResult] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Endorsement:
+        if set(self.evidence) != set(self.covers) or len(set(self.covers)) != len(self.covers):
+            raise ValueError("evidence must pin exactly one chain head per covered batch")
+        if datetime.fromisoformat(self.valid_until) <= datetime.fromisoformat(self.valid_from):
+            raise ValueError("valid_until must be after valid_from")
+        if len(set(self.claims)) != len(self.claims):
+            raise ValueError("claims must not repeat")
+        return self
+
+
+class EndorsementRevocation(_Base):
+    kind: Literal[Kind.ENDORSEMENT_REVOCATION]
+    org: Uuid
+    endorsement: Digest
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{8,10}$")]
+    reason: Text
+
+
+AnyRecord = Annotated[
+    Harvest
+    | Processing
+    | Packing
+    | Inspection
+    | Certificate
+    | Storage
+    | Shipping
+    | Receiving
+    | Recall
+    | Correction
+    | KeyRegistration
+    | KeyRotation
+    | KeyRevocation
+    | Endorsement
+    | EndorsementRevocation,
+    Field(discriminator="kind"),
+]
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyRecord)
+
+
+def parse_record(document: object) -> Any:
+    """Validate a decoded record; raise InvalidInput listing every problem with its path."""
+    if not isinstance(document, dict) or "kind" not in document:
+        raise InvalidInput("a record must be a JSON object with a 'kind'")
+    if document["kind"] not in Kind.__members__.values():
+        raise InvalidInput(
+            f"unknown record kind {document['kind']!r}",
+            errors=[{"path": "kind", "message": f"one of {', '.join(k.value for k in Kind)}"}],
+        )
+    try:
+        return _ADAPTER.validate_python(document)
+    except ValidationError as exc:
+        errors = [_error_entry(e) for e in exc.errors(include_url=False)]
+        summary = "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5])
+        raise InvalidInput(f"invalid {document['kind']} record: {summary}", errors=errors) from None
+
+
+def _error_entry(error: Any) -> dict[str, str]:
+    loc = [str(p) for p in error["loc"]]
+    # Drop the discriminator tag pydantic puts first.
+    if loc and loc[0] in Kind.__members__.values():
+        loc = loc[1:]
+    return {"path": ".".join(loc) or "(record)", "message": str(error["msg"])}
+
+
+def split_batch_ref(ref: str) -> tuple[uuid.UUID, str]:
+    product, _, lot = ref.partition(":")
+    return uuid.UUID(product), lot
+
+
+def batch_ref(product_id: uuid.UUID, lot: str) -> str:
+    return f"{product_id}:{lot}"
+
+
+def leaf_bytes(
+    kind: str,
+    payload_type: str,
+    payload_sha256: str,
+    signatures: list[dict[str, str]],
+    logged_at: str,
+) -> bytes:
+    """The log leaf of a record (RFC 8785 JSON).
+
+    It commits to the payload's SHA-256 rather than the payload, so a payload holding
+    personal data can be erased later without breaking the log; and to the signatures, so a
+    signature cannot be swapped. ``logged_at`` is the registry's time of appending.
+    """
+    from registry.crypto.jcs import canonicalize
+
+    return canonicalize(
+        {
+            "kind": kind,
+            "logged_at": logged_at,
+            "payload_sha256": payload_sha256,
+            "payload_type": payload_type,
+            "signatures": signatures,
+            "v": 1,
+        }
+    )
+
+
+def parse_stream(document: object) -> Stream:
+    """Validate a livestream description; raise InvalidInput naming each problem."""
+    try:
+        return Stream.model_validate(document)
+    except ValidationError as exc:
+        errors = [_error_entry(e) for e in exc.errors(include_url=False)]
+        summary = "; ".join(f"stream.{e['path']}: {e['message']}" for e in errors[:5])
+        raise InvalidInput(f"invalid stream: {summary}", errors=errors) from None

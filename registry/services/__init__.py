@@ -1,0 +1,1 @@
+"""Services: functions taking a Session. They flush; the caller's boundary commits."""

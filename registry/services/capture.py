@@ -1,0 +1,204 @@
+"""EPCIS capture: an EPCIS 2.0 document in, records signed by the capturing organization out.
+
+Each supported event (see ``registry.epcis``) becomes a record draft that the registry signs
+with the capturing account's custodial key (``records.sign_and_submit``), in document order,
+each in a savepoint of the one request transaction. By default the capture is all or
+nothing: if any event cannot be mapped or is refused, every event is still tried (so the
+report names every problem) and then nothing is written. ``atomic=False`` keeps the events
+that were accepted and reports the others (if none was, it is refused like an atomic one).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import epcis
+from registry.codes import normalize_code
+from registry.context import RegistryContext
+from registry.errors import InvalidInput, RegistryError
+from registry.gs1 import validate_lot
+from registry.models import Account, Batch, Organization, Product
+from registry.services import records as record_service
+
+MAX_EVENTS = 10_000
+
+
+@dataclass(frozen=True)
+class CapturedEvent:
+    index: int  # position in epcisBody.eventList
+    event_id: str | None
+    kind: str
+    log_index: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    captured: list[CapturedEvent]
+    errors: list[dict[str, Any]]
+    checkpoint_size: int | None
+
+
+def _event_error(
+    index: int,
+    event: object,
+    problems: list[tuple[str, str]],
+    code: str = "invalid-input",
+    rule: str | None = None,
+) -> dict[str, Any]:
+    where = f"epcisBody.eventList[{index}]"
+    entry: dict[str, Any] = {
+        "index": index,
+        "event_id": epcis.event_id(event),
+        "code": code,
+        "detail": "; ".join(f"{p}: {m}" for p, m in problems),
+        "problems": [{"path": f"{where}.{p}", "message": m} for p, m in problems],
+    }
+    if rule is not None:
+        entry["rule"] = rule
+    return entry
+
+
+def _refused(index: int, event: object, exc: RegistryError) -> dict[str, Any]:
+    listed = exc.extra.get("errors")
+    if isinstance(listed, list) and listed:
+        problems = [(f"(record).{e.get('path')}", str(e.get("message"))) for e in listed]
+    else:
+        problems = [("(record)", exc.detail)]
+    rule = exc.extra.get("rule")
+    entry = _event_error(index, event, problems, exc.code, rule if isinstance(rule, str) else None)
+    entry["detail"] = exc.detail
+    return entry
+
+
+class _Resolver:
+    """Class identifiers of a captured document to batch refs of this registry."""
+
+    def __init__(self, session: Session, base_url: str, document: epcis.CaptureDocument) -> None:
+        self.session = session
+        self.document = document
+        parts = urlsplit(base_url)
+        self.own = (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"))
+
+    def _own_code(self, identifier: str) -> str | None:
+        parts = urlsplit(identifier)
+        prefix = self.own[2] + "/b/"
+        if (parts.scheme.lower(), parts.netloc.lower()) != self.own[:2]:
+            return None
+        if not parts.path.lower().startswith(prefix.lower()):
+            return None
+        return parts.path[len(prefix) :]
+
+    def _unit(self, product_id: uuid.UUID, lot: str) -> str | None:
+        batch = self.session.scalars(
+            select(Batch).where(Batch.product_id == product_id, Batch.lot == lot)
+        ).first()
+        return batch.unit if batch is not None else None
+
+    def __call__(self, identifier: str, creating: bool) -> epcis.ResolvedClass:
+        try:
+            gtin_lot = epcis.gtin_and_lot(identifier)
+            if gtin_lot is not None:
+                gtin, lot = gtin_lot
+                validate_lot(lot)
+                product = self.session.scalars(select(Product).where(Product.gtin == gtin)).first()
+                if product is None:
+                    raise ValueError(f"no product with GTIN {gtin} in this registry")
+                return epcis.ResolvedClass(f"{product.id}:{lot}", self._unit(product.id, lot))
+            master = self.document.classes.get(identifier)
+            if master is not None and master.product_id and master.lot:
+                product_id = uuid.UUID(master.product_id)
+                validate_lot(master.lot)
+                unit = self._unit(product_id, master.lot) or master.unit
+                return epcis.ResolvedClass(f"{product_id}:{master.lot}", unit)
+            code = self._own_code(identifier)
+            if code is not None and not creating:
+                batch = self.session.scalars(
+                    select(Batch).where(Batch.code == normalize_code(code))
+                ).first()
+                if batch is None:
+                    raise ValueError(f"no batch {code} in this registry")
+                return epcis.ResolvedClass(f"{batch.product_id}:{batch.lot}", batch.unit)
+        except RegistryError as exc:
+            raise ValueError(f"{identifier}: {exc.detail}") from None
+        except ValueError as exc:
+            raise ValueError(f"{identifier}: {exc}") from None
+        if creating:
+            raise ValueError(
+                f"{identifier}: a new batch is named by a GS1 Digital Link "
+                "(/01/{GTIN}/10/{lot}) or LGTIN of a product with a GTIN, or by master data "
+                "(EPCClass with gr:product and gr:lot)"
+            )
+        raise ValueError(
+            f"{identifier}: not a batch this registry knows (GS1 Digital Link, LGTIN, master "
+            "data with gr:product and gr:lot, or this registry's /b/{code})"
+        )
+
+
+def capture(
+    session: Session,
+    ctx: RegistryContext,
+    account: Account,
+    document: object,
+    *,
+    atomic: bool = True,
+) -> CaptureResult:
+    """Capture an EPCIS document for ``account``'s organization (see the module docstring).
+
+    Raises InvalidInput listing every event's problems when ``atomic`` and any event fails
+    (the caller's transaction must then roll back, as a request's does)."""
+    try:
+        parsed = epcis.parse_capture_document(document)
+    except epcis.EventProblem as exc:
+        raise InvalidInput(
+            f"not an EPCIS document: {exc}",
+            errors=[{"path": p, "message": m} for p, m in exc.problems],
+        ) from None
+    if not parsed.events:
+        raise InvalidInput("the document has no events (epcisBody.eventList is empty)")
+    if len(parsed.events) > MAX_EVENTS:
+        raise InvalidInput(f"at most {MAX_EVENTS} events per capture")
+    record_service.custodial_signer(session, ctx, account)  # 409 now, not once per event
+    org = session.get(Organization, account.organization_id)
+    assert org is not None
+    resolve = _Resolver(session, ctx.settings.base_url, parsed)
+
+    captured: list[CapturedEvent] = []
+    errors: list[dict[str, Any]] = []
+    checkpoint_size = None
+    for index, event in enumerate(parsed.events):
+        try:
+            draft = epcis.draft_of(event, parsed, resolve, org.region_code)
+        except epcis.EventProblem as exc:
+            errors.append(_event_error(index, event, exc.problems))
+            continue
+        try:
+            with session.begin_nested():
+                accepted = record_service.sign_and_submit(session, ctx, account, draft)
+        except RegistryError as exc:
+            errors.append(_refused(index, event, exc))
+            continue
+        checkpoint_size = accepted.checkpoint_size
+        captured.append(
+            CapturedEvent(
+                index=index,
+                event_id=epcis.event_id(event),
+                kind=accepted.kind,
+                log_index=accepted.index,
+                digest=accepted.digest,
+            )
+        )
+    if errors and (atomic or not captured):
+        raise InvalidInput(
+            f"{len(errors)} of {len(parsed.events)} events cannot be captured, so none was "
+            f"(first: event {errors[0]['index']}: {errors[0]['detail']})",
+            rule="capture-refused",
+            errors=errors,
+        )
+    return CaptureResult(captured, errors, checkpoint_size)

@@ -1,0 +1,55 @@
+"""Products: registry metadata owned by the organization that makes them."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.gs1 import normalize_gtin
+from registry.models import Account, Organization, OrgKind, Product
+
+PRODUCER_KINDS = frozenset({OrgKind.COOPERATIVE, OrgKind.PROCESSOR})
+
+
+def create_product(
+    session: Session,
+    account: Account,
+    *,
+    name_zh: str,
+    name_en: str,
+    category: str,
+    gtin: str | None = None,
+    standard_ref: str = "",
+    id: uuid.UUID | None = None,
+) -> Product:
+    org = session.get(Organization, account.organization_id)
+    assert org is not None
+    if org.kind not in PRODUCER_KINDS:
+        raise Forbidden("only cooperatives and processors register products")
+    if not name_zh.strip() or not category.strip():
+        raise InvalidInput("name_zh and category are required")
+    normalized = normalize_gtin(gtin) if gtin else None
+    if normalized and session.scalars(select(Product).where(Product.gtin == normalized)).first():
+        raise Conflict(f"GTIN {normalized} is already registered", rule="duplicate-gtin")
+    product = Product(
+        id=id or uuid.uuid4(),
+        organization_id=org.id,
+        name_zh=name_zh.strip(),
+        name_en=name_en.strip(),
+        category=category.strip(),
+        gtin=normalized,
+        standard_ref=standard_ref.strip(),
+    )
+    session.add(product)
+    session.flush()
+    return product
+
+
+def get_product(session: Session, product_id: uuid.UUID) -> Product:
+    product = session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"no product {product_id}")
+    return product

@@ -1,0 +1,185 @@
+"""Problem reports from viewers ("report a problem" on the consumer page).
+
+A report is anonymous: it names an endorsement, a category, what went wrong and, if the
+viewer wants an answer, a contact. It is visible to those who can act on it: the cooperative
+that asked for the endorsement, the members of the endorsing authority (the officials who
+vouched) and the registry's admins.
+
+Abuse is limited per client, in memory: ``RateLimiter`` keys its windows by a salted hash of
+the client address, with a salt drawn per process, so no address is ever stored, logged or
+recoverable from what is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from registry.errors import InvalidInput, RateLimited
+from registry.models import (
+    Account,
+    Endorsement,
+    EndorsementRequest,
+    ProblemReport,
+    ReportCategory,
+    Role,
+)
+from registry.services import endorsements as endorsement_service
+
+TEXT_MIN = 5
+TEXT_MAX = 2000
+CONTACT_MAX = 200
+
+# Control characters other than tab and newline: never useful in a report, and a way to
+# garble the screens that show them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """A report as the viewer typed it, cleaned: see ``validate_report``."""
+
+    category: ReportCategory
+    text: str
+    contact: str | None
+
+
+def validate_report(category: str | None, text: str | None, contact: str | None) -> ReportInput:
+    """Check a report; raise ``InvalidInput`` naming the first bad field (``field=``) and
+    listing every problem in ``errors`` (so a form can mark all of them at once)."""
+    problems: list[dict[str, str]] = []
+    try:
+        chosen = ReportCategory((category or "").strip())
+    except ValueError:
+        chosen = ReportCategory.OTHER
+        allowed = ", ".join(c.value for c in ReportCategory)
+        problems.append({"path": "category", "message": f"choose one of {allowed}"})
+    cleaned = _CONTROL.sub("", (text or "").replace("\r\n", "\n")).strip()
+    if len(cleaned) < TEXT_MIN:
+        problems.append({"path": "text", "message": f"say what happened ({TEXT_MIN}+ chars)"})
+    elif len(cleaned) > TEXT_MAX:
+        problems.append({"path": "text", "message": f"at most {TEXT_MAX} characters"})
+    reach = _CONTROL.sub("", (contact or "").replace("\n", " ")).strip() or None
+    if reach is not None and len(reach) > CONTACT_MAX:
+        problems.append({"path": "contact", "message": f"at most {CONTACT_MAX} characters"})
+    if problems:
+        first = problems[0]
+        raise InvalidInput(
+            f"{first['path']}: {first['message']}", field=first["path"], errors=problems
+        )
+    return ReportInput(chosen, cleaned, reach)
+
+
+def submit_report(session: Session, code: str, report: ReportInput, now: datetime) -> ProblemReport:
+    """Store a validated report on endorsement ``code`` (``NotFound`` if there is none)."""
+    endorsement = endorsement_service.get_endorsement(session, code)
+    organization_id = None
+    if endorsement.request_id is not None:
+        request = session.get(EndorsementRequest, endorsement.request_id)
+        organization_id = request.organization_id if request is not None else None
+    row = ProblemReport(
+        endorsement_id=endorsement.id,
+        organization_id=organization_id,
+        authority_id=endorsement.authority_id,
+        category=report.category,
+        text=report.text,
+        contact=report.contact,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_reports(
+    session: Session,
+    account: Account,
+    *,
+    code: str | None = None,
+    limit: int = 100,
+    after: tuple[datetime, uuid.UUID] | None = None,
+) -> list[tuple[ProblemReport, str]]:
+    """Reports ``account`` may read, newest first, with their endorsement codes.
+
+    Admins read every report; anyone else those of endorsements their organization asked
+    for (the cooperative) or gave (the authority). ``after`` is the (created_at, id) of the
+    last report of the previous page."""
+    query = (
+        select(ProblemReport, Endorsement.code)
+        .join(Endorsement, Endorsement.id == ProblemReport.endorsement_id)
+        .order_by(ProblemReport.created_at.desc(), ProblemReport.id.desc())
+        .limit(limit)
+    )
+    if account.role is not Role.ADMIN:
+        query = query.where(
+            or_(
+                ProblemReport.organization_id == account.organization_id,
+                ProblemReport.authority_id == account.organization_id,
+            )
+        )
+    if code is not None:
+        query = query.where(Endorsement.id == endorsement_service.get_endorsement(session, code).id)
+    if after is not None:
+        query = query.where(tuple_(ProblemReport.created_at, ProblemReport.id) < after)
+    return [(report, endorsement_code) for report, endorsement_code in session.execute(query)]
+
+
+class RateLimiter:
+    """At most ``limit`` events per ``window`` seconds per client, in memory, thread-safe.
+
+    Clients are keyed by ``SHA-256(salt || address)`` with a random per-process salt: the
+    address itself is never kept, and the keys mean nothing outside this process. At most
+    ``max_clients`` keys are tracked (least recently seen dropped first), so a flood of
+    addresses cannot exhaust memory."""
+
+    def __init__(
+        self,
+        limit: int = 5,
+        window: float = 60.0,
+        max_clients: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_clients = max_clients
+        self._clock = clock
+        self._salt = secrets.token_bytes(32)
+        self._lock = threading.Lock()
+        self._events: OrderedDict[bytes, deque[float]] = OrderedDict()
+
+    def _key(self, client: str) -> bytes:
+        return hashlib.sha256(self._salt + client.encode("utf-8", "replace")).digest()
+
+    def hit(self, client: str) -> None:
+        """Count one event for ``client``; raise ``RateLimited`` (counting nothing) if it
+        already had ``limit`` events in the window."""
+        key = self._key(client)
+        now = self._clock()
+        with self._lock:
+            events = self._events.get(key)
+            if events is None:
+                events = deque()
+                self._events[key] = events
+            self._events.move_to_end(key)
+            while events and events[0] <= now - self.window:
+                events.popleft()
+            if len(events) >= self.limit:
+                retry_after = max(1, int(events[0] + self.window - now + 0.999))
+                raise RateLimited(
+                    f"too many reports from this connection: try again in {retry_after} s",
+                    retry_after=retry_after,
+                )
+            events.append(now)
+            while len(self._events) > self.max_clients:
+                self._events.popitem(last=False)

@@ -1,0 +1,263 @@
+"""The verification document of an endorsement: everything a phone needs to check the
+guarantee without trusting the server — the signed records (envelopes), the key records that
+bind each signing key to its holder, an inclusion proof of each against one signed
+checkpoint, the log's verifier key, the precondition results and the computed status."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.bootstrap import OPERATOR_NAME_EN, OPERATOR_NAME_ZH
+from registry.context import RegistryContext
+from registry.log import merkle
+from registry.models import (
+    Account,
+    Batch,
+    Endorsement,
+    EndorsementSigner,
+    Organization,
+    Product,
+    Record,
+    SigningKey,
+)
+from registry.policy import endorsement_preconditions
+from registry.services import endorsements as endorsement_service
+from registry.services import log as log_service
+from registry.services.log import DatabaseNodeReader
+from registry.services.records import find_batch
+from registry.status import endorsement_status
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _entry(record: Record, proof: list[bytes], problem: str | None) -> dict[str, Any]:
+    return {
+        "index": record.log_index,
+        "digest": record.digest,
+        "kind": record.kind,
+        "logged_at": record.logged_at.isoformat(),
+        "record": json.loads(record.payload) if record.payload is not None else None,
+        "envelope": {
+            "payload": _b64(record.payload) if record.payload is not None else None,
+            "payloadType": record.payload_type,
+            "signatures": record.signatures,
+        },
+        "leaf": _b64(record.leaf),
+        "inclusion_proof": [_b64(h) for h in proof],
+        "verified": problem is None,
+        "problem": problem,
+    }
+
+
+def _org(org: Organization | None) -> dict[str, Any] | None:
+    if org is None:
+        return None
+    return {
+        "id": str(org.id),
+        "kind": org.kind.value,
+        "name_zh": org.name_zh,
+        "name_en": org.name_en,
+        "region_code": org.region_code,
+        "jurisdiction": org.jurisdiction,
+    }
+
+
+def verification_document(
+    session: Session, ctx: RegistryContext, code: str, now: datetime | None = None
+) -> dict[str, Any]:
+    now = now or ctx.clock()
+    endorsement = endorsement_service.get_endorsement(session, code)
+    return build_document(session, ctx, endorsement, now)
+
+
+def build_document(
+    session: Session, ctx: RegistryContext, endorsement: Endorsement, now: datetime
+) -> dict[str, Any]:
+    covered = endorsement_service.covered_batches(session, endorsement)
+    evidence = endorsement_service.gather_evidence(session, covered)
+    endorsement_record = session.get(Record, endorsement.record_index)
+    assert endorsement_record is not None and endorsement_record.payload is not None
+    signed = json.loads(endorsement_record.payload)
+    records = {r.log_index: r for r in evidence.records}
+    records[endorsement_record.log_index] = endorsement_record
+    revocation = None
+    if endorsement.revocation_index is not None:
+        revocation_record = session.get(Record, endorsement.revocation_index)
+        assert revocation_record is not None
+        records[revocation_record.log_index] = revocation_record
+        revocation = {
+            "index": endorsement.revocation_index,
+            "reason": endorsement.revocation_reason,
+            "revoked_at": endorsement.revoked_at.isoformat() if endorsement.revoked_at else None,
+        }
+    recall = None
+    recall_digests = {b.recall_digest for b in covered if b.recall_digest}
+    if recall_digests:
+        recall_record = session.scalars(
+            select(Record).where(Record.digest.in_(recall_digests)).order_by(Record.log_index)
+        ).first()
+        if recall_record is not None and recall_record.payload is not None:
+            records[recall_record.log_index] = recall_record
+            recall_doc = json.loads(recall_record.payload)
+            recall = {"index": recall_record.log_index, "reason": recall_doc.get("reason")}
+    # Every key that signed any of these records, and the record that registered it.
+    keys = {k.key_id: k for k in session.scalars(select(SigningKey))}
+    # Close over key registrations: each is countersigned by the registry key, whose own
+    # registration (leaf 0) is self-signed, so the set is complete when nothing new appears.
+    used: set[str] = set()
+    pending = {s["keyid"] for r in records.values() for s in r.signatures}
+    while pending:
+        used |= pending
+        for key_id in pending:
+            key = keys.get(key_id)
+            registration = session.get(Record, key.registered_index) if key else None
+            if registration is not None:
+                records.setdefault(registration.log_index, registration)
+        pending = {s["keyid"] for r in records.values() for s in r.signatures} - used
+    key_entries = []
+    for key_id in sorted(used):
+        key = keys.get(key_id)
+        if key is None:
+            continue
+        holder = session.get(Account, key.account_id) if key.account_id else None
+        key_entries.append(
+            {
+                "key_id": key_id,
+                "public_key": _b64(key.public_key),
+                "registered_index": key.registered_index,
+                "status": key.status.value,
+                "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+                "compromised_since": (
+                    key.compromised_since.isoformat() if key.compromised_since else None
+                ),
+                "organization": _org(session.get(Organization, key.organization_id))
+                if key.organization_id
+                else None,
+                "holder": {
+                    "name_zh": holder.name_zh,
+                    "name_en": holder.name_en,
+                    "title_zh": holder.title_zh,
+                    "title_en": holder.title_en,
+                    "role": holder.role.value,
+                }
+                if holder
+                else {"role": "registry", "name_zh": OPERATOR_NAME_ZH, "name_en": OPERATOR_NAME_EN},
+            }
+        )
+    checkpoint = log_service.latest_checkpoint(session)
+    reader = DatabaseNodeReader(session)
+
+    chain = []
+    for index in sorted(records):
+        record = records[index]
+        proof = merkle.inclusion_proof(index, checkpoint.size, reader)
+        chain.append(_entry(record, proof, endorsement_service.record_problem(record, keys)))
+
+    status = endorsement_status(
+        now,
+        endorsement.valid_from,
+        endorsement.valid_until,
+        revoked=endorsement.revocation_index is not None,
+        recalled=bool(recall_digests),
+    )
+    officials = []
+    for signer in session.scalars(
+        select(EndorsementSigner).where(EndorsementSigner.endorsement_id == endorsement.id)
+    ):
+        account = session.get(Account, signer.account_id)
+        assert account is not None
+        officials.append(
+            {
+                "name_zh": account.name_zh,
+                "name_en": account.name_en,
+                "title_zh": account.title_zh,
+                "title_en": account.title_en,
+                "key_id": signer.key_id,
+            }
+        )
+    product = session.get(Product, endorsement.product_id)
+    authority = session.get(Organization, endorsement.authority_id)
+    assert product is not None and authority is not None
+    return {
+        "code": endorsement.code,
+        "status": status.value,
+        "status_reason": (recall or {}).get("reason") or (revocation or {}).get("reason"),
+        "computed_at": now.isoformat(),
+        "endorsement": {
+            "index": endorsement.record_index,
+            "digest": endorsement.digest,
+            "claims": signed["claims"],
+            "stream": signed["stream"],
+            "valid_from": signed["valid_from"],
+            "valid_until": signed["valid_until"],
+            "quantity": signed["quantity"],
+            "unit": signed["unit"],
+            "threshold": signed.get("threshold", 1),
+            "officials": officials,
+            "authority": _org(authority),
+            "signed_preconditions": signed["preconditions"],
+        },
+        "product": {
+            "id": str(product.id),
+            "name_zh": product.name_zh,
+            "name_en": product.name_en,
+            "category": product.category,
+            "gtin": product.gtin,
+            "standard_ref": product.standard_ref,
+        },
+        "revocation": revocation,
+        "recall": recall,
+        "batches": [_batch(session, b, covered) for b in _lineage(session, evidence)],
+        "preconditions": [
+            {"id": p.id, "ok": p.ok, "detail": p.detail}
+            for p in endorsement_preconditions(
+                authority.jurisdiction or "",
+                evidence.batches,
+                datetime.fromisoformat(signed["stream"]["start"]),
+                datetime.fromisoformat(signed["stream"]["end"]),
+            )
+        ],
+        "chain": chain,
+        "keys": key_entries,
+        "checkpoint": {
+            "size": checkpoint.size,
+            "root": _b64(checkpoint.root_hash),
+            "note": checkpoint.note,
+        },
+        "log": {"origin": ctx.log_origin, "vkey": log_service.log_vkey(ctx)},
+    }
+
+
+def _lineage(session: Session, evidence: endorsement_service.Evidence) -> list[Batch]:
+    found = [find_batch(session, e.ref) for e in evidence.batches]
+    return sorted((b for b in found if b is not None), key=lambda b: b.created_index)
+
+
+def _batch(session: Session, batch: Batch, covered: list[Batch]) -> dict[str, Any]:
+    product = session.get(Product, batch.product_id)
+    origin = session.get(Organization, batch.origin_org_id)
+    assert product is not None
+    return {
+        "code": batch.code,
+        "ref": f"{batch.product_id}:{batch.lot}",
+        "lot": batch.lot,
+        "covered": batch in covered,
+        "product": {"name_zh": product.name_zh, "name_en": product.name_en, "gtin": product.gtin},
+        "quantity": batch.quantity,
+        "unit": batch.unit,
+        "origin": _org(origin),
+        "region_code": batch.region_code,
+        "lat": batch.lat,
+        "lon": batch.lon,
+        "harvest_date": batch.harvest_date.isoformat() if batch.harvest_date else None,
+        "best_before": batch.best_before.isoformat() if batch.best_before else None,
+        "recalled": batch.recall_digest is not None,
+    }
