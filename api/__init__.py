@@ -1,0 +1,1 @@
+"""HTTP edge of the registry: FastAPI app, dependencies, thin routers, problem+json."""

@@ -1,0 +1,130 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine, text
+from starlette.middleware.gzip import GZipMiddleware
+
+from api import docs, problems
+from api.limits import BodySizeLimit
+from api.routers import admin, catalog, endorsements, exports, keys, log, records, tiles, tokens
+from api.routers import reports as problem_reports
+from api.routers import trace as trace_api
+from api.security import SecurityHeaders
+from registry import __version__
+from registry.bootstrap import bootstrap
+from registry.db import make_engine, make_session_factory, read_engine_for
+from registry.services.scan_cache import ScanCache
+from registry.services.scans import ScanCounter, ScanFlusher
+from registry.services.witnessing import WitnessSubmitter
+from registry.settings import Settings, get_settings
+from web import export_routes
+from web import routes as web
+from web import trace_routes as trace_pages
+from web.office import router as office_router
+
+
+async def _bench_hello() -> Response:
+    """``GET /bench/hello``, the baseline of ``registry bench``: the same app, server and
+    middleware as the scan path, and no work. Only with ``REGISTRY_BENCH_HELLO=1``."""
+    return Response(b'{"hello":"world"}', media_type="application/json")
+
+
+# The scan path (docs/scaling.md): what a viewer's phone fetches after scanning the stream QR,
+# served from the scan cache. Plain Starlette routes, registered ahead of every other route:
+# routes are matched in order (a route at the end of this app costs ~150 µs more to reach),
+# and FastAPI's parameter and dependency handling would cost ~25 µs of a ~35 µs cached scan
+# (measured; docs/performance.md). The JSON endpoint keeps its FastAPI route for /docs.
+SCAN_ROUTES = (
+    ("/api/v1/verify/{code}", endorsements.verify),
+    ("/E/{code}", web.endorsement_page),
+    ("/e/{code}", web.endorsement_page),
+    ("/E/{code}/verify.json", web.endorsement_document),
+    ("/e/{code}/verify.json", web.endorsement_document),
+)
+
+
+async def _bench_hello_raw(request: Request) -> Response:
+    """``GET /bench/hello-raw``: the same, as a plain Starlette route (like the scan path)."""
+    return Response(b'{"hello":"world"}', media_type="application/json")
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app. The database must already be migrated (``registry db upgrade``)."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.effective_database_url)
+    factory = make_session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.ctx = bootstrap(factory, settings)
+        # Cosignatures are gathered in the background: a witness never delays a write.
+        submitter = WitnessSubmitter.from_settings(settings, factory, app.state.ctx.clock)
+        app.state.witness_submitter = submitter
+        submitter.start()
+        flusher = ScanFlusher(app.state.scan_counter, factory)
+        flusher.start()
+        # The scan path's cache watcher: one thread per worker process (docs/scaling.md).
+        app.state.scan_cache.start()
+        try:
+            yield
+        finally:
+            app.state.scan_cache.stop()
+            submitter.stop()
+            flusher.stop()
+            if read_engine is not engine:
+                read_engine.dispose()
+
+    app = FastAPI(
+        title="Guarantee Registry",
+        version=__version__,
+        summary="Signed evidence behind an official's livestream endorsement of a farm product",
+        lifespan=lifespan,
+        docs_url=None,  # served by api.docs from this host, not from a CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = factory
+    read_engine = read_engine_for(engine)
+    app.state.read_session_factory = make_session_factory(read_engine)
+    app.state.scan_counter = ScanCounter()
+    app.state.scan_cache = ScanCache(app.state.read_session_factory, lambda: app.state.ctx)
+    app.state.scan_cache.watch_commits(factory)
+    problems.install(app)
+    docs.install(app)
+    if os.environ.get("REGISTRY_BENCH_HELLO") == "1":
+        # First: the strictest baselines for the scan path.
+        app.add_api_route("/bench/hello", _bench_hello, include_in_schema=False)
+        app.add_route("/bench/hello-raw", _bench_hello_raw, include_in_schema=False)
+    for path, endpoint in SCAN_ROUTES:
+        app.add_route(path, endpoint, methods=["GET", "HEAD"], include_in_schema=False)
+    for router in (admin, tokens, keys, catalog, records, endorsements, log, tiles, exports):
+        app.include_router(router.router)
+    app.include_router(problem_reports.router)
+    app.include_router(trace_api.router)
+    app.include_router(web.router)
+    app.include_router(office_router)
+    app.include_router(export_routes.router)
+    app.include_router(trace_pages.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> JSONResponse:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Pages and JSON travel compressed: the consumer page's weight budget counts wire bytes.
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
+    # Outermost, so every answer carries them, a 413 from the body-size limit included.
+    app.add_middleware(SecurityHeaders)
+    return app

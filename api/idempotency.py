@@ -1,0 +1,55 @@
+"""``Idempotency-Key``: a retried POST returns the first result and writes nothing new."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from registry.errors import Conflict, InvalidInput
+from registry.models import Account, IdempotencyKey
+from registry.services import log as log_service
+
+
+def run(
+    session: Session,
+    account: Account,
+    key: str | None,
+    request_fingerprint: str,
+    status_code: int,
+    produce: Callable[[], Any],
+) -> JSONResponse:
+    if key is None:
+        return JSONResponse(jsonable_encoder(produce()), status_code=status_code)
+    if not 1 <= len(key) <= 200:
+        raise InvalidInput("Idempotency-Key must be 1-200 characters")
+    # Writers serialize on the log lock; taking it first means two concurrent retries with
+    # the same key cannot both miss the stored result.
+    log_service.lock_log(session)
+    digest = hashlib.sha256(request_fingerprint.encode()).hexdigest()
+    stored = session.get(IdempotencyKey, (account.id, key))
+    if stored is not None:
+        if stored.request_sha256 != digest:
+            raise Conflict(
+                "this Idempotency-Key was used for a different request",
+                rule="idempotency-key-reused",
+            )
+        return JSONResponse(
+            stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+    body = jsonable_encoder(produce())
+    session.add(
+        IdempotencyKey(
+            account_id=account.id,
+            key=key,
+            request_sha256=digest,
+            status_code=status_code,
+            response=body,
+        )
+    )
+    session.flush()
+    return JSONResponse(body, status_code=status_code)
