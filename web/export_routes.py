@@ -1,0 +1,80 @@
+"""Printable pages of exports: a batch's 承诺达标合格证 as an HTML page with a print stylesheet
+(A6/A5 labels) and as a PDF. Both carry the batch's package-label QR and the log index of
+the certificate record they print. A batch without a certificate record has none (404).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from api.deps import ContextDep, SessionDep
+from api.problems import problem
+from registry.certificate_pdf import render_certificate_pdf
+from registry.errors import InvalidInput, NotFound
+from registry.services import exports
+from web.routes import PAGE_HEADERS, QR_CACHE, TEMPLATES_DIR
+
+# A page of its own (no site chrome to print): it needs nothing of the site's templates.
+templates = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+router = APIRouter(include_in_schema=False)
+GET_HEAD = ["GET", "HEAD"]
+# A batch gains records (a newer certificate, a recall): revalidate often.
+CACHE = "public, max-age=60"
+
+
+def _not_found(request: Request, detail: str) -> Response:
+    accept = request.headers.get("accept", "")
+    if "json" in accept and "text/html" not in accept:
+        return problem(404, detail, "not-found", request.url.path)
+    body = templates.get_template("certificate.html").render(cert=None, detail=detail)
+    return HTMLResponse(body, status_code=404, headers=PAGE_HEADERS)
+
+
+def _view(
+    request: Request, session: SessionDep, ctx: ContextDep, code: str
+) -> exports.CertificateView | Response:
+    try:
+        return exports.certificate_view(session, ctx.settings.base_url, code)
+    except (InvalidInput, NotFound) as exc:
+        return _not_found(request, exc.detail)
+
+
+@router.api_route("/b/{code}/certificate", methods=GET_HEAD, response_class=HTMLResponse)
+@router.api_route("/B/{code}/certificate", methods=GET_HEAD, response_class=HTMLResponse)
+def certificate_page(code: str, request: Request, session: SessionDep, ctx: ContextDep) -> Response:
+    """The 合格证 of a batch, laid out to print on an A6 (or A5) label."""
+    view = _view(request, session, ctx, code)
+    if isinstance(view, Response):
+        return view
+    body = templates.get_template("certificate.html").render(
+        cert=view,
+        qr_svg=QR_CACHE.svg(view.label_url).body.decode(),
+    )
+    return HTMLResponse(body, headers={**PAGE_HEADERS, "Cache-Control": CACHE})
+
+
+@router.api_route("/b/{code}/certificate.pdf", methods=GET_HEAD)
+@router.api_route("/B/{code}/certificate.pdf", methods=GET_HEAD)
+def certificate_pdf(code: str, request: Request, session: SessionDep, ctx: ContextDep) -> Response:
+    """The same 合格证 as a one-page A6 PDF."""
+    view = _view(request, session, ctx, code)
+    if isinstance(view, Response):
+        return view
+    pdf = render_certificate_pdf(view, generated_by=ctx.settings.base_url)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="certificate-{view.batch_code}.pdf"',
+            "Cache-Control": CACHE,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

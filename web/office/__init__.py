@@ -1,0 +1,20 @@
+"""The back office (``/office``): cooperatives, processors, carriers, labs, officials and
+administrators at work in the browser. Server-rendered, works without JavaScript, zh-CN first.
+
+Importing the modules registers their routes on the one router; the catch-all comes last so
+a mistyped address gets the office's own "not found" page.
+"""
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from web.office import admin, auth, complaints, endorse, views  # noqa: F401 (routes)
+from web.office.core import error_page, router
+
+
+@router.get("/{rest:path}", include_in_schema=False)
+def not_found(rest: str, request: Request) -> Response:
+    return error_page(request, 404, ("找不到这个页面", "No such page"), f"no page /office/{rest}")
+
+
+__all__ = ["router"]

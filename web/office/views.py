@@ -1,0 +1,372 @@
+"""The working pages: the dashboard of each role, products, batches and their labels, and the
+record forms (custodial signing through ``records.sign_and_submit``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy import func, select
+
+from api.deps import ContextDep, SessionDep
+from registry import qr
+from registry.errors import Forbidden, NotFound, RegistryError
+from registry.models import (
+    Account,
+    Endorsement,
+    EndorsementBatch,
+    Organization,
+    OrgKind,
+    Product,
+)
+from registry.records import Kind
+from registry.services import batches as batch_service
+from registry.services import endorsements as endorsement_service
+from registry.services import products as product_service
+from registry.services import records as record_service
+from web.office import forms, queries
+from web.office.core import (
+    FormDep,
+    OfficeUser,
+    UserDep,
+    redirect,
+    render,
+    router,
+)
+from web.office.messages import explain
+from web.office.reportcard import report_card
+
+CATEGORIES = ("grain", "eggs", "fruit", "vegetables", "tea", "meat", "flowers", "flour", "pastry")
+
+
+VERDICT_WORDS = {"zh": {"pass": "合格", "fail": "不合格"}, "en": {"pass": "pass", "fail": "fail"}}
+
+
+def record_facts(document: dict[str, Any], lang: str = "zh") -> str:
+    """One line about a record, for lists."""
+    kind = document.get("kind")
+    if kind == "harvest":
+        return f"{document.get('quantity', '')} {document.get('unit', '')}"
+    if kind == "processing":
+        return str(document.get("process", ""))
+    if kind == "packing":
+        package = document.get("package") or {}
+        return f"{package.get('count', '')} × {package.get('size', '')} {package.get('unit', '')}"
+    if kind == "inspection":
+        substances = ", ".join(str(r.get("substance", "")) for r in document.get("results", []))
+        verdict = VERDICT_WORDS.get(lang, VERDICT_WORDS["zh"]).get(str(document.get("verdict")), "")
+        return f"{document.get('report_number', '')} · {verdict} · {substances}"
+    if kind == "certificate":
+        return str(document.get("certificate_number", ""))
+    if kind == "storage":
+        temps = [r.get("celsius") for r in document.get("readings", [])]
+        return f"{document.get('location', '')} {' / '.join(str(t) for t in temps)} °C".strip()
+    if kind == "shipping":
+        return f"→ {(document.get('to') or {}).get('name', '')} {document.get('waybill', '')}"
+    if kind == "receiving":
+        return f"← {(document.get('source') or {}).get('name', '')}"
+    return str(document.get("reason", ""))
+
+
+def page_helpers(**extra: Any) -> dict[str, Any]:
+    return {"record_facts": record_facts, **extra}
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+
+@router.get("/")
+def dashboard(request: Request, session: SessionDep, ctx: ContextDep, user: UserDep) -> Response:
+    """Each role's main page: what needs doing first, then what was done lately."""
+    context: dict[str, Any] = {"specs": forms.specs_for(user)}
+    if user.is_admin:
+        context["org_count"] = session.scalar(select(func.count()).select_from(Organization))
+        context["account_count"] = session.scalar(select(func.count()).select_from(Account))
+        context["organizations"] = list(
+            session.scalars(select(Organization).order_by(Organization.created_at.desc()).limit(8))
+        )
+    if user.is_producer:
+        context["batches"] = queries.own_batches(session, user, limit=8)
+        context["products"] = {p.id: p for p in queries.products_of(session, user.org.id)}
+        context["requests"] = queries.requests_for(session, user, limit=6)
+    if user.kind in (OrgKind.CARRIER, OrgKind.LAB) or user.is_producer:
+        context["recent"] = queries.recent_records(session, user, limit=8)
+    if user.is_official:
+        queue = queries.requests_for(session, user, open_only=True)
+        context["queue"] = [r for r in queue if r.authority_id == user.org.id]
+        context["products"] = queries.by_id(session, Product, [r.product_id for r in queue])
+        context["requesters"] = queries.by_id(
+            session, Organization, [r.organization_id for r in queue]
+        )
+        card = report_card(
+            session, user.org, user.account, request.app.state.scan_counter, ctx.clock()
+        )
+        context["card"] = card
+        context["latest"] = card.rows[:5]
+        context["products"].update(
+            queries.by_id(session, Product, [r.endorsement.product_id for r in card.rows[:5]])
+        )
+    return render(
+        request, "office/dashboard.html", user=user, active="home", **page_helpers(**context)
+    )
+
+
+# --- products -------------------------------------------------------------------------------
+
+
+def _products_page(
+    request: Request,
+    session: Any,
+    user: OfficeUser,
+    values: dict[str, Any] | None = None,
+    problem: Any = None,
+    status_code: int = 200,
+) -> Response:
+    products = queries.products_of(session, user.org.id)
+    return render(
+        request,
+        "office/products.html",
+        user=user,
+        active="products",
+        status_code=status_code,
+        products=products,
+        counts=queries.batch_counts(session, [p.id for p in products]),
+        values=values or {},
+        problem=problem,
+        categories=CATEGORIES,
+    )
+
+
+@router.get("/products")
+def products_page(request: Request, session: SessionDep, user: UserDep) -> Response:
+    user.require(user.is_producer, "only cooperatives and processors register products")
+    return _products_page(request, session, user)
+
+
+@router.post("/products")
+def create_product(request: Request, session: SessionDep, user: UserDep, form: FormDep) -> Response:
+    user.require(user.is_producer, "only cooperatives and processors register products")
+    try:
+        with session.begin_nested():
+            product = product_service.create_product(
+                session,
+                user.account,
+                name_zh=form.get("name_zh"),
+                name_en=form.get("name_en"),
+                category=form.get("category"),
+                gtin=form.get("gtin") or None,
+                standard_ref=form.get("standard_ref"),
+            )
+    except RegistryError as exc:
+        return _products_page(request, session, user, form.values(), explain(exc), 422)
+    return redirect(
+        request,
+        "/office/products",
+        (f"产品“{product.name_zh}”已登记", f"Product '{product.name_en or product.name_zh}' added"),
+    )
+
+
+# --- batches --------------------------------------------------------------------------------
+
+
+@router.get("/batches")
+def batches_page(request: Request, session: SessionDep, user: UserDep, q: str = "") -> Response:
+    batches = queries.visible_batches(session, user, q.strip())
+    return render(
+        request,
+        "office/batches.html",
+        user=user,
+        active="batches",
+        batches=batches,
+        q=q,
+        products=queries.by_id(session, Product, [b.product_id for b in batches]),
+        orgs=queries.by_id(session, Organization, [b.origin_org_id for b in batches]),
+        **page_helpers(specs=forms.specs_for(user)),
+    )
+
+
+@router.get("/batches/{code}")
+def batch_page(
+    code: str, request: Request, session: SessionDep, ctx: ContextDep, user: UserDep
+) -> Response:
+    batch = queries.visible_batch(session, user, code)
+    product = session.get(Product, batch.product_id)
+    records = queries.record_lines(session, batch_service.batch_records(session, batch.id))
+    endorsements = list(
+        session.scalars(
+            select(Endorsement)
+            .join(EndorsementBatch, EndorsementBatch.endorsement_id == Endorsement.id)
+            .where(EndorsementBatch.batch_id == batch.id)
+            .order_by(Endorsement.record_index)
+        )
+    )
+    now = ctx.clock()
+    actions = [
+        s
+        for s in forms.specs_for(user)
+        if s.kind is not Kind.HARVEST
+        and not (s.kind in (Kind.PACKING, Kind.CERTIFICATE) and batch.origin_org_id != user.org.id)
+    ]
+    return render(
+        request,
+        "office/batch.html",
+        user=user,
+        active="batches",
+        batch=batch,
+        product=product,
+        origin=session.get(Organization, batch.origin_org_id),
+        records=records,
+        endorsements=[
+            (e, endorsement_service.status_of(session, e, now).value) for e in endorsements
+        ],
+        actions=actions,
+        can_request=user.is_producer and batch.recall_digest is None,
+        **page_helpers(),
+    )
+
+
+@router.get("/batches/{code}/label")
+def batch_label(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    ctx: ContextDep,
+    user: UserDep,
+    copies: int = 8,
+) -> Response:
+    """Printable package labels: the batch QR (GS1 Digital Link when the product has a
+    GTIN), product, lot, code and producer; ``copies`` per sheet."""
+    batch = queries.visible_batch(session, user, code)
+    product = session.get(Product, batch.product_id)
+    assert product is not None
+    try:
+        url = qr.batch_url(ctx.settings.base_url, product.gtin, batch.lot, batch.code)
+    except RegistryError:
+        url = qr.batch_url(ctx.settings.base_url, None, batch.lot, batch.code)
+    return render(
+        request,
+        "office/label.html",
+        user=user,
+        active="batches",
+        batch=batch,
+        product=product,
+        origin=session.get(Organization, batch.origin_org_id),
+        label_url=url,
+        copies=max(1, min(copies, 40)),
+    )
+
+
+# --- record forms ---------------------------------------------------------------------------
+
+
+def _spec(user: OfficeUser, kind: str) -> forms.RecordSpec:
+    spec = forms.SPECS.get(kind)
+    if spec is None:
+        raise NotFound(f"no record form {kind!r}")
+    if spec not in forms.specs_for(user):
+        raise Forbidden(f"your organization may not sign {kind} records")
+    return spec
+
+
+def _record_form(
+    request: Request,
+    session: Any,
+    user: OfficeUser,
+    spec: forms.RecordSpec,
+    values: dict[str, Any],
+    errors: dict[str, Any] | None = None,
+    problem: Any = None,
+    status_code: int = 200,
+) -> Response:
+    suggestions = (
+        queries.own_batches(session, user)
+        if user.is_producer
+        else queries.visible_batches(session, user, limit=50)
+    )
+    return render(
+        request,
+        "office/record_form.html",
+        user=user,
+        active="batches",
+        status_code=status_code,
+        spec=spec,
+        values=values,
+        errors=errors or {},
+        problem=problem,
+        products=queries.products_of(session, user.org.id),
+        suggestions=suggestions,
+        units=forms.UNITS,
+        **page_helpers(),
+    )
+
+
+@router.get("/records/new/{kind}")
+def record_form(
+    kind: str, request: Request, session: SessionDep, user: UserDep, batch: str = ""
+) -> Response:
+    spec = _spec(user, kind)
+    found = None
+    if batch:
+        try:
+            found = queries.visible_batch(session, user, batch)
+        except NotFound:
+            found = None
+    values = forms.defaults(spec, user, found)
+    if batch and found is None:
+        values["batch"] = batch  # a code typed elsewhere: shown, checked on submit
+    return _record_form(request, session, user, spec, values)
+
+
+@router.post("/records/new/{kind}")
+def submit_record(
+    kind: str,
+    request: Request,
+    session: SessionDep,
+    ctx: ContextDep,
+    user: UserDep,
+    form: FormDep,
+) -> Response:
+    spec = _spec(user, kind)
+    builder = None
+    try:
+        builder = forms.build(spec, form, session, user)
+        with session.begin_nested():
+            accepted = record_service.sign_and_submit(session, ctx, user.account, builder.draft)
+    except forms.FormInvalid as invalid:
+        return _record_form(
+            request,
+            session,
+            user,
+            spec,
+            form.values(),
+            invalid.errors,
+            problem=None,
+            status_code=422,
+        )
+    except RegistryError as exc:
+        return _record_form(
+            request,
+            session,
+            user,
+            spec,
+            form.values(),
+            forms.errors_from(spec, builder, exc),
+            problem=explain(exc),
+            status_code=422,
+        )
+    draft = builder.draft
+    if spec.kind is Kind.PROCESSING:
+        target_ref = draft["outputs"][0]["batch"]
+    else:
+        target_ref = draft["batches"][0]
+    target = record_service.find_batch(session, target_ref)
+    label = spec.label
+    index = accepted.index
+    flash = (
+        f"已签名并记入公开日志：{label[0]}（第 {index} 条）",
+        f"Signed and logged: {label[1]} (entry #{index})",
+    )
+    if target is None or not queries.can_see_batch(session, user, target):
+        return redirect(request, "/office/", flash)
+    return redirect(request, f"/office/batches/{target.code}", flash)
