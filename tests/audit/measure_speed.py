@@ -1,0 +1,183 @@
+"""Measure ``registry audit`` speed: records verified per second (docs/audit.md).
+
+    python -m tests.audit.measure_speed [N]        # default N = 20000
+
+Builds a throw-away SQLite registry with the demo dataset plus N signed records (harvests,
+each followed by a storage step, so every batch has a chain), serves it with
+``registry serve`` in its own process on 127.0.0.1, and times:
+
+* a first audit: mirror everything over HTTP, rebuild the tree, replay every record;
+* a second audit with nothing new: re-verify the whole mirror (what every later run pays);
+* the replay alone (leaf/payload checks, signatures, policy, chains), no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from registry.audit import Mirror, _Audit, run_audit
+from registry.bootstrap import bootstrap
+from registry.context import RegistryContext
+from registry.crypto.dsse import sign_envelope
+from registry.crypto.jcs import canonicalize
+from registry.db import make_engine, make_session_factory, transaction, upgrade
+from registry.demo import demo_id, load_demo
+from registry.models import Account
+from registry.records import RECORD_PAYLOAD_TYPE
+from registry.services import records as record_service
+from registry.settings import Settings
+
+BATCH = 500
+
+
+def _append_records(factory: Any, ctx: RegistryContext, count: int) -> None:
+    product = demo_id("product:millet")
+    written = 0
+    while written < count:
+        with transaction(factory) as session:
+            clerk = session.scalars(select(Account).where(Account.username == "aohan-clerk")).one()
+            signer = record_service.custodial_signer(session, ctx, clerk)
+            when = (ctx.clock() - timedelta(days=1)).astimezone().isoformat(timespec="seconds")
+            envelopes = []
+            for _ in range(min(BATCH, count - written) // 2):
+                ref = f"{product}:B{written:08d}"
+                harvest = {
+                    "kind": "harvest",
+                    "time": when,
+                    "org": str(clerk.organization_id),
+                    "batches": [ref],
+                    "prev": {ref: None},
+                    "quantity": "1000",
+                    "unit": "kg",
+                    "harvest_date": when[:10],
+                    "place": {"region": "150430"},
+                }
+                payload = canonicalize(harvest)
+                storage = {
+                    "kind": "storage",
+                    "time": when,
+                    "org": str(clerk.organization_id),
+                    "batches": [ref],
+                    "prev": {ref: hashlib.sha256(payload).hexdigest()},
+                    "location": "silo",
+                    "readings": [{"time": when, "celsius": "14.5"}],
+                }
+                for document in (harvest, storage):
+                    envelopes.append(
+                        sign_envelope(RECORD_PAYLOAD_TYPE, canonicalize(document), [signer])
+                    )
+                written += 2
+            record_service.submit_many(session, ctx, envelopes, None)
+        print(f"\r  appended {written}/{count}", file=sys.stderr, end="")
+    print(file=sys.stderr)
+
+
+def _timed_audit(url: str, state: Path) -> tuple[float, str]:
+    out = io.StringIO()
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        code = run_audit(url, state, vkey=None, witnesses=[], quiet=True)
+    elapsed = time.perf_counter() - started
+    assert code == 0, out.getvalue()
+    return elapsed, out.getvalue().strip()
+
+
+@contextlib.contextmanager
+def _served(env: dict[str, str]) -> Any:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, "registry serve exited"
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "registry serve did not start"
+            time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+    workdir = Path(tempfile.mkdtemp(prefix="audit-speed-"))
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": f"sqlite:///{workdir / 'registry.db'}",
+        "REGISTRY_DATA_DIR": str(workdir / "data"),
+        "REGISTRY_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "REGISTRY_BASE_URL": "http://127.0.0.1:8000",
+    }
+    settings = Settings(
+        data_dir=Path(env["REGISTRY_DATA_DIR"]),
+        database_url=env["REGISTRY_DATABASE_URL"],
+        master_key=env["REGISTRY_MASTER_KEY"],
+        base_url=env["REGISTRY_BASE_URL"],
+    )
+    upgrade(settings.effective_database_url)
+    factory = make_session_factory(make_engine(settings.effective_database_url))
+    ctx = bootstrap(factory, settings)
+    load_demo(factory, ctx)
+    print(f"appending {count} records to the demo registry …", file=sys.stderr)
+    _append_records(factory, ctx, count)
+
+    state = workdir / "audit-state"
+    with _served(env) as base:
+        first, summary = _timed_audit(base, state)
+        second, _ = _timed_audit(base, state)
+    size = int(summary.split()[1])
+    with Mirror(state) as mirror:
+        before, started = os.times(), time.perf_counter()
+        _Audit(mirror, None, None)._replay(size)  # type: ignore[arg-type]
+        replay, after = time.perf_counter() - started, os.times()
+    main_cpu = after.user + after.system - before.user - before.system
+    worker_cpu = (
+        after.children_user + after.children_system - before.children_user - before.children_system
+    )
+    print(summary)
+    print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f} (other work slows all)")
+    for name, seconds in (
+        ("first audit (mirror over HTTP + verify)", first),
+        ("second audit (nothing new, re-verify)", second),
+        ("replay only (no network)", replay),
+    ):
+        print(f"{name:<42} {seconds:6.2f} s {size / seconds:8,.0f} records/s")
+    # CPU time does not depend on what else the machine runs: with the main process and the
+    # signature workers each on their own core, the replay runs at the slower one's pace.
+    print(
+        f"replay CPU: main {main_cpu:.2f} s, signature workers {worker_cpu:.2f} s; "
+        f"on {os.cpu_count()} idle cores ≈ {size / max(main_cpu, worker_cpu, 1e-9):,.0f} records/s"
+    )
+
+
+if __name__ == "__main__":
+    main()

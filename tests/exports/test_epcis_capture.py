@@ -1,0 +1,355 @@
+"""EPCIS capture: events become records signed by the capturing organization's key, all or
+nothing by default, with every refused event named; and an export of registry A captured
+into a fresh registry B re-creates the same trace."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from registry.demo import PEOPLE, demo_id
+from registry.models import Batch, BatchInput, Record
+from registry.services import batches as batch_service
+from registry.services.exports import trace_record_indices
+from tests.exports.conftest import PROBLEM_JSON, Registry, assert_valid, sub_document
+
+_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+
+
+def _org_usernames() -> dict[str, str]:
+    """Demo organization id → the username of its first person (who captures for it)."""
+    found: dict[str, str] = {}
+    for person in PEOPLE:
+        if person.org != "operator":
+            found.setdefault(str(demo_id(f"org:{person.org}")), person.username)
+    return found
+
+
+def _capture_runs(b: Registry, document: dict[str, Any]) -> None:
+    """Capture ``document`` into B as its parties would: each run of consecutive events of
+    one organization by that organization's account, in order."""
+    users = _org_usernames()
+    tokens: dict[str, dict[str, str]] = {}
+    runs: list[tuple[str, list[dict[str, Any]]]] = []
+    for event in document["epcisBody"]["eventList"]:
+        if runs and runs[-1][0] == event["gr:org"]:
+            runs[-1][1].append(event)
+        else:
+            runs.append((event["gr:org"], [event]))
+    for org, events in runs:
+        username = users[org]
+        headers = tokens.setdefault(username, b.token(username))
+        response = b.client.post(
+            "/api/v1/epcis/capture", json=sub_document(document, events), headers=headers
+        )
+        assert response.status_code == 201, (
+            f"{username} capturing {[e['gr:kind'] for e in events]}: {response.text[:1500]}"
+        )
+        body = response.json()
+        assert body["captured"] == len(events) and body["errors"] == []
+
+
+def _normalized(value: Any) -> Any:
+    """Decimal strings compare by value: EPCIS carries numbers, so '2.0' comes back as '2'."""
+    if isinstance(value, dict):
+        return {k: _normalized(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalized(v) for v in value]
+    if isinstance(value, str) and _DECIMAL.match(value):
+        return Decimal(value)
+    return value
+
+
+def _trace(registry: Registry, product: str, lot: str) -> dict[str, Any]:
+    """What a trace is made of: batches, lineage edges and the records' content."""
+    with registry.session() as session:
+        batch = session.scalars(
+            select(Batch).where(Batch.product_id == uuid.UUID(product), Batch.lot == lot)
+        ).one()
+        batch_ids, indices = trace_record_indices(session, batch)
+        batches = {
+            b.id: (str(b.product_id), b.lot)
+            for b in session.scalars(select(Batch).where(Batch.id.in_(batch_ids)))
+        }
+        rows = session.scalars(select(Batch).where(Batch.id.in_(batch_ids))).all()
+        edges = {
+            (batches[e.input_batch_id], batches[e.output_batch_id], Decimal(e.quantity))
+            for e in session.scalars(
+                select(BatchInput).where(
+                    BatchInput.input_batch_id.in_(batch_ids),
+                    BatchInput.output_batch_id.in_(batch_ids),
+                )
+            )
+        }
+        records = []
+        for record in session.scalars(
+            select(Record).where(Record.log_index.in_(indices)).order_by(Record.log_index)
+        ):
+            document = json.loads(record.payload)
+            document.pop("prev")  # digests of another log
+            document.pop("note", None)  # B notes the EPCIS event it came from
+            records.append(_normalized(document))
+        return {
+            "batches": sorted(
+                (str(b.product_id), b.lot, Decimal(b.quantity), b.unit, str(b.best_before))
+                for b in rows
+            ),
+            "edges": edges,
+            "records": records,
+            # Each batch's chain, within the trace (A's rose petals also went into the
+            # other cake lot, which is not part of this trace).
+            "chains": {
+                lots: [
+                    r.kind
+                    for r in batch_service.batch_records(session, batch_id)
+                    if r.log_index in indices
+                ]
+                for batch_id, lots in batches.items()
+            },
+        }
+
+
+def test_round_trip_a_to_b(demo: Registry, registry_b: Registry, epcis_validator):
+    for lot in ("PY-CAKE-0610", "GF2026-001"):
+        code = demo.code(lot)
+        exported = demo.client.get("/api/v1/export/epcis", params={"batch": code}).json()
+        assert_valid(epcis_validator, exported, f"A's trace of {lot}")
+        _capture_runs(registry_b, exported)
+
+        with demo.session() as session:
+            product = str(batch_service.get_batch(session, code).product_id)
+        in_a, in_b = _trace(demo, product, lot), _trace(registry_b, product, lot)
+        assert in_b["batches"] == in_a["batches"], f"{lot}: batches, lots or quantities differ"
+        assert in_b["edges"] == in_a["edges"], f"{lot}: lineage edges differ"
+        assert in_b["chains"] == in_a["chains"], f"{lot}: the batches' record chains differ"
+        assert in_b["records"] == in_a["records"], f"{lot}: record content differs"
+        assert len(in_a["records"]) == len(exported["epcisBody"]["eventList"])
+
+        again = registry_b.client.get(
+            "/api/v1/export/epcis", params={"batch": registry_b.code(lot)}
+        ).json()
+        assert_valid(epcis_validator, again, f"B's trace of {lot}")
+        assert [e["gr:kind"] for e in again["epcisBody"]["eventList"]] == [
+            e["gr:kind"] for e in exported["epcisBody"]["eventList"]
+        ]
+
+
+def _event(**fields: Any) -> dict[str, Any]:
+    return {
+        "type": "ObjectEvent",
+        "eventTime": "2026-06-01T08:00:00+08:00",
+        "eventTimeZoneOffset": "+08:00",
+        "action": "OBSERVE",
+        **fields,
+    }
+
+
+def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-06-01T08:00:00Z",
+        "epcisBody": {"eventList": events},
+    }
+
+
+def test_capture_is_all_or_nothing_and_names_each_bad_event(demo: Registry, epcis_validator):
+    millet = f"{demo.ctx.settings.base_url}/b/{demo.code('AH2026-001')}"
+    good = _event(
+        eventID="urn:uuid:11111111-1111-4111-8111-111111111111",
+        bizStep="holding",
+        quantityList=[{"epcClass": millet}],
+        bizLocation={"id": "urn:epc:id:sgln:0614141.00777.0"},
+        sensorElementList=[
+            {
+                "sensorMetadata": {"time": "2026-06-01T07:00:00+08:00"},
+                "sensorReport": [{"type": "Temperature", "value": 12.5, "uom": "CEL"}],
+            }
+        ],
+    )
+    unsupported = _event(
+        eventID="urn:uuid:22222222-2222-4222-8222-222222222222",
+        bizStep="destroying",
+        quantityList=[{"epcClass": millet}],
+    )
+    not_allowed = _event(  # a cooperative may not sign shipping (carriers do)
+        eventID="urn:uuid:33333333-3333-4333-8333-333333333333",
+        bizStep="shipping",
+        quantityList=[{"epcClass": millet}],
+        destinationList=[{"type": "location", "destination": "urn:epc:id:sgln:0614141.00777.0"}],
+    )
+    unknown_gtin = _event(
+        eventID="urn:uuid:44444444-4444-4444-8444-444444444444",
+        action="ADD",
+        bizStep="commissioning",
+        quantityList=[
+            {
+                "epcClass": "https://id.gs1.org/01/09506000134352/10/LOT-1",
+                "quantity": 10,
+                "uom": "KGM",
+            }
+        ],
+    )
+    aggregation = {
+        "type": "AggregationEvent",
+        "eventTime": "2026-06-01T08:00:00+08:00",
+        "eventTimeZoneOffset": "+08:00",
+        "action": "ADD",
+        "parentID": "urn:epc:id:sscc:0614141.1234567890",
+        "childEPCs": ["urn:epc:id:sgtin:0614141.107346.2017"],
+    }
+    document = _document([good, unsupported, not_allowed, unknown_gtin, aggregation])
+    assert_valid(epcis_validator, document, "the capture test document")
+    headers = demo.token("aohan-clerk")
+    before = demo.log_size()
+
+    refused = demo.client.post("/api/v1/epcis/capture", json=document, headers=headers)
+    assert refused.status_code == 422, refused.text[:800]
+    assert refused.headers["content-type"].startswith(PROBLEM_JSON)
+    problem = refused.json()
+    assert demo.log_size() == before, "an all-or-nothing capture with a bad event wrote nothing"
+    errors = {e["index"]: e for e in problem["errors"]}
+    assert sorted(errors) == [1, 2, 3, 4], problem
+    assert errors[1]["event_id"] == unsupported["eventID"]
+    assert "destroying" in errors[1]["detail"]
+    assert errors[1]["problems"][0]["path"] == "epcisBody.eventList[1].bizStep"
+    assert errors[2]["code"] == "policy-violation" and errors[2]["rule"], errors[2]
+    assert "09506000134352" in errors[3]["detail"]
+    assert errors[4]["event_id"] is None and "AggregationEvent" in errors[4]["detail"]
+
+    partial = demo.client.post(
+        "/api/v1/epcis/capture", params={"atomic": "false"}, json=document, headers=headers
+    )
+    assert partial.status_code == 201, partial.text[:800]
+    body = partial.json()
+    assert (body["captured"], body["refused"]) == (1, 4)
+    assert body["records"][0]["index"] == 0 and body["records"][0]["kind"] == "storage"
+    assert sorted(e["index"] for e in body["errors"]) == [1, 2, 3, 4]
+    assert demo.log_size() == before + 1
+    record = demo.client.get(f"/api/v1/records/{body['records'][0]['digest']}").json()
+    assert record["index"] == body["records"][0]["log_index"]
+
+    with demo.session() as session:
+        stored = session.scalars(
+            select(Record).where(Record.digest == body["records"][0]["digest"])
+        ).one()
+        payload = json.loads(stored.payload)
+    assert payload["kind"] == "storage"
+    assert payload["org"] == str(demo_id("org:aohan-coop")), "signed for the capturing org"
+    assert payload["readings"] == [{"time": "2026-06-01T07:00:00+08:00", "celsius": "12.5"}]
+    assert payload["location"] == "urn:epc:id:sgln:0614141.00777.0"
+    assert payload["note"].endswith(good["eventID"])
+
+    only_bad = demo.client.post(
+        "/api/v1/epcis/capture",
+        params={"atomic": "false"},
+        json=_document([unsupported]),
+        headers=headers,
+    )
+    assert only_bad.status_code == 422, "nothing captured is a refusal even when not atomic"
+
+
+def test_capture_refuses_what_is_not_an_epcis_document(demo: Registry):
+    headers = demo.token("aohan-clerk")
+    for body, why in (
+        ({"type": "EPCISQueryDocument", "epcisBody": {}}, "type"),
+        ({"type": "EPCISDocument", "epcisBody": {"eventList": "x"}}, "eventList"),
+        (_document([]), "no events"),
+    ):
+        response = demo.client.post("/api/v1/epcis/capture", json=body, headers=headers)
+        assert response.status_code == 422, (why, response.text)
+        assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    anonymous = demo.client.post("/api/v1/epcis/capture", json=_document([]))
+    assert anonymous.status_code == 401
+    official = demo.client.post(
+        "/api/v1/epcis/capture", json=_document([_event()]), headers=demo.token("admin")
+    )
+    assert official.status_code == 409, "an account without a custodial key cannot capture"
+
+
+def test_capture_of_standard_gs1_events(demo: Registry):
+    """Events as another EPCIS tool writes them (LGTIN URNs, UN/ECE units, no registry
+    extensions) are captured: a carrier ships and the mill receives packaged millet."""
+    gtin = demo.gtin("GF2026-001")
+    assert gtin is not None
+    # urn:epc:class:lgtin:{company prefix}.{indicator + item reference}.{lot}
+    lgtin = f"urn:epc:class:lgtin:{gtin[1:8]}.{gtin[0]}{gtin[8:13]}.GF2026-001"
+    shipped = _event(
+        eventID="urn:uuid:55555555-5555-4555-8555-555555555555",
+        bizStep="shipping",
+        disposition="in_transit",
+        quantityList=[{"epcClass": lgtin, "quantity": 100, "uom": "XBG"}],
+        destinationList=[{"type": "owning_party", "destination": "urn:epc:id:pgln:0614141.00777"}],
+        bizTransactionList=[
+            {"type": "bol", "bizTransaction": "urn:epcglobal:cbv:bt:0614141073467:1152"}
+        ],
+    )
+    response = demo.client.post(
+        "/api/v1/epcis/capture", json=_document([shipped]), headers=demo.token("mengdong-driver")
+    )
+    assert response.status_code == 201, response.text[:800]
+    digest = response.json()["records"][0]["digest"]
+    record = demo.client.get(f"/api/v1/records/{digest}").json()
+    payload = record["record"]
+    assert record["kind"] == "shipping"
+    assert payload["quantity"] == "100" and payload["unit"] == "bag"
+    assert payload["to"] == {"name": "urn:epc:id:pgln:0614141.00777"}
+    assert payload["waybill"] == "urn:epcglobal:cbv:bt:0614141073467:1152"
+
+
+def test_empty_registry_exports_a_valid_empty_document(settings, db, epcis_validator):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(settings, db)) as client:
+        document = client.get("/api/v1/export/epcis").json()
+    assert_valid(epcis_validator, document, "an empty registry")
+    assert document["epcisBody"]["eventList"] == []
+
+
+def test_correction_exports_as_an_error_declaration(demo: Registry, epcis_validator):
+    """A correction names the wrong record: EPCIS says so with the erroneous event again
+    (same eventID) carrying an errorDeclaration, and the correction's own log index."""
+    from registry.models import Account
+    from registry.services import records as record_service
+
+    code = demo.code("AH2026-001")
+    storage = next(
+        r
+        for r in demo.client.get(f"/api/v1/batches/{code}/records").json()
+        if r["kind"] == "storage"
+    )
+    with demo.session() as session:
+        clerk = session.scalars(select(Account).where(Account.username == "aohan-clerk")).one()
+        accepted = record_service.sign_and_submit(
+            session,
+            demo.ctx,
+            clerk,
+            {
+                "kind": "correction",
+                "batches": storage["record"]["batches"],
+                "corrects": storage["digest"],
+                "reason": "温度计未校准 The thermometer was not calibrated",
+            },
+        )
+        correction_index = accepted.index
+    document = demo.client.get("/api/v1/export/epcis", params={"batch": code}).json()
+    assert_valid(epcis_validator, document, "a trace with a correction")
+    declared = [e for e in document["epcisBody"]["eventList"] if "errorDeclaration" in e]
+    assert len(declared) == 1
+    event = declared[0]
+    original = next(
+        e for e in document["epcisBody"]["eventList"] if e["gr:digest"] == storage["digest"]
+    )
+    assert event["eventID"] == original["eventID"], "the erroneous event's own eventID"
+    assert event["errorDeclaration"]["reason"] == "incorrect_data"
+    assert event["gr:corrects"] == storage["digest"]
+    assert event["gr:logIndex"] == correction_index
+    assert "thermometer" in event["errorDeclaration"]["gr:reason"]

@@ -1,0 +1,134 @@
+"""Helpers for tests that run the registry (or the witness) as a real HTTP server: in a
+thread of the test process, or as a ``registry serve`` process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy.engine import make_url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bound_socket(port: int = 0) -> socket.socket:
+    """A socket bound to 127.0.0.1:``port`` (0: any free port), for ``serve_in_thread``;
+    binding first tells the caller its URL before the app exists."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@contextmanager
+def serve_in_thread(app: Any, sock: socket.socket | None = None) -> Iterator[str]:
+    """Run the ASGI ``app`` with uvicorn in a thread on ``sock`` (default: a free port) until
+    the block ends; yield its URL. The socket is closed afterwards."""
+    sock = sock or bound_socket()
+    # In a thread uvicorn leaves signal handling alone (it belongs to the main thread).
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive(), "the server died while starting"
+            assert time.monotonic() < deadline, "the server did not start in 30 s"
+            time.sleep(0.02)
+        yield url_of(sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        assert not thread.is_alive(), "the server did not stop in 30 s"
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "registry.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"registry {' '.join(args)} failed: {done.stderr}"
+    return done.stdout
+
+
+def registry_env(tmp_path: Path, backend: str, postgres_url: str, name: str) -> dict[str, str]:
+    """Environment for a registry process: SQLite in ``tmp_path`` or a fresh PG database."""
+    from tests.conftest import _recreate_postgres
+
+    env = {**os.environ, "REGISTRY_DATA_DIR": str(tmp_path / "data")}
+    env.pop("REGISTRY_DATABASE_URL", None)  # the README default: SQLite in the data dir
+    if backend == "postgresql":
+        url = make_url(postgres_url).set(database=f"{name}_{os.getpid()}")
+        rendered = url.render_as_string(hide_password=False)
+        _recreate_postgres(rendered)
+        env["REGISTRY_DATABASE_URL"] = rendered
+    return env
+
+
+def drop_database(env: dict[str, str]) -> None:
+    from tests.conftest import _recreate_postgres
+
+    url = env.get("REGISTRY_DATABASE_URL", "")
+    if url.startswith("postgresql"):
+        _recreate_postgres(url, create=False)
+
+
+@contextmanager
+def running_registry(
+    env: dict[str, str], log_path: Path, *args: str, port: int | None = None
+) -> Iterator[str]:
+    """Run ``registry serve ARGS`` until the block ends; yields the base URL."""
+    port = port or free_port()
+    env = {**env, "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}"}
+    with log_path.open("a") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "registry.cli", "serve", "--port", str(port), *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so a kill reaches every worker process
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                assert server.poll() is None, log_path.read_text()
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "registry serve did not come up in 90 s"
+                time.sleep(0.3)
+            yield base
+        finally:
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGTERM)
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(server.pid, signal.SIGKILL)
+                    server.wait(timeout=30)
