@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.state.witness_submitter = submitter
         submitter.start()
         flusher = ScanFlusher(app.state.scan_counter, factory)
+        app.state.scan_flusher = flusher
         flusher.start()
         # The scan path's cache watcher: one thread per worker process (docs/scaling.md).
         app.state.scan_cache.start()

@@ -265,7 +265,7 @@ def endorsement_scans(code: str, request: Request, session: SessionDep) -> Scans
         total=scans.total_scans(session, counter, endorsement.id),
         by_hour=[
             {"hour": hour.isoformat(), "count": count}
-            for hour, count in scans.scans_by_hour(session, endorsement.id)
+            for hour, count in scans.scans_by_hour(session, counter, endorsement.id)
         ],
     )
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from registry.codes import new_code
+from registry.services.scans import ScanCounter
 from tests.endorsements.world import (
     CLAIMS,
     PRECONDITIONS,
@@ -173,6 +178,51 @@ def test_each_verification_counts_as_a_scan(world: World) -> None:
         404,
         what="scans of unknown code",
     )
+
+
+def test_a_flush_under_way_neither_hides_nor_doubles_a_scan(world: World) -> None:
+    """The background flush moves counts to the database about once a second; a viewer's
+    total must be exact at any instant of it (PostgreSQL once lost the counts in flight)."""
+    code = world.endorse(world.good_millet("SCAN-3"))
+    world.app.state.scan_flusher.stop()  # this test flushes by hand, at its own pace
+    counter: ScanCounter = world.app.state.scan_counter
+
+    def scans() -> dict[str, Any]:
+        return expect(world.client.get(f"/api/v1/endorsements/{code}/scans"), 200, "scans")
+
+    before = scans()["total"]
+    for _ in range(3):
+        world.verify(code)
+    assert scans()["total"] == before + 3, "pending scans are part of the total"
+
+    # A flush that has written its counts but not committed them yet.
+    written, go = threading.Event(), threading.Event()
+
+    class PausesAfterWriting(Session):
+        def execute(self, *args: Any, **kwargs: Any) -> Any:
+            result = super().execute(*args, **kwargs)
+            written.set()
+            assert go.wait(10)
+            return result
+
+    factory = world.app.state.session_factory
+    pausing = sessionmaker(class_=PausesAfterWriting, **factory.kw)
+    flushed: list[int] = []
+    flusher = threading.Thread(target=lambda: flushed.append(counter.flush(pausing)))
+    flusher.start()
+    try:
+        assert written.wait(10), "the flush never wrote"
+        assert scans()["total"] == before + 3, "a flush under way hid the scans it was writing"
+        world.verify(code)  # a scan during the flush waits for the next one
+    finally:
+        go.set()
+        flusher.join(10)
+    assert flushed == [3], f"the flush moved {flushed} scans, not the 3 it found"
+    after = scans()
+    assert after["total"] == before + 4, "a committed flush counted its scans twice or not at all"
+    assert sum(h["count"] for h in after["by_hour"]) == after["total"], after
+    assert counter.flush(factory) == 1, "the scan made during the flush was lost"
+    assert scans()["total"] == before + 4
 
 
 def test_registry_key_is_listed(world: World) -> None:

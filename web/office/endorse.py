@@ -436,7 +436,7 @@ def _endorsement_view(
         )
     )
     counter = request.app.state.scan_counter
-    by_hour = scan_service.scans_by_hour(session, endorsement.id)[-48:]
+    by_hour = scan_service.scans_by_hour(session, counter, endorsement.id)[-48:]
     chart = bar_chart(
         [(hour.astimezone(CST).strftime("%m-%d %H:00"), count) for hour, count in by_hour],
         "扫码次数（每小时） Scans per hour",
