@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -87,16 +88,61 @@ def entries(
     session: SessionDep,
     start: Annotated[int, Query(ge=0)],
     end: Annotated[int, Query(ge=1)],
-) -> EntriesOut:
-    """Entries [start, end), at most 1000 per page (end is clipped)."""
+) -> Response:
+    """Entries [start, end), at most 1000 per page (end is clipped).
+
+    Mirrors read the whole log through this page by page, so it is written straight from
+    the columns to JSON: each entry is what ``RecordOut`` describes, with ``record`` being
+    the stored payload bytes verbatim."""
     if end <= start:
         raise InvalidInput("end must be greater than start (end is exclusive)")
     end = min(end, start + ENTRIES_PAGE_MAX, log_service.tree_size(session))
     if start >= end:  # past the end of the log: nothing (and no huge number reaches SQL)
-        return EntriesOut(entries=[])
-    rows = session.scalars(
-        select(Record)
+        return Response(b'{"entries":[]}', media_type="application/json")
+    rows = session.execute(
+        select(
+            Record.log_index,
+            Record.digest,
+            Record.kind,
+            Record.payload,
+            Record.payload_type,
+            Record.signatures,
+            Record.leaf,
+            Record.logged_at,
+            Record.organization_id,
+        )
         .where(Record.log_index >= start, Record.log_index < end)
         .order_by(Record.log_index)
     )
-    return EntriesOut(entries=[RecordOut.of(r) for r in rows])
+    body = {"entries": [_entry(*row) for row in rows]}
+    return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
+
+
+def _entry(
+    index: int,
+    digest: str,
+    kind: str,
+    payload: bytes | None,
+    payload_type: str,
+    signatures: list[dict[str, Any]],
+    leaf: bytes,
+    logged_at: Any,
+    organization_id: Any,
+) -> dict[str, Any]:
+    return {
+        "index": index,
+        "digest": digest,
+        "kind": kind,
+        # The payload is the canonical JSON that was signed: embedded as it is, not re-parsed.
+        "record": None if payload is None else orjson.Fragment(payload),
+        "envelope": None
+        if payload is None
+        else {
+            "payload": base64.b64encode(payload).decode(),
+            "payloadType": payload_type,
+            "signatures": signatures,
+        },
+        "leaf": base64.b64encode(leaf).decode(),
+        "logged_at": logged_at,
+        "organization_id": organization_id,
+    }

@@ -172,6 +172,16 @@ def test_entries_end_is_exclusive_and_clipped_to_the_log(grown: GrownLog) -> Non
         assert beyond.json()["entries"] == [], "entries past the end of the log"
 
 
+def test_entries_are_the_records_the_api_lists(grown: GrownLog) -> None:
+    """``/log/entries`` is written straight from the columns; it must say exactly what the
+    records API (through ``RecordOut``) says about each record."""
+    client = grown.world.client
+    listed = client.get("/api/v1/records", params={"limit": 500}).json()["items"]
+    page = client.get("/log/entries", params={"start": 0, "end": grown.size})
+    assert page.headers["content-type"] == "application/json"
+    assert page.json()["entries"] == listed
+
+
 OUT_OF_RANGE: list[tuple[str, dict[str, Any]]] = [
     ("/log/proof/inclusion", {"index": -1, "tree_size": 3}),
     ("/log/proof/inclusion", {"index": 0, "tree_size": 0}),
