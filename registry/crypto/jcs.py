@@ -85,7 +85,23 @@ def parse_canonical(data: bytes) -> object:
     value. Duplicate keys, insignificant whitespace, unsorted keys, non-shortest numbers
     (``1.0``, ``1e2``) and ``NaN`` all raise ``CanonicalizationError``. Floats that are
     already in ES6 form (``1.5``, ``1e+30``) are accepted, as RFC 8785 §3.2.2.3 allows them.
+
+    Records (no floats, ASCII keys) take a fast path: ``orjson`` parses, and the value is
+    accepted when its fast-path serialization gives back ``data`` byte for byte, which a
+    duplicate key, whitespace or a non-canonical number cannot. Anything else, and every
+    refusal, goes through the strict parser, which names what is wrong.
     """
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if _is_plain(value, 0) and orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == data:
+            return value
+    return _parse_canonical_strict(data)
+
+
+def _parse_canonical_strict(data: bytes) -> object:
     try:
         value = json.loads(
             data,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import math
@@ -313,3 +314,51 @@ def test_parse_canonical_accepts_canonical_bytes(data: bytes) -> None:
 def test_parse_canonical_rejects(data: bytes) -> None:
     with pytest.raises(CanonicalizationError):
         parse_canonical(data)
+
+
+def _strict_outcome(data: bytes) -> tuple[str, object]:
+    try:
+        return "accepted", jcs._parse_canonical_strict(data)
+    except CanonicalizationError:
+        return "refused", None
+
+
+def _outcome(data: bytes) -> tuple[str, object]:
+    try:
+        return "accepted", parse_canonical(data)
+    except CanonicalizationError:
+        return "refused", None
+
+
+big_ints = st.integers(min_value=-(2**70), max_value=2**70)
+
+
+def _encodings(value: object) -> list[bytes]:
+    """The canonical bytes of ``value`` and some near misses."""
+    out = [json.dumps(value, ensure_ascii=False).encode(), json.dumps(value).encode()]
+    with contextlib.suppress(CanonicalizationError):
+        canonical = canonicalize(value)
+        out.append(canonical)
+        if canonical.startswith(b"{") and len(canonical) > 2:
+            first = canonical[1:].split(b",")[0].rstrip(b"}")
+            out.append(b"{" + first + b"," + canonical[1:])  # a duplicate first member
+    return out
+
+
+@given(json_values(st.text(), scalars | finite_floats | big_ints))
+@settings(max_examples=300)
+def test_the_fast_parse_decides_like_the_strict_parse(value: object) -> None:
+    """The orjson fast path of ``parse_canonical`` accepts exactly what the strict parser
+    accepts, with the same value (big integers and floats included)."""
+    for data in _encodings(value):
+        fast, strict = _outcome(data), _strict_outcome(data)
+        assert fast == strict, data
+        if fast[0] == "accepted":
+            assert type(fast[1]) is type(strict[1]), data
+
+
+@pytest.mark.parametrize(
+    "data", [b"100000000000000000000", b'{"a":1,"a":1}', b"9007199254740992", b'{"\u00e9":1}']
+)
+def test_the_fast_parse_refuses_what_the_strict_parse_refuses(data: bytes) -> None:
+    assert _outcome(data) == _strict_outcome(data)
