@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from registry import policy
@@ -27,7 +27,7 @@ from registry.context import RegistryContext
 from registry.crypto.dsse import Envelope, sign_envelope, verified_keyids
 from registry.crypto.jcs import canonicalize, parse_canonical
 from registry.crypto.keys import Signer, load_public_key, open_private_key
-from registry.db import in_chunks
+from registry.db import in_chunks, insert_rows
 from registry.errors import (
     Conflict,
     Forbidden,
@@ -145,14 +145,11 @@ class IngestCache:
 
         Rows, not ORM objects, for the two tables every record adds to: a unit-of-work
         insert costs several times a plain ``INSERT`` of the same rows."""
-        connection = session.connection()
-        if self.rows:
-            connection.execute(insert(_RECORDS), self.rows)
-            self.rows = []
+        insert_rows(session.connection(), _RECORDS, self.rows)
+        self.rows = []
         session.flush()
-        if self.links:
-            connection.execute(insert(_RECORD_BATCHES), self.links)
-            self.links = []
+        insert_rows(session.connection(), _RECORD_BATCHES, self.links)
+        self.links = []
 
     def find_batch(self, session: Session, ref: str) -> Batch | None:
         batch = self.batches.get(ref)
