@@ -525,7 +525,7 @@ class LogReplay:
             created = {output.batch: output for output in record.outputs}
         existing: dict[str, _Batch] = {}
         for ref in record.batches:
-            lot = split_batch_ref(ref)[1]
+            lot = ref.partition(":")[2]
             batch = self._batches.get(ref)
             if ref in created:
                 if batch is not None:
@@ -609,7 +609,7 @@ class LogReplay:
         self._check_policy(entry, signer, {})
         covered = []
         for ref in record.covers:
-            lot = split_batch_ref(ref)[1]
+            lot = ref.partition(":")[2]
             batch = self._batches.get(ref)
             if batch is None:
                 raise self._bad(entry, f"covers unknown batch {ref}")

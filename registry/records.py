@@ -63,6 +63,8 @@ KEY_KINDS = frozenset({Kind.KEY_REGISTRATION, Kind.KEY_ROTATION, Kind.KEY_REVOCA
 _DECIMAL_RE = re.compile(r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?$")
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
 _DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+# What str(uuid.UUID(x)) gives back: lowercase hex, hyphenated 8-4-4-4-12.
+_LOWERCASE_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _decimal(value: str) -> str:
@@ -101,11 +103,8 @@ def _batch_ref(value: str) -> str:
     product, sep, lot = value.partition(":")
     if not sep:
         raise ValueError("must be '<product id>:<lot>'")
-    try:
-        if str(uuid.UUID(product)) != product:
-            raise ValueError
-    except ValueError:
-        raise ValueError("product id must be a lowercase UUID") from None
+    if not _LOWERCASE_UUID_RE.fullmatch(product):
+        raise ValueError("product id must be a lowercase UUID")
     validate_lot(lot)
     return value
 

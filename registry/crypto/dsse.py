@@ -225,6 +225,14 @@ def _b64decode(value: object, field: str) -> bytes:
     """
     if not isinstance(value, str):
         raise InvalidInput(f"{field} must be a base64 string", field=field)
+    # Fast path for the usual spelling, standard and padded: strict decoding, then the
+    # canonical check (re-encoding gives it back, so no stray trailing bits).
+    try:
+        decoded = binascii.a2b_base64(value, strict_mode=True)
+        if binascii.b2a_base64(decoded, newline=False) == value.encode("ascii"):
+            return decoded
+    except (binascii.Error, ValueError):
+        pass  # the checks below say what is wrong, or accept another spelling
     url_safe = "-" in value or "_" in value
     if url_safe and ("+" in value or "/" in value):
         raise InvalidInput(f"{field} mixes standard and URL-safe base64", field=field)
