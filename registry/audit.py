@@ -19,8 +19,12 @@ An auditor trusts nothing the server says until it has checked it. One run:
    an endorsement's preconditions, re-evaluated over the replayed lineage, must hold and
    match the results it signed.
 
-A failure found by several checks is reported at the lowest log index: a gap or a tree
-mismatch at index i stops the replay there, so whatever broke first is what is named.
+Steps 3 and 5 overlap: while a thread fetches the next pages, the main process stores and
+replays the current one (and worker processes check its signatures).
+
+A failure found by several checks is reported at the lowest log index: a replay failure at
+or past a gap or a tree mismatch at index i is not reported, the gap or mismatch is, so
+whatever broke first is what is named.
 
 The replay is a pure state machine (``LogReplay``) over pure per-entry checks
 (``check_entry``); both raise ``VerificationError`` carrying the log ``index`` of the first
@@ -38,14 +42,17 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import multiprocessing
 import os
+import queue
 import sqlite3
 import sys
+import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -825,17 +832,6 @@ class Mirror:
             "SELECT idx, leaf FROM entries WHERE idx < ? ORDER BY idx", (end,)
         )
 
-    def key_records(self, end: int) -> Iterator[bytes]:
-        """Envelopes of the key registrations and rotations among ``[0, end)``."""
-        # A leaf is JCS: "kind" is its first member, so a prefix test finds key records.
-        registration, rotation = b'{"kind":"key_registration"', b'{"kind":"key_rotation"'
-        for (envelope,) in self._db.execute(
-            "SELECT envelope FROM entries WHERE idx < ? AND envelope IS NOT NULL "
-            "AND (substr(leaf, 1, ?) = ? OR substr(leaf, 1, ?) = ?)",
-            (end, len(registration), registration, len(rotation), rotation),
-        ):
-            yield envelope
-
     def rows(self, start: int, end: int) -> Iterator[tuple[int, bytes, bytes | None]]:
         yield from self._db.execute(
             "SELECT idx, leaf, envelope FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx",
@@ -992,13 +988,15 @@ class _Audit:
         if self.mirror.size() > size:
             self.mirror.truncate(size)  # fetched by an interrupted run, beyond this tree
         fetched_from = self.mirror.size()
-        problem = self._fetch(size)
-        if problem is None:
-            problem = self._check_tree(checkpoint)
+        gap, replay_problem = self._fetch_and_replay(size)
+        problem = gap or self._check_tree(checkpoint)
+        # Report what broke first: a replay failure past a gap or a bad leaf is a
+        # consequence of it (and the replay would not have reached it, run after the fetch).
         limit = (
             size if problem is None or problem.extra["index"] is None else problem.extra["index"]
         )
-        self._replay(limit)
+        if replay_problem is not None and (replay_problem.extra.get("index") or 0) < limit:
+            raise replay_problem
         if problem is not None:
             raise problem
         self.mirror.put(
@@ -1054,30 +1052,40 @@ class _Audit:
                 )
         return None
 
-    def _fetch(self, size: int) -> VerificationError | None:
-        """Mirror ``[mirrored, size)``; a gap in what the server serves is a problem."""
+    def _fetch_and_replay(
+        self, size: int
+    ) -> tuple[VerificationError | None, VerificationError | None]:
+        """Mirror ``[mirrored, size)`` and replay ``[0, size)`` at once: a thread fetches the
+        next pages over HTTP while this one stores and replays the current one (the server
+        works on the next page while the replay works on this one).
+
+        Returns the gap in what the server serves, if any, and the replay's first failure,
+        if any; the mirror holds every entry the server served either way. Network failures
+        and malformed answers raise as they happen."""
         start = self.mirror.size()
+        pages = _PageFetcher(self.client, start, size)
         task = self._task("mirroring", size - start)
-        while start < size:
-            end = min(start + PAGE_SIZE, size)
-            entries = self.client.entries(start, end)[: end - start]
-            rows = []
-            for offset, entry in enumerate(entries):
-                row = _served_row(start + offset, entry)
-                if row is None:
-                    break
-                rows.append(row)
-            self.mirror.append(rows)
-            self._advance(task, len(rows))
-            start += len(rows)
-            if len(rows) < len(entries) or not rows:
-                return _failure(
-                    start,
-                    None,
-                    f"the server does not serve entry {start} of a log of size {size} "
-                    "(a deleted record leaves a gap)",
-                )
-        return None
+
+        def fetched() -> Iterator[_Row]:
+            for rows in pages:
+                self.mirror.append(rows)
+                self._advance(task, len(rows))
+                yield from rows
+
+        replay_problem = None
+        pages.start()
+        try:
+            try:
+                self._replay(itertools.chain(self.mirror.rows(0, start), fetched()), size)
+            except VerificationError as exc:
+                replay_problem = exc  # the tree check decides whether it came first
+            for _ in fetched():  # mirror what the replay did not reach
+                pass
+        except _FetchFailed as failed:
+            raise failed.error from None
+        finally:
+            pages.stop()
+        return pages.gap, replay_problem
 
     def _check_tree(self, checkpoint: Checkpoint) -> VerificationError | None:
         """RFC 6962 root of the mirrored leaves vs the checkpoint; locate a mismatch."""
@@ -1124,19 +1132,19 @@ class _Audit:
             return None
         return bad - 1
 
-    def _replay(self, end: int) -> None:
-        """Replay ``[0, end)`` from the mirror; Ed25519 checks go to worker processes when
-        the log is large and there is more than one CPU (they dominate the cost)."""
+    def _replay(self, rows: Iterator[_Row], total: int) -> None:
+        """Replay ``rows`` (the log from index 0); Ed25519 checks go to worker processes
+        when the log is large and there is more than one CPU (they dominate the cost)."""
         replay = LogReplay()
-        task = self._task("verifying", end)
-        workers = _worker_count(end)
+        task = self._task("verifying", total)
+        workers = _worker_count(total)
         if workers == 0:
-            for chunk in _chunks(self.mirror.rows(0, end)):
+            for chunk in _chunks(rows):
                 _replay_chunk(replay, chunk)
                 self._advance(task, len(chunk))
             return
         context = multiprocessing.get_context("fork")
-        keys = key_directory(self.mirror.key_records(end))
+        keys = _KeyDirectory()
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             pending: deque[tuple[list[_Row], Future[set[tuple[int, str]]]]] = deque()
 
@@ -1147,9 +1155,12 @@ class _Audit:
                 self._advance(task, len(chunk))
 
             try:
-                for chunk in _chunks(self.mirror.rows(0, end)):
+                for chunk in _chunks(rows):
+                    # Keys this chunk registers count too: a worker only says which
+                    # signatures verify; whether a key was valid there is the replay's call.
+                    directory = keys.add(chunk)
                     signed = [(index, envelope) for index, _, envelope in chunk]
-                    pending.append((chunk, pool.submit(preverify_signatures, signed, keys)))
+                    pending.append((chunk, pool.submit(preverify_signatures, signed, directory)))
                     if len(pending) > 2 * workers:
                         consume()
                 while pending:
@@ -1163,6 +1174,110 @@ _Row = tuple[int, bytes, bytes | None]
 CHUNK_SIZE = 1000
 PARALLEL_MIN_RECORDS = 5000
 """Below this many records, starting worker processes costs more than it saves."""
+
+
+class _FetchFailed(Exception):
+    """The page thread's failure (network, malformed answer), carried to the main thread."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _PageFetcher:
+    """Fetches ``[start, size)`` page by page in a thread, a few pages ahead of the reader.
+
+    Iterating gives each page's mirror rows in order. A page that stops short of what the
+    log must hold (a deleted record leaves a gap) ends the iteration, with ``gap`` saying
+    where; a failure to fetch is raised to the reader as ``_FetchFailed``."""
+
+    AHEAD = 3  # pages fetched but not yet read
+
+    def __init__(self, client: RegistryClient, start: int, size: int) -> None:
+        self.client = client
+        self.start_at, self.size = start, size
+        self.gap: VerificationError | None = None
+        self._pages: queue.Queue[list[_Row] | Exception | None] = queue.Queue(self.AHEAD)
+        self._stopping = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(target=self._run, name="audit-pages", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=HTTP_TIMEOUT.read or 30)
+
+    def __iter__(self) -> Iterator[list[_Row]]:
+        while not self._done:
+            page = self._pages.get()
+            if page is None:
+                self._done = True
+            elif isinstance(page, Exception):
+                self._done = True
+                raise _FetchFailed(page)
+            else:
+                yield page
+
+    def _put(self, item: list[_Row] | Exception | None) -> bool:
+        while not self._stopping.is_set():
+            try:
+                self._pages.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        start, size = self.start_at, self.size
+        try:
+            while start < size:
+                end = min(start + PAGE_SIZE, size)
+                entries = self.client.entries(start, end)[: end - start]
+                rows = []
+                for offset, entry in enumerate(entries):
+                    row = _served_row(start + offset, entry)
+                    if row is None:
+                        break
+                    rows.append(row)
+                start += len(rows)
+                if rows and not self._put(rows):
+                    return
+                if len(rows) < len(entries) or not rows:
+                    self.gap = _failure(
+                        start,
+                        None,
+                        f"the server does not serve entry {start} of a log of size {size} "
+                        "(a deleted record leaves a gap)",
+                    )
+                    break
+        except (AuditError, VerificationError) as exc:
+            self._put(exc)
+            return
+        self._put(None)
+
+
+class _KeyDirectory:
+    """``key_directory`` built as the rows pass, for the signature workers."""
+
+    _PREFIXES = (b'{"kind":"key_registration"', b'{"kind":"key_rotation"')
+
+    def __init__(self) -> None:
+        self._keys: dict[str, bytes] = {}
+        self._snapshot: dict[str, bytes] = {}
+
+    def add(self, rows: Sequence[_Row]) -> dict[str, bytes]:
+        """The directory with the keys of ``rows`` added (the same dict while unchanged)."""
+        found = key_directory(
+            envelope
+            for _, leaf, envelope in rows
+            if envelope is not None and leaf.startswith(self._PREFIXES)
+        )
+        if found.keys() - self._keys.keys():
+            self._keys.update(found)
+            self._snapshot = dict(self._keys)  # a task's keys never change after submit
+        return self._snapshot
 
 
 def _worker_count(records: int) -> int:
@@ -1191,7 +1306,7 @@ def _replay_chunk(replay: LogReplay, chunk: list[_Row]) -> None:
         replay.apply(check_entry(index, leaf, _envelope_json(envelope)))
 
 
-def key_directory(key_records: Iterator[bytes]) -> dict[str, bytes]:
+def key_directory(key_records: Iterable[bytes]) -> dict[str, bytes]:
     """Every public key that a key record of the log names under its true id.
 
     Only ``keyid == SHA-256(public key)`` entries are kept, so a keyid names one key and a

@@ -157,7 +157,7 @@ def main() -> None:
     size = int(summary.split()[1])
     with Mirror(state) as mirror:
         before, started = os.times(), time.perf_counter()
-        _Audit(mirror, None, None)._replay(size)  # type: ignore[arg-type]
+        _Audit(mirror, None, None)._replay(mirror.rows(0, size), size)  # type: ignore[arg-type]
         replay, after = time.perf_counter() - started, os.times()
     main_cpu = after.user + after.system - before.user - before.system
     worker_cpu = (

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 import registry.audit as audit_module
 from registry.audit import EXIT_FAILED, EXIT_OK, EXIT_USAGE, STATE_FILE, AuditError
 from registry.cli import app as cli_app
+from registry.crypto.dsse import verify_signature
 from registry.crypto.jcs import canonicalize
 from registry.db import transaction
 from registry.demo import demo_id
@@ -163,9 +164,20 @@ def test_an_interrupted_mirror_resumes_where_it_stopped(live, tmp_path, monkeypa
 
 
 def test_the_parallel_replay_reaches_the_same_verdicts(live, tmp_path, monkeypatch):
-    """Large logs verify signatures in worker processes; force that path on the demo."""
+    """Large logs verify signatures in worker processes; force that path on the demo, with
+    pages and chunks small enough that keys are registered all along the way."""
     monkeypatch.setattr(audit_module, "_worker_count", lambda records: 1)
+    monkeypatch.setattr(audit_module, "PAGE_SIZE", 20)
+    monkeypatch.setattr(audit_module, "CHUNK_SIZE", 7)
+    inline: list[str] = []
+
+    def verified_inline(envelope: Any, keyid: str, public_key: Any) -> None:
+        inline.append(keyid)
+        verify_signature(envelope, keyid, public_key)
+
+    monkeypatch.setattr(audit_module, "verify_signature", verified_inline)
     assert live.audit(tmp_path / "honest").code == EXIT_OK
+    assert inline == [], "the workers were not given the keys registered along the log"
 
     index = first_index(live, "packing")
     row = live.record(index)
