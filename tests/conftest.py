@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from registry.db import make_engine, make_session_factory, upgrade
-from registry.models import Base
 from registry.settings import Settings
+from tests.support import empty_tables
 
 REPO = Path(__file__).resolve().parents[1]
 VECTORS = REPO.parent / "shared" / "vectors"
@@ -76,23 +76,12 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _empty_tables(engine: Engine) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
-
-
 @pytest.fixture
 def db(engine: Engine) -> Iterator[Engine]:
     """An engine on empty tables (emptied again after the test)."""
-    _empty_tables(engine)
+    empty_tables(engine)
     yield engine
-    _empty_tables(engine)
+    empty_tables(engine)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Helpers for tests that run the registry (or the witness) as a real HTTP server: in a
-thread of the test process, or as a ``registry serve`` process."""
+thread of the test process, or as a ``registry serve`` process; and for emptying a test
+database between tests."""
 
 from __future__ import annotations
 
@@ -17,7 +18,25 @@ from typing import Any
 
 import httpx
 import uvicorn
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+
+from registry.models import Base
+
+
+def empty_tables(engine: Engine, *, restart_identity: bool = True) -> None:
+    """Delete every row of every table. ``restart_identity=False`` keeps PostgreSQL's
+    sequences where they are (a restored backup's rows keep their ids, and new rows must
+    not reuse them)."""
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            restart = " RESTART IDENTITY" if restart_identity else ""
+            connection.execute(text(f"TRUNCATE {names}{restart} CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
 
 
 def free_port() -> int:

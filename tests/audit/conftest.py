@@ -20,8 +20,8 @@ from sqlalchemy import Engine
 from api.app import create_app
 from registry.demo import load_demo
 from registry.settings import Settings
-from tests.audit.helpers import LiveRegistry, empty_tables, restore_tables, snapshot_tables
-from tests.support import serve_in_thread
+from tests.audit.helpers import LiveRegistry, restore_tables, snapshot_tables
+from tests.support import empty_tables, serve_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def demo_registry(
     engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[LiveRegistry, dict[str, list[dict[str, Any]]]]]:
     """One registry per backend with the demo dataset, served over real HTTP."""
-    empty_tables(engine)
+    empty_tables(engine, restart_identity=False)
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("registry-data"),
         database_url=database_url,
@@ -52,7 +52,7 @@ def demo_registry(
             load_demo(registry.factory, registry.ctx)
             yield registry, snapshot_tables(engine)
     finally:
-        empty_tables(engine)
+        empty_tables(engine, restart_identity=False)
 
 
 @pytest.fixture

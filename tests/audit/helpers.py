@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Engine, delete, insert, select, text, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.audit import run_audit
@@ -35,6 +35,7 @@ from registry.log import merkle
 from registry.models import Base, Checkpoint, LogNode, Record, SigningKey
 from registry.records import leaf_bytes
 from registry.services import log as log_service
+from tests.support import empty_tables
 
 
 @dataclass(frozen=True)
@@ -158,18 +159,6 @@ class LiveRegistry:
             return log_service.latest_checkpoint(session).note
 
 
-def empty_tables(engine: Engine) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            # No RESTART IDENTITY: restored rows keep their ids, new rows must not reuse them.
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(text(f"TRUNCATE {names} CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
-
-
 def snapshot_tables(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     with engine.connect() as connection:
         return {
@@ -179,7 +168,7 @@ def snapshot_tables(engine: Engine) -> dict[str, list[dict[str, Any]]]:
 
 
 def restore_tables(engine: Engine, snapshot: dict[str, list[dict[str, Any]]]) -> None:
-    empty_tables(engine)
+    empty_tables(engine, restart_identity=False)
     with engine.begin() as connection:
         for table in Base.metadata.sorted_tables:
             if snapshot[table.name]:

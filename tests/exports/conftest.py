@@ -27,7 +27,8 @@ from registry.demo import load_demo
 from registry.models import Account, Batch, Product, Record
 from registry.services import accounts as account_service
 from registry.settings import Settings
-from tests.conftest import _empty_tables, _recreate_postgres
+from tests.conftest import _recreate_postgres
+from tests.support import empty_tables
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -113,7 +114,7 @@ def shared_demo(
 ) -> Iterator[Registry]:
     """The demo registry, loaded once per test module and backend, for tests that only read
     it (loading takes seconds). Its module must not also use ``db``, which empties tables."""
-    _empty_tables(engine)
+    empty_tables(engine)
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("data"),
         database_url=database_url,
@@ -127,7 +128,7 @@ def shared_demo(
             summary = load_demo(app.state.session_factory, app.state.ctx)
             yield Registry(client, app, summary, settings)
     finally:
-        _empty_tables(engine)
+        empty_tables(engine)
 
 
 @pytest.fixture

@@ -21,27 +21,15 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from api.app import create_app
 from registry.db import make_engine, upgrade
 from registry.demo import DEMO_PASSWORD, load_demo
-from registry.models import Base
 from registry.settings import Settings
-from tests.support import bound_socket, serve_in_thread, url_of
+from tests.support import bound_socket, empty_tables, serve_in_thread, url_of
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
-
-
-def empty_tables(engine: Engine) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
 
 
 def csrf_of(html: str) -> str:

@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from registry.db import make_engine, make_session_factory
 from registry.demo import load_demo
-from registry.models import Base
 from registry.settings import Settings
+from tests.support import empty_tables
 
 # Threads that query on their own schedule; a scan request must not need any other query.
 BACKGROUND_THREADS = ("scan-watcher", "scan-flusher", "webhook-deliverer", "witness")
@@ -69,17 +69,6 @@ def counting_statements(app: FastAPI) -> Iterator[Statements]:
             event.remove(engine, "before_cursor_execute", before)
 
 
-def _empty(engine: Engine) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
-
-
 @pytest.fixture(scope="module")
 def scan(
     engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFactory
@@ -90,7 +79,7 @@ def scan(
         base_url="http://127.0.0.1:8000",
         master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
     )
-    _empty(engine)
+    empty_tables(engine)
     outside_engine = make_engine(database_url)
     try:
         with TestClient(create_app(settings, engine)) as client:
@@ -100,4 +89,4 @@ def scan(
             yield Scan(client, app, summary, make_session_factory(outside_engine))
     finally:
         outside_engine.dispose()
-        _empty(engine)
+        empty_tables(engine)

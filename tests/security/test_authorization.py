@@ -57,7 +57,7 @@ from registry.services import sessions as session_service
 from registry.services import webhooks as webhook_service
 from registry.settings import Settings
 from tests.endorsements.world import CLAIMS, Party, World, build_world, moment, stamp, stream
-from tests.office.conftest import empty_tables
+from tests.support import empty_tables
 from web.office.core import CSRF_FIELD, PRE_COOKIE, SESSION_COOKIE, csrf_token_for
 
 PASSWORD = "matrix-password-0123"

@@ -42,7 +42,7 @@ from registry.demo import load_demo
 from registry.models import Account
 from registry.services import accounts
 from registry.settings import Settings
-from tests.office.conftest import empty_tables
+from tests.support import empty_tables
 
 EXAMPLES = int(os.environ.get("REGISTRY_FUZZ_EXAMPLES", "6"))
 DERANDOMIZE = "REGISTRY_FUZZ_EXAMPLES" not in os.environ

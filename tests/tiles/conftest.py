@@ -22,7 +22,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from api.app import create_app
 from registry.crypto.dsse import Envelope, sign_envelope
@@ -31,11 +31,12 @@ from registry.crypto.keys import Signer
 from registry.db import transaction
 from registry.demo import demo_id, load_demo
 from registry.log.note import Checkpoint, NoteVerifier, open_checkpoint, parse_vkey
-from registry.models import Account, Base, Batch
+from registry.models import Account, Batch
 from registry.records import RECORD_PAYLOAD_TYPE
 from registry.services import keys as key_service
 from registry.services import records as record_service
 from registry.settings import Settings
+from tests.support import empty_tables
 
 EXTRA_RECORDS = 300
 BATCH_SIZES = (1, 7, 64, 100, 128)  # cycled: checkpoints land on varied sizes
@@ -217,23 +218,12 @@ def open_latest(client: TestClient) -> tuple[NoteVerifier, Checkpoint, str]:
     return verifier, checkpoint, note
 
 
-def _empty(engine: Engine) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
-
-
 @pytest.fixture(scope="module")
 def grown(
     engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Grown]:
     """Built once per module and backend (it takes seconds); tests only read from it."""
-    _empty(engine)
+    empty_tables(engine)
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("grown"),
         database_url=database_url,
@@ -251,4 +241,4 @@ def grown(
             assert 256 < checkpoint.size < 512, f"want one full level-0 tile: {checkpoint.size=}"
             yield Grown(client, app, verifier, checkpoint, note)
     finally:
-        _empty(engine)
+        empty_tables(engine)

@@ -25,17 +25,17 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from api.app import create_app
 from registry.codes import ALPHABET, check_character
 from registry.db import make_engine, transaction, upgrade
 from registry.demo import load_demo
-from registry.models import Account, Base, Endorsement, EndorsementRequest, ProblemReport
+from registry.models import Account, Endorsement, EndorsementRequest, ProblemReport
 from registry.services import accounts
 from registry.services.reports import RateLimited, RateLimiter
 from registry.settings import Settings
-from tests.support import serve_in_thread
+from tests.support import empty_tables, serve_in_thread
 from web.i18n import negotiate
 from web.routes import code_candidates
 
@@ -79,17 +79,6 @@ def _browser_unavailable() -> str | None:
 needs_browser = pytest.mark.skipif(
     _browser_unavailable() is not None, reason=str(_browser_unavailable())
 )
-
-
-def _empty(engine: Engine) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
 
 
 def _settings(data_dir: Path, database_url: str) -> Settings:
@@ -533,7 +522,7 @@ class Demo:
 def demo(
     engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Demo]:
-    _empty(engine)
+    empty_tables(engine)
     try:
         settings = _settings(tmp_path_factory.mktemp("consumer-http") / "data", database_url)
         with TestClient(create_app(settings, engine)) as client:
@@ -542,7 +531,7 @@ def demo(
             summary = load_demo(app.state.session_factory, app.state.ctx)
             yield Demo(client, app, summary)
     finally:
-        _empty(engine)
+        empty_tables(engine)
 
 
 @pytest.fixture

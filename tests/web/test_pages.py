@@ -19,16 +19,17 @@ import zxingcpp
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from api.app import create_app
 from registry import qr
 from registry.codes import ALPHABET, check_character
 from registry.db import transaction
 from registry.demo import load_demo
-from registry.models import Account, Base, Endorsement, EndorsementSigner
+from registry.models import Account, Endorsement, EndorsementSigner
 from registry.services import endorsements as endorsement_service
 from registry.settings import Settings
+from tests.support import empty_tables
 
 STATUS_WORDS = {
     "valid": "有效",
@@ -60,17 +61,6 @@ class Demo:
         return int(response.json()["total"])
 
 
-def _empty(engine: Engine) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
-
-
 @pytest.fixture(scope="module")
 def demo(
     engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFactory
@@ -86,7 +76,7 @@ def demo(
         base_url="http://127.0.0.1:8000",
         master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
     )
-    _empty(engine)
+    empty_tables(engine)
     try:
         with TestClient(create_app(settings, engine)) as client:
             app = client.app
@@ -94,7 +84,7 @@ def demo(
             summary = load_demo(app.state.session_factory, app.state.ctx)
             yield Demo(client, app, summary, settings)
     finally:
-        _empty(engine)
+        empty_tables(engine)
 
 
 @pytest.fixture
