@@ -821,10 +821,20 @@ def _image(request: Request, rendered: qr.Rendered, cache_control: str) -> Respo
     return Response(rendered.body, media_type=rendered.media_type, headers=headers)
 
 
-def _endorsement_for_image(session: Session, code: str) -> Endorsement:
-    # Only codes that exist get a QR: rendering costs milliseconds, so a stranger must not be
-    # able to make the server render (and cache) QRs of arbitrary strings.
-    return endorsement_service.get_endorsement(session, normalize_code(code))
+def _stream_url_for_image(
+    session: Session, request: Request, base_url: str, code: str
+) -> str | Response:
+    """The stream URL of an endorsement that exists, or the error page to answer with.
+
+    Only codes that exist get a QR: rendering costs milliseconds, so a stranger must not be
+    able to make the server render (and cache) QRs of arbitrary strings."""
+    try:
+        endorsement = endorsement_service.get_endorsement(session, normalize_code(code))
+    except InvalidInput as exc:
+        return _bad_code(request, exc)
+    except NotFound as exc:
+        return _not_found(request, "error.no_endorsement", exc)
+    return qr.stream_url(base_url, endorsement.code)
 
 
 @router.api_route("/e/{code}/qr.svg", methods=GET_HEAD)
@@ -833,13 +843,9 @@ def endorsement_qr_svg(
     code: str, request: Request, session: SessionDep, ctx: ContextDep
 ) -> Response:
     """The stream QR as SVG (error correction Q, 4-module quiet zone)."""
-    try:
-        endorsement = _endorsement_for_image(session, code)
-    except InvalidInput as exc:
-        return _bad_code(request, exc)
-    except NotFound as exc:
-        return _not_found(request, "error.no_endorsement", exc)
-    url = qr.stream_url(ctx.settings.base_url, endorsement.code)
+    url = _stream_url_for_image(session, request, ctx.settings.base_url, code)
+    if isinstance(url, Response):
+        return url
     return _image(request, QR_CACHE.svg(url), IMMUTABLE)
 
 
@@ -853,13 +859,9 @@ def endorsement_qr_png(
     size: PngWidth = DEFAULT_PNG_WIDTH,
 ) -> Response:
     """The stream QR as a PNG ``size`` pixels wide (whole pixels per module)."""
-    try:
-        endorsement = _endorsement_for_image(session, code)
-    except InvalidInput as exc:
-        return _bad_code(request, exc)
-    except NotFound as exc:
-        return _not_found(request, "error.no_endorsement", exc)
-    url = qr.stream_url(ctx.settings.base_url, endorsement.code)
+    url = _stream_url_for_image(session, request, ctx.settings.base_url, code)
+    if isinstance(url, Response):
+        return url
     return _image(request, QR_CACHE.png(url, size), IMMUTABLE)
 
 
