@@ -10,7 +10,8 @@
     further single-batch records (certificate, inspection, storage, shipping, ...) until the
     log holds the target count. Rows go straight into ``organizations``, ``products``,
     ``records`` (synthetic but full-sized: ~450-byte payload, leaf, signatures),
-    ``batches``, ``batch_inputs`` and ``record_batches``: Core ``executemany`` on SQLite,
+    ``batches``, ``batch_inputs`` and ``record_batches`` through ``registry.db.insert_rows``
+    (the ingestion path's writer): Core ``executemany`` on SQLite,
     ``COPY`` on PostgreSQL. The schema is the shipped one (Alembic migrations), so the
     indexes the trace relies on are the real ones. PostgreSQL then gets ``VACUUM ANALYZE``
     (what autovacuum does on its own: statistics, and the visibility map that lets the
@@ -52,13 +53,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import JSON, Engine, insert, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from registry.codes import ALPHABET, check_character
-from registry.db import make_engine, make_session_factory, upgrade
+from registry.db import insert_rows, make_engine, make_session_factory, upgrade
 from registry.models import (
     Batch,
     BatchInput,
@@ -374,37 +375,6 @@ def _chunks(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str
         yield chunk
 
 
-def _copy(engine: Engine, table: Any, rows: Iterator[dict[str, Any]]) -> int:
-    """PostgreSQL COPY, values bound through the columns' types like a Core insert."""
-    columns = [c.name for c in table.columns if not (c.name == "id" and c.autoincrement is True)]
-    processors = {
-        c.name: c.type.bind_processor(engine.dialect) for c in table.columns if c.name in columns
-    }
-    as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    count = 0
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        with cursor.copy(statement) as copy:  # type: ignore[attr-defined]
-            for row in rows:
-                values = []
-                for name in columns:
-                    value = row[name]
-                    process = processors[name]
-                    if process is not None:
-                        value = process(value)
-                    if name in as_json:
-                        value = json.dumps(value)
-                    values.append(value)
-                copy.write_row(values)
-                count += 1
-        raw.commit()
-    finally:
-        raw.close()
-    return count
-
-
 def load(engine: Engine, data: Dataset, plan: Plan) -> dict[str, Any]:
     tables: list[tuple[Any, Iterator[dict[str, Any]]]] = [
         (Organization.__table__, org_rows(data)),
@@ -419,13 +389,10 @@ def load(engine: Engine, data: Dataset, plan: Plan) -> dict[str, Any]:
     with gc_paused():
         for table, rows in tables:
             say(f"loading {table.name}")
-            if engine.dialect.name == "postgresql":
-                counts[table.name] = _copy(engine, table, rows)
-                continue
             counts[table.name] = 0
-            with engine.begin() as connection:
+            with engine.begin() as connection:  # COPY on PostgreSQL
                 for chunk in _chunks(rows, plan.chunk):
-                    connection.execute(insert(table), chunk)
+                    insert_rows(connection, table, chunk)
                     counts[table.name] += len(chunk)
     seconds = time.perf_counter() - started
     if engine.dialect.name == "postgresql":
