@@ -66,7 +66,6 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -80,8 +79,8 @@ from rich.progress import (
 from registry import policy
 from registry.crypto.dsse import Envelope, pae, verify_signature
 from registry.crypto.jcs import parse_canonical
+from registry.crypto.keys import PublicKey, load_public_key
 from registry.crypto.keys import key_id as compute_key_id
-from registry.crypto.keys import load_public_key
 from registry.errors import InvalidInput, PolicyViolation, VerificationError
 from registry.log import merkle
 from registry.log.note import (
@@ -271,7 +270,7 @@ def check_entry(index: int, leaf: bytes, envelope_json: object) -> CheckedEntry:
 
 @dataclass
 class _Key:
-    public_key: Ed25519PublicKey
+    public_key: PublicKey
     facts: policy.SignerFacts
     registered_index: int
     ended_index: int | None = None
@@ -394,7 +393,7 @@ class LogReplay:
     # keys
 
     def _genesis(
-        self, entry: CheckedEntry, public_key: Ed25519PublicKey | None
+        self, entry: CheckedEntry, public_key: PublicKey | None
     ) -> list[policy.SignerFacts]:
         """Leaf 0 is the registry key registering itself, signed by that key alone."""
         record = entry.record
@@ -419,7 +418,7 @@ class LogReplay:
             )
         ]
 
-    def _new_public_key(self, entry: CheckedEntry) -> Ed25519PublicKey:
+    def _new_public_key(self, entry: CheckedEntry) -> PublicKey:
         new_key = entry.record.key
         try:
             raw = base64.b64decode(new_key.public_key, validate=True)
@@ -435,7 +434,7 @@ class LogReplay:
             )
         return public_key
 
-    def _verify(self, entry: CheckedEntry, keyid: str, public_key: Ed25519PublicKey) -> None:
+    def _verify(self, entry: CheckedEntry, keyid: str, public_key: PublicKey) -> None:
         if (entry.index, keyid) in self.preverified:
             return
         try:
@@ -444,7 +443,7 @@ class LogReplay:
             raise self._bad(entry, exc.detail) from None
 
     def _verify_signatures(
-        self, entry: CheckedEntry, new_public: Ed25519PublicKey | None
+        self, entry: CheckedEntry, new_public: PublicKey | None
     ) -> list[policy.SignerFacts]:
         """Verify every signature; return the facts of the signing parties.
 
@@ -477,9 +476,7 @@ class LogReplay:
             )
         return facts
 
-    def _apply_key_record(
-        self, entry: CheckedEntry, new_public: Ed25519PublicKey | None
-    ) -> uuid.UUID:
+    def _apply_key_record(self, entry: CheckedEntry, new_public: PublicKey | None) -> uuid.UUID:
         record, index = entry.record, entry.index
         if isinstance(record, KeyRegistration):
             assert new_public is not None
@@ -1335,7 +1332,7 @@ def preverify_signatures(
     replay then verifies it itself and names the problem.
     """
     verified: set[tuple[int, str]] = set()
-    loaded: dict[str, Ed25519PublicKey] = {}
+    loaded: dict[str, PublicKey] = {}
     for index, envelope_json in signed:
         if envelope_json is None:
             continue
@@ -1347,7 +1344,7 @@ def preverify_signatures(
                 if keyid not in keys:
                     continue
                 if keyid not in loaded:
-                    loaded[keyid] = Ed25519PublicKey.from_public_bytes(keys[keyid])
+                    loaded[keyid] = load_public_key(keys[keyid])
                 try:
                     loaded[keyid].verify(base64.b64decode(signature["sig"]), message)
                 except InvalidSignature:

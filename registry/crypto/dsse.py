@@ -13,9 +13,9 @@ import binascii
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from registry.crypto.keys import Signer
 from registry.errors import InvalidInput, VerificationError
@@ -29,6 +29,14 @@ __all__ = [
     "verified_keyids",
     "verify_signature",
 ]
+
+
+class Verifier(Protocol):
+    """What verifies a signature: ``registry.crypto.keys.PublicKey`` (or cryptography's
+    ``Ed25519PublicKey``), raising ``InvalidSignature`` when it does not verify."""
+
+    def verify(self, signature: bytes, data: bytes) -> None: ...
+
 
 _ENVELOPE_FIELDS = frozenset({"payload", "payloadType", "signatures"})
 _SIGNATURE_FIELDS = frozenset({"keyid", "sig"})
@@ -119,7 +127,7 @@ def add_signature(envelope: Envelope, signer: Signer) -> Envelope:
     return dataclasses.replace(envelope, signatures=(*envelope.signatures, signature))
 
 
-def verify_signature(envelope: Envelope, keyid: str, public_key: Ed25519PublicKey) -> None:
+def verify_signature(envelope: Envelope, keyid: str, public_key: Verifier) -> None:
     """Verify the signature made by ``keyid`` (DSSE protocol.md, "Verify").
 
     Raises VerificationError if there is no such signature, if there are several (a
@@ -134,7 +142,7 @@ def verify_signature(envelope: Envelope, keyid: str, public_key: Ed25519PublicKe
 
 
 def verified_keyids(
-    envelope: Envelope, lookup: Callable[[str], Ed25519PublicKey | None]
+    envelope: Envelope, lookup: Callable[[str], Verifier | None]
 ) -> tuple[str, ...]:
     """Verify every signature and return their key ids, in envelope order.
 
@@ -158,7 +166,7 @@ def verified_keyids(
     return tuple(signature.keyid for signature in envelope.signatures)
 
 
-def _verify(envelope: Envelope, signature: Signature, public_key: Ed25519PublicKey) -> None:
+def _verify(envelope: Envelope, signature: Signature, public_key: Verifier) -> None:
     try:
         public_key.verify(signature.sig, pae(envelope.payload_type, envelope.payload))
     except InvalidSignature:

@@ -6,9 +6,16 @@ import base64
 import hashlib
 import json
 
+import nacl.bindings
+import nacl.exceptions
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from registry.crypto.keys import (
+    PublicKey,
     Signer,
     dump_key_file,
     key_id,
@@ -116,6 +123,99 @@ def test_load_public_key_invalid_point(raw: bytes) -> None:
 def test_load_public_key_small_order(encoded: str) -> None:
     with pytest.raises(InvalidInput, match="small-order"):
         load_public_key(bytes.fromhex(encoded))
+
+
+# --- verification: libsodium first, OpenSSL's verdict -------------------------------------
+
+# The order of the edwards25519 base point (RFC 8032 §5.1).
+L = 2**252 + 27742317777372353535851937790883648493
+IDENTITY = bytes.fromhex("0100000000000000000000000000000000000000000000000000000000000000")
+
+
+def openssl_accepts(public: bytes, signature: bytes, message: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def sodium_accepts(public: bytes, signature: bytes, message: bytes) -> bool:
+    try:
+        nacl.bindings.crypto_sign_open(signature + message, public)
+    except nacl.exceptions.CryptoError:
+        return False
+    return True
+
+
+def registry_accepts(public: bytes, signature: bytes, message: bytes) -> bool:
+    try:
+        load_public_key(public).verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def signature_with_identity_r(seed: bytes, message: bytes) -> bytes:
+    """A signature whose R is the identity (a small-order point) and that satisfies the
+    cofactorless equation ``[S]B = R + [k]A``: S = k·a. Honest signers never make one;
+    OpenSSL accepts it and libsodium refuses it."""
+    digest = hashlib.sha512(seed).digest()
+    a = int.from_bytes(digest[:32], "little") & ((1 << 254) - 8) | (1 << 254)
+    public = Signer.from_raw(seed).public_key_raw
+    k = int.from_bytes(hashlib.sha512(IDENTITY + public + message).digest(), "little") % L
+    return IDENTITY + (k * a % L).to_bytes(32, "little")
+
+
+def test_load_public_key_gives_a_verifier_that_keeps_its_bytes() -> None:
+    key = load_public_key(TEST1_PUBLIC)
+    assert isinstance(key, PublicKey)
+    assert key.raw == TEST1_PUBLIC
+    assert TEST1_KEY_ID in repr(key)
+
+
+def test_a_signature_only_openssl_accepts_is_accepted() -> None:
+    """The one kind of difference between the two: OpenSSL's verdict decides it."""
+    message = b"DSSEv1 0  0 "
+    signature = signature_with_identity_r(TEST1_SEED, message)
+    assert openssl_accepts(TEST1_PUBLIC, signature, message)
+    assert not sodium_accepts(TEST1_PUBLIC, signature, message)
+    assert registry_accepts(TEST1_PUBLIC, signature, message)
+    assert not registry_accepts(TEST1_PUBLIC, signature, message + b"!")
+
+
+def test_s_of_l_or_more_is_refused_by_both() -> None:
+    signature = Signer.from_raw(TEST1_SEED).sign(b"m")
+    s = int.from_bytes(signature[32:], "little")
+    malleated = signature[:32] + (s + L).to_bytes(32, "little")
+    assert not openssl_accepts(TEST1_PUBLIC, malleated, b"m")
+    assert not sodium_accepts(TEST1_PUBLIC, malleated, b"m")
+    assert not registry_accepts(TEST1_PUBLIC, malleated, b"m")
+
+
+@pytest.mark.parametrize("size", [0, 32, 63, 65, 128])
+def test_a_signature_of_the_wrong_size_is_refused(size: int) -> None:
+    signature = (Signer.from_raw(TEST1_SEED).sign(b"m") * 2)[:size]
+    with pytest.raises(InvalidSignature):
+        load_public_key(TEST1_PUBLIC).verify(signature, b"m")
+
+
+@given(
+    message=st.binary(max_size=200),
+    flips=st.lists(st.tuples(st.sampled_from(["sig", "msg"]), st.integers(0, 10_000)), max_size=3),
+)
+def test_the_registry_verdict_is_openssl_verdict(
+    message: bytes, flips: list[tuple[str, int]]
+) -> None:
+    signer = Signer.from_raw(TEST1_SEED)
+    signature, signed = bytearray(signer.sign(message)), bytearray(message)
+    for where, bit in flips:
+        target = signature if where == "sig" or not signed else signed
+        target[bit // 8 % len(target)] ^= 1 << bit % 8
+    verdict = openssl_accepts(TEST1_PUBLIC, bytes(signature), bytes(signed))
+    assert registry_accepts(TEST1_PUBLIC, bytes(signature), bytes(signed)) is verdict
+    # and libsodium never accepts what OpenSSL refuses (the fallback only ever adds)
+    assert not sodium_accepts(TEST1_PUBLIC, bytes(signature), bytes(signed)) or verdict
 
 
 # --- sealing at rest -------------------------------------------------------------------------
