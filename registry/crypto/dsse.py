@@ -90,8 +90,7 @@ class Envelope:
         if not isinstance(raw_signatures, list) or not raw_signatures:
             raise InvalidInput("signatures must be a non-empty list", field="signatures")
         signatures = tuple(
-            _signature_from_json(item, f"signatures[{index}]")
-            for index, item in enumerate(raw_signatures)
+            _signature_from_json(item, index) for index, item in enumerate(raw_signatures)
         )
         _check_distinct_keyids(signatures)
         return cls(payload=payload, payload_type=payload_type, signatures=signatures)
@@ -185,12 +184,20 @@ def _required(obj: dict[object, object], key: str, field: str) -> object:
 
 
 def _reject_unknown_fields(obj: dict[object, object], allowed: frozenset[str], where: str) -> None:
+    if obj.keys() <= allowed:
+        return
     unknown = sorted(repr(key) for key in obj if key not in allowed)
-    if unknown:
-        raise InvalidInput(f"{where} has unknown fields: {', '.join(unknown)}", field=where)
+    raise InvalidInput(f"{where} has unknown fields: {', '.join(unknown)}", field=where)
 
 
-def _signature_from_json(item: object, where: str) -> Signature:
+def _signature_from_json(item: object, index: int) -> Signature:
+    # Every record's envelope passes here (ingestion, audit): names of fields are spelled
+    # out only when something is wrong.
+    if isinstance(item, dict) and item.keys() == _SIGNATURE_FIELDS:
+        keyid, sig = item["keyid"], item["sig"]
+        if isinstance(keyid, str) and isinstance(sig, str) and sig:
+            return Signature(keyid=keyid, sig=_b64decode(sig, f"signatures[{index}].sig"))
+    where = f"signatures[{index}]"
     if not isinstance(item, dict):
         raise InvalidInput(f"{where} must be a JSON object", field=where)
     _reject_unknown_fields(item, _SIGNATURE_FIELDS, where)
@@ -211,7 +218,7 @@ def _check_payload_type(payload_type: object) -> str:
     """
     if not isinstance(payload_type, str) or not payload_type:
         raise InvalidInput("payloadType must be a non-empty string", field="payloadType")
-    if not all(" " <= char <= "~" for char in payload_type):
+    if not (payload_type.isascii() and payload_type.isprintable()):
         raise InvalidInput("payloadType must be printable ASCII", field="payloadType")
     return payload_type
 
