@@ -91,3 +91,34 @@ def test_overlong_key_is_refused(world: World) -> None:
     with world.unchanged("an over-long Idempotency-Key"):
         response = world.post(world.coop, envelope, {"Idempotency-Key": "k" * 201})
         assert_problem(response, 422, "invalid-input", detail="Idempotency-Key")
+
+
+def test_answers_are_encoded_as_jsonable_encoder_would() -> None:
+    """Route results are dumped by their model (the cheap way); the JSON is unchanged."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from fastapi.encoders import jsonable_encoder
+
+    from api.idempotency import _encoded
+    from api.routers.records import BatchAcceptedOut, BatchRecordOut
+    from api.schemas import AcceptedOut
+
+    accepted = AcceptedOut(
+        index=7,
+        digest="ab" * 32,
+        kind="harvest",
+        record={"kind": "harvest", "quantity": "1200"},
+        envelope={"payloadType": "x", "payload": "e30=", "signatures": []},
+        leaf="e30=",
+        logged_at=datetime(2026, 9, 20, 8, 0, 0, 123456, tzinfo=UTC),
+        organization_id=uuid.UUID("00000000-0000-4000-8000-000000000001"),
+        checkpoint_size=8,
+    )
+    batch = BatchAcceptedOut(
+        checkpoint_size=9,
+        records=[BatchRecordOut(index=i, digest="cd" * 32, kind="storage") for i in range(3)],
+    )
+    for answer in (accepted, batch, {"plain": [1, "two"]}):
+        assert _encoded(answer) == jsonable_encoder(answer)
+    assert _encoded(accepted)["logged_at"] == "2026-09-20T08:00:00.123456Z"
