@@ -36,9 +36,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, String, event, func, literal, select, type_coerce
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    bindparam,
+    event,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -317,20 +328,29 @@ def trace(
     )
 
 
-def _named(ident: str) -> ColumnElement[bool]:
-    """The batch ``ident`` names, by id or public code, as a condition on ``batches`` (so the
+def _named(ident: str) -> tuple[str, Any]:
+    """How ``ident`` names its batch, by id or public code: a seed for ``_reached`` (so the
     trace's first query finds it: one round trip fewer than ``get_batch`` first)."""
     try:
-        return Batch.id == uuid.UUID(ident)
+        return "id", uuid.UUID(ident)
     except ValueError:
         pass
     try:
-        return Batch.code == normalize_code(ident)
+        return "code", normalize_code(ident)
     except InvalidInput:
         raise NotFound(f"no batch {ident!r}") from None
 
 
-def _reach_cte(seeds: Sequence[uuid.UUID] | ColumnElement[bool], direction: Direction) -> Any:
+# The trace's statements are built once, with bound parameters, and reused: composing the
+# recursive query anew cost about as much as running it (docs/performance.md).
+_SEEDS: dict[str, Callable[[], ColumnElement[bool]]] = {
+    "id": lambda: Batch.id == bindparam("seed"),
+    "code": lambda: Batch.code == bindparam("seed"),
+    "ids": lambda: Batch.id.in_(bindparam("seed", expanding=True)),
+}
+
+
+def _reach_cte(seeds: str, direction: Direction) -> Any:
     """``reach(id, depth)``: the seeds at depth 0 and every batch one more step away.
 
     UNION (not UNION ALL) drops a repeated (batch, depth), so a diamond is walked once per
@@ -340,8 +360,7 @@ def _reach_cte(seeds: Sequence[uuid.UUID] | ColumnElement[bool], direction: Dire
         src, dst = BatchInput.input_batch_id, BatchInput.output_batch_id
     else:
         src, dst = BatchInput.output_batch_id, BatchInput.input_batch_id
-    condition = seeds if isinstance(seeds, ColumnElement) else Batch.id.in_(seeds)
-    start = select(Batch.id.label("id"), literal(0, Integer).label("depth")).where(condition)
+    start = select(Batch.id.label("id"), literal(0, Integer).label("depth")).where(_SEEDS[seeds]())
     reach = start.cte("reach", recursive=True)
     step = (
         select(dst.label("id"), (reach.c.depth + 1).label("depth"))
@@ -351,12 +370,10 @@ def _reach_cte(seeds: Sequence[uuid.UUID] | ColumnElement[bool], direction: Dire
     return reach.union(step)
 
 
-def _reached(
-    session: Session,
-    seeds: Sequence[uuid.UUID] | ColumnElement[bool],
-    direction: Direction,
-    limit: int | None,
-) -> tuple[list[TracedBatch], bool]:
+@lru_cache(maxsize=16)
+def _reached_query(seeds: str, direction: Direction, limited: bool) -> Select[Any]:
+    """The batches reached from the seeds (parameter ``seed``), nearest first; at most
+    ``limit`` + 1 of them (parameter ``limit``) when ``limited``."""
     reach = _reach_cte(seeds, direction)
     nodes = (
         select(reach.c.id.label("id"), func.min(reach.c.depth).label("depth"))
@@ -383,9 +400,22 @@ def _reached(
         .join(Product, Product.id == Batch.product_id)
         .order_by(nodes.c.depth, Batch.created_index, Batch.code)
     )
+    return query.limit(bindparam("limit")) if limited else query
+
+
+def _reached(
+    session: Session,
+    seeds: tuple[str, Any],
+    direction: Direction,
+    limit: int | None,
+) -> tuple[list[TracedBatch], bool]:
+    """``seeds``: ("id", a UUID), ("code", a code) or ("ids", a list of UUIDs)."""
+    how, seed = seeds
+    params: dict[str, Any] = {"seed": seed}
     if limit is not None:
-        query = query.limit(limit + 1)
-    rows = [TracedBatch(*row) for row in session.execute(query)]
+        params["limit"] = limit + 1
+    query = _reached_query(how, direction, limit is not None)
+    rows = [TracedBatch(*row) for row in session.execute(query, params)]
     if limit is not None and len(rows) > limit:
         return rows[:limit], True
     return rows, False
@@ -418,27 +448,48 @@ def _raw(column: Any) -> Any:
     return type_coerce(column, String)
 
 
-def _edges(session: Session, ids: Sequence[uuid.UUID], direction: Direction) -> list[TraceEdge]:
+@lru_cache(maxsize=2)
+def _edges_query(direction: Direction) -> Select[Any]:
     # Backward, every input of a traced batch is traced too: edges by output. Forward, by input.
     near = (
         BatchInput.output_batch_id if direction is Direction.BACKWARD else BatchInput.input_batch_id
     )
+    return select(
+        _raw(BatchInput.input_batch_id),
+        _raw(BatchInput.output_batch_id),
+        BatchInput.quantity,
+        BatchInput.record_index,
+    ).where(near.in_(bindparam("ids", expanding=True)))
+
+
+def _edges(session: Session, ids: Sequence[uuid.UUID], direction: Direction) -> list[TraceEdge]:
     as_uuid = _Uuids()
     edges: list[TraceEdge] = []
     for chunk in in_chunks(ids, _IN_CHUNK):
         edges.extend(
             TraceEdge(as_uuid(source), as_uuid(target), quantity, index)
             for source, target, quantity, index in session.execute(
-                select(
-                    _raw(BatchInput.input_batch_id),
-                    _raw(BatchInput.output_batch_id),
-                    BatchInput.quantity,
-                    BatchInput.record_index,
-                ).where(near.in_(chunk))
+                _edges_query(direction), {"ids": chunk}
             )
         )
     edges.sort(key=lambda e: (e.record_index, str(e.input_id), str(e.output_id)))
     return edges
+
+
+@lru_cache(maxsize=1)
+def _records_query() -> Select[Any]:
+    return (
+        select(
+            _raw(RecordBatch.batch_id),
+            Record.log_index,
+            Record.kind,
+            Record.digest,
+            _raw(Record.record_time),
+            _raw(Record.organization_id),
+        )
+        .join(Record, Record.log_index == RecordBatch.record_index)
+        .where(RecordBatch.batch_id.in_(bindparam("ids", expanding=True)))
+    )
 
 
 def _records(session: Session, ids: Sequence[uuid.UUID]) -> list[TraceRecord]:
@@ -449,16 +500,7 @@ def _records(session: Session, ids: Sequence[uuid.UUID]) -> list[TraceRecord]:
     as_uuid = _Uuids()
     for chunk in in_chunks(ids, _IN_CHUNK):
         for batch_id, index, kind, digest, time, org_id in session.execute(
-            select(
-                _raw(RecordBatch.batch_id),
-                Record.log_index,
-                Record.kind,
-                Record.digest,
-                _raw(Record.record_time),
-                _raw(Record.organization_id),
-            )
-            .join(Record, Record.log_index == RecordBatch.record_index)
-            .where(RecordBatch.batch_id.in_(chunk))
+            _records_query(), {"ids": chunk}
         ):
             batches = touched.get(index)
             if batches is None:
@@ -481,12 +523,15 @@ def organization_names(
         return {}
     return {
         row[0]: OrganizationName(row[0], row[1].value, row[2], row[3])
-        for row in session.execute(
-            select(
-                Organization.id, Organization.kind, Organization.name_zh, Organization.name_en
-            ).where(Organization.id.in_(wanted))
-        )
+        for row in session.execute(_organizations_query(), {"ids": wanted})
     }
+
+
+@lru_cache(maxsize=1)
+def _organizations_query() -> Select[uuid.UUID, OrgKind, str, str]:
+    return select(
+        Organization.id, Organization.kind, Organization.name_zh, Organization.name_en
+    ).where(Organization.id.in_(bindparam("ids", expanding=True)))
 
 
 # --- recalls ---------------------------------------------------------------------------------
@@ -695,7 +740,7 @@ def _reach_per_recall(
     for index, ids in seeds.items():
         if not ids:
             continue
-        reached[index], _ = _reached(session, ids, Direction.FORWARD, None)
+        reached[index], _ = _reached(session, ("ids", ids), Direction.FORWARD, None)
         codes: set[str] = set()
         for chunk in in_chunks([b.id for b in reached[index]], _IN_CHUNK):
             codes.update(
