@@ -99,4 +99,5 @@ def test_registry_bench_quick_writes_every_key(tmp_path: Path):
     speeds = data["machine"]["verify_per_s"]
     assert len(speeds) == 2 and all(s > 100 for s in speeds), speeds
     assert data["machine"]["speed_vs_reference"] > 0
+    assert data["machine"]["hello_vs_reference"] > 0
     assert "machine speed:" in done.stdout, done.stdout
