@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Select, Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
@@ -139,20 +139,21 @@ def publish_checkpoint(session: Session, ctx: RegistryContext, size: int) -> Che
 
 
 def latest_checkpoint(session: Session) -> Checkpoint:
-    row = session.scalars(select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)).first()
-    if row is None:
-        raise NotFound("the log has no checkpoint yet")
-    return row
+    checkpoint: Checkpoint = _newest(session, Checkpoint)
+    return checkpoint
 
 
 def tree_size(session: Session) -> int:
     """The latest checkpoint's size (its column alone: no row object to build)."""
-    size = session.execute(
-        select(Checkpoint.size).order_by(Checkpoint.size.desc()).limit(1)
-    ).scalar()
-    if size is None:
+    return int(_newest(session, Checkpoint.size))
+
+
+def _newest(session: Session, what: Any) -> Any:
+    """``what`` (the checkpoint, or some of its columns) of the latest checkpoint."""
+    found = session.execute(select(what).order_by(Checkpoint.size.desc()).limit(1)).scalar()
+    if found is None:
         raise NotFound("the log has no checkpoint yet")
-    return int(size)
+    return found
 
 
 def _check_range(index: int, size: int, published: int) -> None:
