@@ -343,10 +343,10 @@ def _named(ident: str) -> tuple[str, Any]:
 
 # The trace's statements are built once, with bound parameters, and reused: composing the
 # recursive query anew cost about as much as running it (docs/performance.md).
-_SEEDS: dict[str, Callable[[], ColumnElement[bool]]] = {
-    "id": lambda: Batch.id == bindparam("seed"),
-    "code": lambda: Batch.code == bindparam("seed"),
-    "ids": lambda: Batch.id.in_(bindparam("seed", expanding=True)),
+_SEEDS: dict[str, ColumnElement[bool]] = {
+    "id": Batch.id == bindparam("seed"),
+    "code": Batch.code == bindparam("seed"),
+    "ids": Batch.id.in_(bindparam("seed", expanding=True)),
 }
 
 
@@ -360,7 +360,7 @@ def _reach_cte(seeds: str, direction: Direction) -> Any:
         src, dst = BatchInput.input_batch_id, BatchInput.output_batch_id
     else:
         src, dst = BatchInput.output_batch_id, BatchInput.input_batch_id
-    start = select(Batch.id.label("id"), literal(0, Integer).label("depth")).where(_SEEDS[seeds]())
+    start = select(Batch.id.label("id"), literal(0, Integer).label("depth")).where(_SEEDS[seeds])
     reach = start.cte("reach", recursive=True)
     step = (
         select(dst.label("id"), (reach.c.depth + 1).label("depth"))
