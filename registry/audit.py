@@ -1332,7 +1332,6 @@ def preverify_signatures(
     replay then verifies it itself and names the problem.
     """
     verified: set[tuple[int, str]] = set()
-    loaded: dict[str, PublicKey] = {}
     for index, envelope_json in signed:
         if envelope_json is None:
             continue
@@ -1343,10 +1342,9 @@ def preverify_signatures(
                 keyid = signature["keyid"]
                 if keyid not in keys:
                     continue
-                if keyid not in loaded:
-                    loaded[keyid] = load_public_key(keys[keyid])
                 try:
-                    loaded[keyid].verify(base64.b64decode(signature["sig"]), message)
+                    # memoized per key
+                    load_public_key(keys[keyid]).verify(base64.b64decode(signature["sig"]), message)
                 except InvalidSignature:
                     continue
                 verified.add((index, keyid))
