@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
+from fastapi.encoders import jsonable_encoder
+
+from api.idempotency import _encoded
+from api.routers.records import BatchAcceptedOut, BatchRecordOut
+from api.schemas import AcceptedOut
 from tests.api.conftest import World, assert_problem, harvest, sign
 
 LOT = "AH-2026-IDEM"
@@ -95,15 +103,6 @@ def test_overlong_key_is_refused(world: World) -> None:
 
 def test_answers_are_encoded_as_jsonable_encoder_would() -> None:
     """Route results are dumped by their model (the cheap way); the JSON is unchanged."""
-    import uuid
-    from datetime import UTC, datetime
-
-    from fastapi.encoders import jsonable_encoder
-
-    from api.idempotency import _encoded
-    from api.routers.records import BatchAcceptedOut, BatchRecordOut
-    from api.schemas import AcceptedOut
-
     accepted = AcceptedOut(
         index=7,
         digest="ab" * 32,
