@@ -98,6 +98,7 @@ from registry.records import (
     Endorsement,
     EndorsementRevocation,
     Harvest,
+    Inspection,
     KeyRegistration,
     KeyRevocation,
     KeyRotation,
@@ -586,7 +587,7 @@ class LogReplay:
             entry.envelope.signatures[0].keyid,
             signer,
             datetime.fromisoformat(record.time),
-            getattr(record, "verdict", None),
+            record.verdict if isinstance(record, Inspection) else None,
         )
         for ref in record.batches:
             batch = self._batches[ref]
