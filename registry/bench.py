@@ -1037,6 +1037,15 @@ def run(
     )
     if results["serving"]:
         print(table(results, summary))
+        if quick:
+            from registry.audit import PARALLEL_MIN_RECORDS
+
+            print(
+                f"(a quick run is a smoke test: {plan.scan_seconds:g} s load rounds, an audit "
+                f"of {plan.ingest_records:,} records, below the {PARALLEL_MIN_RECORDS:,} it "
+                f"checks in parallel, {plan.trace_records:,} trace records and "
+                f"{plan.proof_leaves:,} proof leaves; judge the targets by a full run)"
+            )
     if errors:
         print("FAILED phases: " + "; ".join(f"{k}: {v}" for k, v in errors.items()))
     data = {**summary, "seconds": round(elapsed, 1), "errors": errors, **results}

@@ -95,6 +95,7 @@ def test_registry_bench_quick_writes_every_key(tmp_path: Path):
     assert set(data["serving"]) == {"sqlite", "postgresql"}
     assert data["rss_mb_per_worker"] > 0 and data["quick"] is True
     assert "scan_ratio" in done.stdout and "targets:" in done.stdout, done.stdout
+    assert "judge the targets by a full run" in done.stdout, done.stdout  # says it is quick
     # the machine's own speed, so a reader can tell a slow machine from slow code
     speeds = data["machine"]["verify_per_s"]
     assert len(speeds) == 2 and all(s > 100 for s in speeds), speeds
