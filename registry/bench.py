@@ -1041,9 +1041,9 @@ def run(
             from registry.audit import PARALLEL_MIN_RECORDS
 
             print(
-                f"(a quick run is a smoke test: {plan.scan_seconds:g} s load rounds, an audit "
-                f"of {plan.ingest_records:,} records, below the {PARALLEL_MIN_RECORDS:,} it "
-                f"checks in parallel, {plan.trace_records:,} trace records and "
+                f"(a quick run is a smoke test: {plan.scan_seconds:g} s load rounds; an audit "
+                f"of {plan.ingest_records:,} records, which checks signatures in parallel only "
+                f"from {PARALLEL_MIN_RECORDS:,}; {plan.trace_records:,} trace records and "
                 f"{plan.proof_leaves:,} proof leaves; judge the targets by a full run)"
             )
     if errors:
