@@ -73,12 +73,6 @@ def _decimal(value: str) -> str:
     return value
 
 
-def _non_negative(value: str) -> str:
-    if Decimal(value) < 0:
-        raise ValueError("must not be negative")
-    return value
-
-
 def _positive(value: str) -> str:
     if Decimal(value) <= 0:
         raise ValueError("must be greater than zero")

@@ -412,19 +412,6 @@ class ScanCache:
             except Exception:  # the watcher's next poll retries
                 logger.warning("scan cache could not poll after a commit", exc_info=True)
 
-    def stats(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "entries": len(self._entries),
-                "bytes_estimate": self._bytes,
-                "missing": len(self._missing),
-                "builds": self.builds,
-                "invalidations": self.invalidations,
-                "polls": self.polls,
-                "seen_size": self.seen_size,
-                "trusted": self.trusted(),
-            }
-
 
 class ScanWatcher:
     """The daemon thread that polls the log for a ScanCache (one per worker process)."""

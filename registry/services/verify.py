@@ -70,14 +70,6 @@ def _org(org: Organization | None) -> dict[str, Any] | None:
     }
 
 
-def verification_document(
-    session: Session, ctx: RegistryContext, code: str, now: datetime | None = None
-) -> dict[str, Any]:
-    now = now or ctx.clock()
-    endorsement = endorsement_service.get_endorsement(session, code)
-    return build_document(session, ctx, endorsement, now)
-
-
 def build_document(
     session: Session, ctx: RegistryContext, endorsement: Endorsement, now: datetime
 ) -> dict[str, Any]:

@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -161,10 +160,6 @@ def cst(value: str | datetime | None, with_time: bool = True) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(CST).strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
-
-
-def now_cst() -> datetime:
-    return datetime.now(CST)
 
 
 templates = Environment(
@@ -486,10 +481,3 @@ def error_page(
         hint=hint,
         error_status=status_code,
     )
-
-
-def parse_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

@@ -1,0 +1,1 @@
+"""The benchmark suite behind ``registry bench`` (see docs/performance.md)."""
