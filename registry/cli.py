@@ -362,7 +362,7 @@ def witness_serve(
     name: Annotated[str, typer.Option(help="the witness's key name")] = "witness.localhost",
 ) -> None:
     """Serve C2SP tlog-witness add-checkpoint for the given logs."""
-    from registry.witness import serve_witness
+    from app.witness import serve_witness
 
     serve_witness(host=host, port=port, state=state, log_vkeys=log_vkey or [], name=name)
 

@@ -5,7 +5,7 @@ consistency proof from that size, a blank line and a signed checkpoint. The witn
 the log's signature, that the old size is the size of the latest checkpoint it cosigned for
 that origin, and the RFC 6962 consistency proof; then it records the new tree head and
 answers with a c2sp.org/tlog-cosignature line. Each refusal has its own HTTP status, carried
-here by a ``WitnessError`` subclass so that ``api/witness_app.py`` only maps, never decides.
+here by a ``WitnessError`` subclass so that ``app/witness.py`` only maps, never decides.
 
 State lives in one directory:
 
@@ -33,7 +33,6 @@ import logging
 import os
 import re
 import stat
-import sys
 import tempfile
 import threading
 import time
@@ -68,7 +67,6 @@ __all__ = [
     "Witness",
     "WitnessError",
     "parse_add_checkpoint",
-    "serve_witness",
 ]
 
 log = logging.getLogger(__name__)
@@ -471,26 +469,3 @@ class Witness:
             raise InconsistentCheckpoint(
                 f"consistency proof does not verify: {exc.detail}"
             ) from None
-
-
-def serve_witness(*, host: str, port: int, state: Path, log_vkeys: list[str], name: str) -> None:
-    """``registry witness serve``: run the witness's HTTP service until interrupted."""
-    import uvicorn
-
-    from api.witness_app import create_witness_app
-
-    if not log_vkeys:
-        print(
-            "error: give at least one --log-vkey (the logs this witness cosigns)", file=sys.stderr
-        )
-        raise SystemExit(2)
-    try:
-        witness = Witness(state, name, log_vkeys)
-    except RegistryError as exc:
-        print(f"error: {exc.detail}", file=sys.stderr)
-        raise SystemExit(2) from None
-    print(f"witness {witness.name}: cosignature vkey {witness.vkey}", file=sys.stderr)
-    for origin in sorted(witness.logs):
-        print(f"  accepts log {origin}", file=sys.stderr)
-    print(f"serving add-checkpoint on http://{host}:{port}/add-checkpoint", file=sys.stderr)
-    uvicorn.run(create_witness_app(witness), host=host, port=port, log_level="info")

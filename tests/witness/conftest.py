@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.witness_app import create_witness_app
+from app.witness import create_witness_app
 from registry.bootstrap import bootstrap, operator
 from registry.context import RegistryContext
 from registry.db import make_session_factory, transaction

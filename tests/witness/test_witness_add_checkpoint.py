@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from api.witness_app import create_witness_app
+from app.witness import create_witness_app
 from registry.errors import ConfigurationError
 from registry.log.merkle import MemoryNodeStore, consistency_proof, leaf_hash
 from registry.log.note import (
@@ -335,7 +335,7 @@ def test_concurrent_requests_are_serialized(witness: Witness, log: Log) -> None:
     assert state is not None and state == (state[0], log.store.root(state[0]))
 
 
-# --- HTTP mapping (api/witness_app.py) ---------------------------------------------------------
+# --- HTTP mapping (app/witness.py) -- ---------------------------------------------------------
 
 
 def test_http_statuses_and_the_409_size_body(witness: Witness, log: Log) -> None:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from api.witness_app import create_witness_app
+from app.witness import create_witness_app
 from registry.errors import VerificationError
 from registry.log.note import CosignatureSigner, open_checkpoint, open_cosignature, parse_vkey
 from registry.models import Checkpoint, CheckpointCosignature

@@ -1,4 +1,4 @@
-"""The witness's HTTP face: ``POST /add-checkpoint`` (c2sp.org/tlog-witness), nothing else.
+"""The witness's server: ``POST /add-checkpoint`` (c2sp.org/tlog-witness) and ``GET /vkey``.
 
 Deliberately tiny and separate from the registry's app: a witness is run by someone other
 than the log's operator. Every decision is made by ``registry.witness.Witness``; this module
@@ -9,13 +9,17 @@ only reads the body, runs the blocking check (file lock, fsync) off the event lo
 from __future__ import annotations
 
 import logging
+import sys
+from pathlib import Path
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from registry.errors import RegistryError
 from registry.witness import (
     MAX_REQUEST_SIZE,
     SIZE_CONTENT_TYPE,
@@ -73,3 +77,22 @@ def create_witness_app(witness: Witness) -> Starlette:
     )
     app.state.witness = witness
     return app
+
+
+def serve_witness(*, host: str, port: int, state: Path, log_vkeys: list[str], name: str) -> None:
+    """``registry witness serve``: run the witness's HTTP service until interrupted."""
+    if not log_vkeys:
+        print(
+            "error: give at least one --log-vkey (the logs this witness cosigns)", file=sys.stderr
+        )
+        raise SystemExit(2)
+    try:
+        witness = Witness(state, name, log_vkeys)
+    except RegistryError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"witness {witness.name}: cosignature vkey {witness.vkey}", file=sys.stderr)
+    for origin in sorted(witness.logs):
+        print(f"  accepts log {origin}", file=sys.stderr)
+    print(f"serving add-checkpoint on http://{host}:{port}/add-checkpoint", file=sys.stderr)
+    uvicorn.run(create_witness_app(witness), host=host, port=port, log_level="info")
