@@ -256,7 +256,7 @@ class Server:
                 [
                     sys.executable,
                     "-m",
-                    "registry.cli",
+                    "app.cli",
                     "serve",
                     "--host",
                     "127.0.0.1",

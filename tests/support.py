@@ -83,7 +83,7 @@ def serve_in_thread(app: Any, sock: socket.socket | None = None) -> Iterator[str
 
 def cli(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "registry.cli", *args],
+        [sys.executable, "-m", "app.cli", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -124,7 +124,7 @@ def running_registry(
     env = {**env, "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}"}
     with log_path.open("a") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "registry.cli", "serve", "--port", str(port), *args],
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

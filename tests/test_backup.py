@@ -46,7 +46,7 @@ def test_restore_serves_the_same_checkpoint_and_passes_audit(source, target, tmp
 
         # A second restore into the now non-empty database is refused...
         refused = subprocess.run(
-            [sys.executable, "-m", "registry.cli", "restore", str(tmp_path / "backup")],
+            [sys.executable, "-m", "app.cli", "restore", str(tmp_path / "backup")],
             env=dst_env,
             capture_output=True,
             text=True,
@@ -67,7 +67,7 @@ def test_backup_refuses_a_non_empty_destination(tmp_path: Path):
     (tmp_path / "dest").mkdir()
     (tmp_path / "dest" / "something").write_text("x")
     done = subprocess.run(
-        [sys.executable, "-m", "registry.cli", "backup", str(tmp_path / "dest")],
+        [sys.executable, "-m", "app.cli", "backup", str(tmp_path / "dest")],
         env=env,
         capture_output=True,
         text=True,

@@ -117,7 +117,7 @@ def test_sigkill_during_writes_loses_no_acknowledged_record(backend, tmp_path: P
     tokens = _tokens(env)
     log = (tmp_path / "serve.log").open("a")
     server = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

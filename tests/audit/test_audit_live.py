@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 import registry.audit as audit_module
 from registry.audit import EXIT_FAILED, EXIT_OK, EXIT_USAGE, STATE_FILE, AuditError
-from registry.cli import app as cli_app
+from app.cli import app as cli_app
 from registry.crypto.dsse import verify_signature
 from registry.crypto.jcs import canonicalize
 from registry.db import transaction

@@ -79,7 +79,7 @@ def test_registry_bench_quick_writes_every_key(tmp_path: Path):
     server = make_url(POSTGRES_URL).set(database="postgres").render_as_string(hide_password=False)
     done = subprocess.run(
         [
-            *(sys.executable, "-m", "registry.cli", "bench", "--quick"),
+            *(sys.executable, "-m", "app.cli", "bench", "--quick"),
             *("--json", str(out), "--postgres-url", server),
         ],
         capture_output=True,

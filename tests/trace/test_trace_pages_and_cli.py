@@ -67,7 +67,7 @@ def _cli(settings: Settings, tmp_path: Path, *args: str) -> subprocess.Completed
         "COLUMNS": "200",
     }
     return subprocess.run(
-        [sys.executable, "-m", "registry.cli", "trace", *args],
+        [sys.executable, "-m", "app.cli", "trace", *args],
         env=env,
         capture_output=True,
         text=True,

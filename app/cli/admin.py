@@ -1,0 +1,124 @@
+"""``registry admin …``: organizations, accounts and API tokens, for the operator."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from app.cli.base import admin_app, err, fail, session_factory
+from registry.db import transaction
+from registry.errors import RegistryError
+
+
+@admin_app.command("create-org")
+def create_org(
+    kind: Annotated[str, typer.Option(help="cooperative, processor, carrier, lab, authority")],
+    name_zh: Annotated[str, typer.Option()],
+    name_en: Annotated[str, typer.Option()],
+    region: Annotated[str, typer.Option(help="GB/T 2260 code, e.g. 150430")],
+    jurisdiction: Annotated[str | None, typer.Option(help="authorities: region prefix")] = None,
+    gln: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Register an organization; prints its id."""
+    from registry.models import OrgKind
+    from registry.services import accounts
+
+    _, factory = session_factory()
+    try:
+        with transaction(factory) as session:
+            org = accounts.create_organization(
+                session,
+                kind=OrgKind(kind),
+                name_zh=name_zh,
+                name_en=name_en,
+                region_code=region,
+                jurisdiction=jurisdiction,
+                gln=gln,
+            )
+            typer.echo(str(org.id))
+    except (RegistryError, ValueError) as exc:
+        fail(getattr(exc, "detail", str(exc)))
+
+
+@admin_app.command("create-account")
+def create_account(
+    organization: Annotated[str, typer.Option(help="organization id; 'operator' for admins")],
+    username: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="admin, clerk or official")],
+    name_zh: Annotated[str, typer.Option()],
+    name_en: Annotated[str, typer.Option()] = "",
+    title_zh: Annotated[str, typer.Option()] = "",
+    title_en: Annotated[str, typer.Option()] = "",
+    password: Annotated[
+        str | None, typer.Option(help="omit for API-token-only accounts", prompt=False)
+    ] = None,
+) -> None:
+    """Create an account; prints its id."""
+    import uuid
+
+    from registry.bootstrap import bootstrap, operator
+    from registry.models import Role
+    from registry.services import accounts
+
+    settings, factory = session_factory()
+    try:
+        bootstrap(factory, settings)
+        with transaction(factory) as session:
+            org = (
+                operator(session)
+                if organization == "operator"
+                else accounts.get_organization(session, uuid.UUID(organization))
+            )
+            account = accounts.create_account(
+                session,
+                organization=org,
+                username=username,
+                role=Role(role),
+                name_zh=name_zh,
+                name_en=name_en,
+                title_zh=title_zh,
+                title_en=title_en,
+                password=password,
+            )
+            typer.echo(str(account.id))
+    except (RegistryError, ValueError) as exc:
+        fail(getattr(exc, "detail", str(exc)))
+
+
+@admin_app.command("create-token")
+def create_token(
+    username: Annotated[str, typer.Option()],
+    name: Annotated[str, typer.Option()] = "cli",
+) -> None:
+    """Issue an API token for an account; the token is printed once."""
+    from sqlalchemy import select
+
+    from registry.models import Account
+    from registry.services import accounts
+
+    _, factory = session_factory()
+    with transaction(factory) as session:
+        account = session.scalars(select(Account).where(Account.username == username)).first()
+        if account is None:
+            fail(f"no account {username}")
+        assert account is not None
+        _, plain = accounts.issue_token(session, account, name)
+        typer.echo(plain)
+
+
+@admin_app.command("revoke-token")
+def revoke_token(token_id: str) -> None:
+    """Revoke an API token by id."""
+    import uuid
+
+    from registry.models import ApiToken, utcnow
+
+    _, factory = session_factory()
+    with transaction(factory) as session:
+        token = session.get(ApiToken, uuid.UUID(token_id))
+        if token is None:
+            fail(f"no token {token_id}")
+        assert token is not None
+        token.revoked_at = token.revoked_at or utcnow()
+    err.print("revoked")

@@ -1,0 +1,54 @@
+"""``registry audit`` (verify a registry from outside) and ``registry witness serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli.base import app
+
+
+@app.command()
+def audit(
+    url: Annotated[str, typer.Argument(help="base URL of the registry to verify")],
+    state: Annotated[Path, typer.Option(help="local mirror and audit state (resumable)")] = Path(
+        "registry-audit"
+    ),
+    vkey: Annotated[
+        str | None,
+        typer.Option(help="the log's verifier key; default: trust on first use, then pinned"),
+    ] = None,
+    witness: Annotated[
+        list[str] | None, typer.Option(help="a witness cosignature vkey that must have signed")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Verify a running registry from the outside. Exit 0: all verified; 1: something does
+    not verify (the first bad record is named); 2: usage or network error."""
+    from registry.audit import run_audit
+
+    raise typer.Exit(run_audit(url, state, vkey=vkey, witnesses=witness or [], quiet=quiet))
+
+
+witness_app = typer.Typer(no_args_is_help=True, help="A C2SP tlog-witness.")
+app.add_typer(witness_app, name="witness")
+
+
+@witness_app.command("serve")
+def witness_serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8100,
+    state: Annotated[Path, typer.Option(help="witness key and cosigned checkpoints")] = Path(
+        "registry-witness"
+    ),
+    log_vkey: Annotated[
+        list[str] | None, typer.Option(help="vkey of a log this witness accepts (repeatable)")
+    ] = None,
+    name: Annotated[str, typer.Option(help="the witness's key name")] = "witness.localhost",
+) -> None:
+    """Serve C2SP tlog-witness add-checkpoint for the given logs."""
+    from app.witness import serve_witness
+
+    serve_witness(host=host, port=port, state=state, log_vkeys=log_vkey or [], name=name)

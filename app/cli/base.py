@@ -1,0 +1,37 @@
+"""The ``registry`` command's skeleton: the Typer apps every command hangs on, and the two
+helpers they share (a one-line failure and a session factory from the settings)."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.db import make_engine, make_session_factory
+from registry.settings import Settings, get_settings
+
+app = typer.Typer(
+    no_args_is_help=True, help="Guarantee Registry: signed evidence behind endorsements."
+)
+db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
+keys_app = typer.Typer(no_args_is_help=True, help="Client-held signing keys.")
+admin_app = typer.Typer(no_args_is_help=True, help="Organizations, accounts and API tokens.")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(admin_app, name="admin")
+err = Console(stderr=True)
+"""Where messages meant for people go: standard error, so standard output stays data."""
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` on standard error and exit with ``code`` (1 failure, 2 usage)."""
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def session_factory() -> tuple[Settings, sessionmaker[Session]]:
+    """The settings and a session factory for the database they name."""
+    settings = get_settings()
+    return settings, make_session_factory(make_engine(settings.effective_database_url))

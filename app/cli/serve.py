@@ -1,0 +1,124 @@
+"""``registry serve``, ``registry demo``, ``registry db upgrade``, ``registry backup`` and
+``registry restore``: running a registry and keeping its database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.cli.base import app, db_app, err, fail, session_factory
+from registry.db import make_engine, upgrade
+from registry.errors import RegistryError
+from registry.settings import get_settings
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    upgrade(get_settings().effective_database_url)
+    err.print("database is up to date")
+
+
+@app.command("backup")
+def backup_command(
+    dest: Annotated[Path, typer.Argument(help="a new directory to write the backup into")],
+) -> None:
+    """Back up the whole registry (portable between SQLite and PostgreSQL)."""
+    from registry.backup import backup
+
+    settings = get_settings()
+    try:
+        manifest = backup(make_engine(settings.effective_database_url), dest)
+    except RegistryError as exc:
+        fail(exc.detail)
+    checkpoint = manifest["checkpoint"] or {}
+    err.print(
+        f"backed up {sum(manifest['tables'].values())} rows to {dest}; "
+        f"checkpoint size {checkpoint.get('size')}, root {checkpoint.get('root')}"
+    )
+
+
+@app.command("restore")
+def restore_command(
+    src: Annotated[Path, typer.Argument(help="a directory written by 'registry backup'")],
+    force: Annotated[
+        bool, typer.Option("--force", help="replace everything in a non-empty database")
+    ] = False,
+) -> None:
+    """Restore a backup into this registry's database (migrated first). Needs the same
+    master key as the backed-up registry."""
+    from registry.backup import restore
+
+    settings = get_settings()
+    try:
+        upgrade(settings.effective_database_url)
+        manifest = restore(make_engine(settings.effective_database_url), src, force=force)
+    except RegistryError as exc:
+        fail(exc.detail)
+    checkpoint = manifest["checkpoint"] or {}
+    err.print(f"restored; checkpoint size {checkpoint.get('size')}, root {checkpoint.get('root')}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="server processes")] = 1,
+    demo: Annotated[bool, typer.Option("--demo", help="load the demo dataset first")] = False,
+) -> None:
+    """Migrate the database, then serve the API and the web pages."""
+    import uvicorn
+
+    from registry.bootstrap import bootstrap
+
+    settings, factory = session_factory()
+    try:
+        upgrade(settings.effective_database_url)
+        ctx = bootstrap(factory, settings)  # before workers fork: one genesis, one key set
+        if demo:
+            from registry.demo import load_demo
+
+            summary = load_demo(factory, ctx)
+            err.print(f"demo data loaded: {len(summary['batches'])} batches")
+            for account in summary.get("accounts", []):
+                err.print(
+                    f"  {account['role']:<10} {account['username']:<22} {account['password']}"
+                )
+    except RegistryError as exc:
+        fail(exc.detail)
+    err.print(f"serving on http://{host}:{port}  (public base URL {settings.base_url})")
+    # No access log: it would print every viewer's IP address, which the registry never keeps.
+    uvicorn.run(
+        "api.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@app.command()
+def demo(
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
+) -> None:
+    """Load the demo dataset (idempotent)."""
+    from registry.bootstrap import bootstrap
+    from registry.demo import load_demo
+
+    settings, factory = session_factory()
+    try:
+        upgrade(settings.effective_database_url)
+        summary = load_demo(factory, bootstrap(factory, settings))
+    except RegistryError as exc:
+        fail(exc.detail)
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        err.print(
+            f"demo data ready: {len(summary['batches'])} batches, "
+            f"{len(summary['endorsements'])} endorsements; see --json"
+        )
