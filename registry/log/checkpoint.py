@@ -89,7 +89,8 @@ class Checkpoint:
 
 
 def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:
-    """The signed note of ``checkpoint``; the signer's name SHOULD equal the origin."""
+    """The signed note of ``checkpoint``; the signer's name SHOULD equal the origin
+    (c2sp.org/tlog-checkpoint §Signed note), which is what verifiers of receipts require."""
     return sign_note(checkpoint.to_text(), [signer])
 
 

@@ -284,6 +284,7 @@ class MemoryNodeStore:
         return self._size
 
     def get_nodes(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """``NodeReader.get_nodes``: the stored hash of every requested key it holds."""
         return {k: self._nodes[k] for k in keys if k in self._nodes}
 
     def append(self, leaf_hash: bytes) -> int:
