@@ -1,4 +1,4 @@
-"""``registry audit URL``: verify a running registry from the outside (PRODUCT.md §3, §6).
+"""``registry audit URL``: verify a running registry from the outside (docs/audit.md).
 
 An auditor trusts nothing the server says until it has checked it. One run:
 
@@ -32,7 +32,7 @@ bad record. Exit codes: 0 all verified, 1 something does not verify, 2 usage/net
 
 Limits, on purpose: products and an authority's ``approvals_required`` are not logged, so
 "only a product's owner creates its batches" is not re-checked and an endorsement's signed
-``threshold`` stands for the authority's setting; an erased payload (PRODUCT.md §6) cannot
+``threshold`` stands for the authority's setting; an erased payload (data gone, leaf kept) cannot
 be verified and fails the audit; entries mirrored by an earlier run are re-verified from the
 mirror, not re-read from the server, unless a consistency failure asks for it.
 """

@@ -28,7 +28,10 @@ from registry.errors import Conflict, InvalidInput
 from registry.models import Base, Checkpoint, UTCDateTime
 
 FORMAT = "guarantee-registry-backup/1"
+"""The manifest's ``format``: a restore refuses any other."""
+
 BATCH = 1000
+"""Rows per ``INSERT`` while restoring a table."""
 
 
 def _tables() -> list[Table]:
@@ -73,6 +76,7 @@ def _rows(engine: Engine, table: Table) -> Iterator[dict[str, Any]]:
 
 
 def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at, or None before the first migration."""
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
@@ -113,6 +117,7 @@ def backup(engine: Engine, dest: Path) -> dict[str, Any]:
 
 
 def is_empty(engine: Engine) -> bool:
+    """Whether no table of the registry holds a row (a restore's precondition)."""
     with engine.connect() as connection:
         for table in _tables():
             if connection.execute(select(func.count()).select_from(table)).scalar_one():

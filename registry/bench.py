@@ -1,4 +1,4 @@
-"""``registry bench``: the benchmark suite (PRODUCT.md §7), in one run, on SQLite and PostgreSQL.
+"""``registry bench``: docs/performance.md's benchmark suite, in one run, on SQLite and PostgreSQL.
 
 (a) Scans. ``registry serve`` runs as a subprocess on 127.0.0.1 on a fresh database with the
     demo dataset, with ``REGISTRY_BENCH_HELLO=1`` so that the same app also serves
@@ -74,7 +74,7 @@ POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BACKENDS = ("sqlite", "postgresql")
 
 TARGETS: dict[str, tuple[str, float]] = {
-    # key: (comparison, target) — PRODUCT targets on a 2-core machine
+    # key: (comparison, target) — the targets on a 2-core machine (docs/performance.md)
     "scan_ratio": (">=", 0.8),
     "scan_p99_ms": ("<=", 50.0),
     "ingest_per_s": (">=", 2000.0),
@@ -765,7 +765,7 @@ def _worst(values: Sequence[float], higher_is_better: bool) -> float | None:
 
 
 def summarize(results: dict[str, Any]) -> dict[str, Any]:
-    """The top-level keys (PRODUCT.md §7): the worst backend for each, and the targets."""
+    """The top-level keys (docs/performance.md): the worst backend for each, and the targets."""
     serving = results["serving"]
     names = list(serving)
     summary: dict[str, Any] = {

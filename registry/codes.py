@@ -1,4 +1,4 @@
-"""Short public codes for endorsements and batches.
+"""Short public codes for endorsements and batches: ``/E/{code}`` and ``/B/{code}``.
 
 Alphabet: Crockford base32 (no I, L, O, U), upper case, so a code read off a screen or typed
 on a phone is hard to get wrong, and so an upper-case URL fits QR alphanumeric mode. The last
@@ -13,14 +13,18 @@ import secrets
 from registry.errors import InvalidInput
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+"""Crockford base32 symbols in value order (www.crockford.com/base32.html)."""
+
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
 # Crockford's decoding of look-alikes: a viewer who types O or I or L still gets there.
 _ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 BODY_LENGTH = 8
+"""Random characters before the check character: 40 random bits, hard to guess."""
 
 
 def check_character(body: str) -> str:
-    """Luhn mod N (N = 32) over ``body``."""
+    """The Luhn mod N check character (N = 32) of ``body``: from the right, every second
+    value doubled and its base-32 digits summed; the check makes the total a multiple of N."""
     factor = 2
     total = 0
     n = len(ALPHABET)
@@ -32,6 +36,7 @@ def check_character(body: str) -> str:
 
 
 def new_code(length: int = BODY_LENGTH) -> str:
+    """A fresh random code: ``length`` characters from ``secrets``, then the check character."""
     body = "".join(secrets.choice(ALPHABET) for _ in range(length))
     return body + check_character(body)
 

@@ -17,6 +17,9 @@ from registry.settings import Settings
 
 @dataclass
 class RegistryContext:
+    """The process-wide dependencies of the services: settings, the master key, the
+    registry key (signs key records) and the log key (signs checkpoints), and the clock."""
+
     settings: Settings
     master_key: bytes
     registry_signer: Signer
@@ -25,4 +28,5 @@ class RegistryContext:
 
     @property
     def log_origin(self) -> str:
+        """The origin line of the log's checkpoints (c2sp.org/tlog-checkpoint)."""
         return self.settings.effective_log_origin

@@ -21,10 +21,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+"""The Alembic script directory shipped inside the package (``env.py`` and ``versions/``)."""
 
-IN_LIST_SIZE = 500  # values per IN (...) list: far below either database's parameter limit
+IN_LIST_SIZE = 500
+"""Values per ``IN (...)`` list: far below either database's bound-parameter limit."""
 
 T = TypeVar("T")
+"""The element type of ``in_chunks``."""
 
 
 def in_chunks(values: Sequence[T], size: int = IN_LIST_SIZE) -> Iterator[Sequence[T]]:
@@ -111,6 +114,7 @@ def _configure_sqlite(engine: Engine, immediate: bool) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions on ``engine`` whose objects stay readable after commit (no expiry)."""
     return sessionmaker(engine, expire_on_commit=False)
 
 
@@ -122,6 +126,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 def alembic_config(url: str) -> Config:
+    """An Alembic configuration for the packaged migrations against ``url``.
+
+    ``%`` is doubled because Alembic's configuration interpolates it (a password may hold one).
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

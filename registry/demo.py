@@ -1,4 +1,4 @@
-"""The demo dataset (PRODUCT.md §8): fictional people and companies, real places and products.
+"""The demo dataset (``--demo``): fictional people and companies, real places and products.
 
 - Aohan Banner millet (敖汉小米): cooperative → mill → carrier; pesticide-residue test.
 - Shan County eggs (单县鸡蛋): cooperative → carrier; antibiotic-residue test.

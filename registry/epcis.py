@@ -4,7 +4,7 @@ Pure mapping, no database: the services in ``registry.services.exports`` and
 ``registry.services.capture`` supply the facts (batches, organizations) and the lookups.
 
 Record kinds map to EPCIS 2.0 events and CBV 2.0 vocabulary (GS1 EPCIS 2.0.1 §7, CBV 2.0
-§7-§8) as PRODUCT.md §4 says:
+§7-§8) as the table in docs/records.md lists them:
 
 =============  ===================================================================
 harvest        ObjectEvent ADD, bizStep ``commissioning``, ILMD harvest/best-before dates

@@ -1,8 +1,11 @@
 """Domain errors: one base, one module.
 
-The API maps each class to an HTTP status in one table (``api/problems.py``); every error
-carries a stable ``code`` (the problem type slug) and a human-readable ``detail``. Callers
-never see a bool they could forget to check: verification functions raise.
+The API maps each class to an HTTP status in one table (``api/problems.py``) and answers
+with an RFC 9457 problem (``application/problem+json``) whose ``type`` ends in the class's
+``code`` and whose ``detail`` is the error's (docs/records.md, Refusals); ``extra`` becomes
+the problem's extension members (RFC 9457 §3.2), e.g. ``rule`` or ``field``. Callers never
+see a bool they could forget to check: verification functions raise. Every exception the
+domain raises on purpose derives from ``RegistryError``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,11 @@ from typing import Any
 
 
 class RegistryError(Exception):
-    """Base of every expected error. ``code`` names the problem type."""
+    """Base of every expected error. ``code`` names the problem type (RFC 9457 §3.1.1).
+
+    ``detail`` is the human-readable explanation (RFC 9457 §3.1.4); keyword arguments are
+    kept in ``extra`` for the problem's extension members.
+    """
 
     code = "registry-error"
 
@@ -28,6 +35,8 @@ class InvalidInput(RegistryError):
 
 
 class NotFound(RegistryError):
+    """The thing asked for does not exist (an unknown code, id, batch or log entry)."""
+
     code = "not-found"
 
 
@@ -38,6 +47,8 @@ class Conflict(RegistryError):
 
 
 class Unauthenticated(RegistryError):
+    """No credentials, or an unknown, revoked or expired token."""
+
     code = "unauthenticated"
 
 

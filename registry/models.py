@@ -1,9 +1,11 @@
-"""SQLAlchemy 2.0 typed models.
+"""SQLAlchemy 2.0 typed models: the registry's tables, one class each (a data table).
 
 The signed records are the truth; most other tables are projections of them kept for fast
 reads (batches, lineage, key status) or registry metadata that no signature covers
 (organizations' display data, accounts, tokens). Nothing here is ever updated in place except
-those projections and the log's single-row counter.
+those projections and the log's single-row counter. Times are stored as UTC on every
+backend (``UTCDateTime``); the schema changes only through Alembic migrations
+(``registry/migrations``).
 """
 
 from __future__ import annotations
@@ -40,12 +42,14 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+"""Constraint and index names, fixed so that migrations can name what they alter or drop."""
 
-# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+"""A 64-bit auto-increment key: SQLite only auto-increments exactly INTEGER PRIMARY KEY."""
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC: the default of every ``created_at``."""
     return datetime.now(UTC)
 
 
@@ -56,6 +60,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """To the database: converted to UTC (naive on SQLite); a naive value is refused."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -64,6 +69,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """From the database: always an aware datetime in UTC."""
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -81,10 +87,14 @@ def _enum(cls: type[StrEnum], length: int = 32) -> SAEnum:
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every model; its metadata carries ``NAMING_CONVENTION``."""
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class OrgKind(StrEnum):
+    """What an organization is; decides which record kinds it may sign (``policy.SIGNERS``)."""
+
     OPERATOR = "operator"  # runs the registry; its admins register organizations and keys
     COOPERATIVE = "cooperative"
     PROCESSOR = "processor"
@@ -94,18 +104,27 @@ class OrgKind(StrEnum):
 
 
 class Role(StrEnum):
+    """An account's role within its organization."""
+
     ADMIN = "admin"  # registry administrator (operator organization)
     CLERK = "clerk"  # records the organization's own steps
     OFFICIAL = "official"  # member of an authority who may endorse, revoke and recall
 
 
 class KeyStatus(StrEnum):
+    """A signing key's state, projected from its key records (docs/records.md).
+
+    A rotated or revoked key signs nothing after the record that rotated or revoked it.
+    """
+
     ACTIVE = "active"
     ROTATED = "rotated"
     REVOKED = "revoked"
 
 
 class Organization(Base):
+    """A registered organization: cooperative, processor, carrier, lab, authority, operator."""
+
     __tablename__ = "organizations"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -122,6 +141,8 @@ class Organization(Base):
 
 
 class Account(Base):
+    """A person who signs in, belonging to one organization, with one role."""
+
     __tablename__ = "accounts"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -138,6 +159,8 @@ class Account(Base):
 
 
 class ApiToken(Base):
+    """A bearer token for the API, belonging to an account; only its hash is stored."""
+
     __tablename__ = "api_tokens"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -153,6 +176,12 @@ class ApiToken(Base):
 
 
 class SigningKey(Base):
+    """A client's Ed25519 key, projected from its key records (docs/records.md).
+
+    ``custodial`` keys are held by the registry, sealed under the master key
+    (``registry.crypto.keys.seal_private_key``); others never leave the client.
+    """
+
     __tablename__ = "signing_keys"
 
     key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -185,6 +214,8 @@ class ServerKey(Base):
 
 
 class Product(Base):
+    """A product an organization makes, optionally with a GTIN (GS1 General Specifications)."""
+
     __tablename__ = "products"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -303,6 +334,8 @@ class LogState(Base):
 
 
 class Checkpoint(Base):
+    """A signed c2sp.org/tlog-checkpoint note of the log at tree size ``size``."""
+
     __tablename__ = "checkpoints"
 
     size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -343,6 +376,8 @@ class CheckpointCosignature(Base):
 
 
 class RequestStatus(StrEnum):
+    """Where an endorsement request stands in an official's review."""
+
     PENDING = "pending"  # waiting for an official
     PARTIALLY_APPROVED = "partially_approved"  # signed by fewer officials than required
     APPROVED = "approved"
@@ -397,6 +432,8 @@ class Endorsement(Base):
 
 
 class EndorsementSigner(Base):
+    """An official (account and key) who signed an endorsement: a threshold counts people."""
+
     __tablename__ = "endorsement_signers"
 
     endorsement_id: Mapped[uuid.UUID] = mapped_column(
@@ -407,6 +444,8 @@ class EndorsementSigner(Base):
 
 
 class EndorsementBatch(Base):
+    """A batch an endorsement covers; a recall of any of them makes it ``recalled``."""
+
     __tablename__ = "endorsement_batches"
 
     endorsement_id: Mapped[uuid.UUID] = mapped_column(
@@ -526,6 +565,8 @@ class WebhookAttempt(Base):
 
 
 class ReportCategory(StrEnum):
+    """What a viewer's problem report is about."""
+
     NOT_AS_DESCRIBED = "not_as_described"
     QUALITY_PROBLEM = "quality_problem"
     SUSPECTED_COUNTERFEIT = "suspected_counterfeit"

@@ -1,8 +1,11 @@
-"""Who may sign what (PRODUCT.md §3): one written policy, pure functions over facts.
+"""Who may sign what (docs/records.md): one written policy, pure functions over facts.
 
 The server runs ``check_record`` before it accepts a record; an auditor replaying the log
 builds the same facts from key-registration and batch-creating records and runs the same
-function. Each refusal is a ``PolicyViolation`` whose ``rule`` names the rule broken.
+function (docs/audit.md, step 5). Each refusal is a ``PolicyViolation`` whose ``rule`` names
+the rule broken (docs/records.md, Refusals). The table of kinds and their signers is
+docs/records.md, "Kinds and who signs them"; the endorsement preconditions are its
+"Endorsements" section.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from registry.records import (
     split_batch_ref,
 )
 
-# Organization kinds allowed to sign each supply-chain kind.
 SIGNERS: Mapping[Kind, frozenset[str]] = {
     Kind.HARVEST: frozenset({"cooperative"}),
     Kind.PROCESSING: frozenset({"processor"}),
@@ -39,14 +41,21 @@ SIGNERS: Mapping[Kind, frozenset[str]] = {
     Kind.ENDORSEMENT: frozenset({"authority"}),
     Kind.ENDORSEMENT_REVOCATION: frozenset({"authority"}),
 }
+"""Organization kinds allowed to sign each record kind (docs/records.md, the signer column).
 
-# Kinds a producer may only sign for batches it produced (their origin organization).
+Key records are absent: only the registry key signs them (``check_signers``).
+"""
+
 PRODUCER_ONLY = frozenset({Kind.PACKING, Kind.CERTIFICATE})
-# Kinds that may not touch a recalled batch (a recall ends its journey, except corrections).
+"""Kinds a producer may only sign for batches it produced (their origin organization)."""
+
 BLOCKED_BY_RECALL = frozenset(
     {Kind.PROCESSING, Kind.PACKING, Kind.CERTIFICATE, Kind.SHIPPING, Kind.RECEIVING}
 )
+"""Kinds that may not touch a recalled batch (a recall ends its journey, except corrections)."""
+
 REGISTRY_ROLE = "registry"
+"""The key role of the registry's own key, which signs key records and nothing else."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,12 @@ class SignerFacts:
 
 @dataclass(frozen=True)
 class BatchFacts:
+    """What the log says about a batch a record names, as of the record's place in it.
+
+    ``remaining`` is the quantity not yet consumed by processing inputs; ``recalled`` is
+    set by a recall of the batch or of any ancestor.
+    """
+
     origin_org_id: uuid.UUID
     region: str
     unit: str
@@ -78,7 +93,12 @@ def covers(jurisdiction: str | None, region: str) -> bool:
 
 
 def check_signers(kind: Kind, signers: list[SignerFacts]) -> SignerFacts:
-    """Return the signing party of a record, or refuse who signed it."""
+    """Return the signing party of a record, or refuse who signed it (``PolicyViolation``).
+
+    Key records need the registry key, which signs nothing else; an endorsement is signed
+    by officials of one authority (a threshold on one envelope); every other kind by exactly
+    one party.
+    """
     if kind in KEY_KINDS:
         registry = [s for s in signers if s.role == REGISTRY_ROLE]
         if not registry:
@@ -202,9 +222,10 @@ def _check_processing(record: Processing, batches: Mapping[str, BatchFacts | Non
             )
 
 
-# --- endorsement preconditions (PRODUCT.md §5) ------------------------------------------
+# --- endorsement preconditions (docs/records.md, Endorsements) --------------------------
 
 LAB_TEST_WINDOW_DAYS = 90
+"""How long before the stream a passing lab inspection still counts (``lab_test``)."""
 
 
 @dataclass(frozen=True)
@@ -224,6 +245,8 @@ class EvidenceRecord:
 
 @dataclass(frozen=True)
 class BatchEvidence:
+    """A batch an endorsement covers, or an ancestor of one, with its lineage's records."""
+
     ref: str
     lot: str
     origin_org_id: uuid.UUID
@@ -236,6 +259,10 @@ class BatchEvidence:
 
 @dataclass(frozen=True)
 class Precondition:
+    """One precondition's result: ``id`` (``origin``, ``lab_test``, ``certificate``,
+    ``no_recall``, ``chain_verifies``), whether it holds, and why, in words a consumer reads.
+    """
+
     id: str
     ok: bool
     detail: str
@@ -247,7 +274,11 @@ def endorsement_preconditions(
     stream_start: datetime,
     stream_end: datetime,
 ) -> list[Precondition]:
-    """The default preconditions, each with a reason a consumer can read."""
+    """The five preconditions of docs/records.md (Endorsements), in that order.
+
+    Evaluated before an official signs and again when the signed record is accepted; an
+    auditor re-evaluates them over the replayed lineage and compares with the signed results.
+    """
     return [
         _origin(jurisdiction, batches),
         _lab_tested(batches, stream_start),

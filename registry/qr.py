@@ -40,14 +40,22 @@ from qrcode.util import MODE_8BIT_BYTE, MODE_ALPHA_NUM, QRData
 from registry.codes import normalize_code
 from registry.gs1 import digital_link_path, normalize_gtin, validate_lot
 
-QUIET_ZONE = 4  # modules of light margin on every side (ISO/IEC 18004 §6.3.8)
-# ISO/IEC 18004 table 5: the 45 characters of alphanumeric mode.
+QUIET_ZONE = 4
+"""Modules of light margin on every side (ISO/IEC 18004:2015 §6.3.8)."""
+
 ALPHANUMERIC = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+"""The 45 characters of alphanumeric mode (ISO/IEC 18004:2015 §7.4.4, table 5)."""
+
 PNG_MIN_WIDTH = 64
+"""Smallest PNG width served, in pixels; a requested width is clamped into range."""
+
 PNG_MAX_WIDTH = 2048
+"""Largest PNG width served, in pixels: bounds the work one request can cause."""
 
 
 class Mode(StrEnum):
+    """The one segment mode a symbol is encoded in (ISO/IEC 18004:2015 §7.4.4, §7.4.5)."""
+
     ALPHANUMERIC = "alphanumeric"
     BYTE = "byte"
 
@@ -68,6 +76,7 @@ class Symbol:
 
     @property
     def width_with_quiet_zone(self) -> int:
+        """Modules per side including the quiet zone on both sides."""
         return self.width + 2 * QUIET_ZONE
 
 
@@ -86,6 +95,7 @@ def _upper_scheme_and_host(base_url: str) -> str:
 
 
 def fits_alphanumeric(text: str) -> bool:
+    """Whether ``text`` is non-empty and can be encoded entirely in alphanumeric mode."""
     return bool(text) and all(c in ALPHANUMERIC for c in text)
 
 
@@ -170,6 +180,7 @@ def render_svg(url: str, *, pixels: int | None = None, title: str | None = None)
 
 
 def clamp_png_width(width: int) -> int:
+    """``width`` clamped into [``PNG_MIN_WIDTH``, ``PNG_MAX_WIDTH``]."""
     return max(PNG_MIN_WIDTH, min(PNG_MAX_WIDTH, width))
 
 
@@ -241,6 +252,8 @@ def _png_1bit(rows: list[bytes], width: int) -> bytes:
 
 @dataclass(frozen=True)
 class Rendered:
+    """One rendered image as served: bytes, media type, ETag and the QR version it holds."""
+
     body: bytes
     media_type: str
     etag: str  # strong validator: a quoted hash of the body (RFC 9110 §8.8.3)
@@ -264,9 +277,11 @@ class QRCache:
             return len(self._items)
 
     def svg(self, url: str) -> Rendered:
+        """The SVG of ``url``'s QR (``render_svg``), rendered at most once while cached."""
         return self._get((url, "svg", 0), lambda: render_svg(url).encode(), "image/svg+xml")
 
     def png(self, url: str, width: int) -> Rendered:
+        """The PNG of ``url``'s QR at ``width`` pixels (clamped), rendered once while cached."""
         width = clamp_png_width(width)
         return self._get((url, "png", width), lambda: render_png(url, width=width), "image/png")
 

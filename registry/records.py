@@ -5,7 +5,7 @@ A record is the JSON object whose RFC 8785 bytes are a DSSE payload of type
 Supply-chain records also name the signing organization (``org``), the batches they touch
 (``batches``: ``"<product id>:<lot>"``) and, for each, the digest of that batch's previous
 record (``prev``; null when the record creates the batch) — the per-batch hash chain.
-Quantities and measurements are decimal strings (PRODUCT.md §4); integers stay within ±2^53.
+Quantities and measurements are decimal strings (docs/records.md); integers stay within ±2^53.
 
 EPCIS 2.0 / CBV mapping (used by the exporter): harvest → ObjectEvent ADD ``commissioning``;
 processing → TransformationEvent; packing → ``packing``; inspection → ``inspecting``;
@@ -424,7 +424,7 @@ class PreconditionResult(_Strict):
 
 
 class Endorsement(_Base):
-    """An official's guarantee: names exactly what it covers (PRODUCT.md §5). ``evidence``
+    """An official's guarantee: names exactly what it covers (docs/records.md). ``evidence``
     pins each covered batch's chain head as reviewed; ``threshold`` officials of the
     authority sign the same envelope."""
 

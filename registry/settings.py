@@ -22,14 +22,20 @@ from registry.errors import ConfigurationError, InvalidInput
 from registry.log.note import parse_cosignature_vkey
 
 MASTER_KEY_FILE = "master.key"
+"""File in the data dir holding a development-mode master key (base64, mode 0600)."""
 
 
 class Mode(StrEnum):
+    """``REGISTRY_MODE``: development (laptop defaults, demo allowed) or production."""
+
     DEVELOPMENT = "development"
     PRODUCTION = "production"
 
 
 class Settings(BaseSettings):
+    """Every setting, each read from ``REGISTRY_<NAME>``; README.md (Settings) explains the
+    common ones."""
+
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
 
     mode: Mode = Mode.DEVELOPMENT
@@ -63,6 +69,7 @@ class Settings(BaseSettings):
 
     @property
     def effective_database_url(self) -> str:
+        """``database_url``, or a SQLite file ``registry.db`` in the data dir when it is empty."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
 
     @property
@@ -128,4 +135,5 @@ def _decode_master_key(text: str) -> bytes:
 
 @lru_cache
 def get_settings() -> Settings:
+    """The process's settings, read from the environment once."""
     return Settings()

@@ -3,8 +3,7 @@
 Every piece of interface text lives in ``TEXT`` as a (Chinese, English) pair; templates ask
 for it by key through a ``Translator``. Names that come from the data (products,
 organizations, people) carry both languages themselves: a page shows the one in its
-language first and the other alongside (PRODUCT.md §8: "Chinese names first, English
-alongside").
+language first and the other alongside.
 
 The language is chosen by ``?lang=zh|en`` (the visible toggle, a plain link that works
 without JavaScript), else by the ``Accept-Language`` header, else Chinese.

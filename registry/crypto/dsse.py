@@ -35,7 +35,9 @@ class Verifier(Protocol):
     """What verifies a signature: ``registry.crypto.keys.PublicKey`` (or cryptography's
     ``Ed25519PublicKey``), raising ``InvalidSignature`` when it does not verify."""
 
-    def verify(self, signature: bytes, data: bytes) -> None: ...
+    def verify(self, signature: bytes, data: bytes) -> None:
+        """Return if ``signature`` signs ``data``; raise ``InvalidSignature`` if not."""
+        ...
 
 
 _ENVELOPE_FIELDS = frozenset({"payload", "payloadType", "signatures"})

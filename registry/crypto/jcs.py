@@ -49,11 +49,13 @@ _ESCAPES.update(
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-class _Refused(Exception):
+class _Refused(CanonicalizationError):
     """Internal: a value deep inside the tree is not canonicalizable.
 
     Container encoders append their path segment while the exception unwinds, so the
-    successful path never pays for building paths.
+    successful path never pays for building paths. ``canonicalize`` turns it into a plain
+    ``CanonicalizationError`` naming the path; it derives from that class only so that every
+    exception of the domain shares the ``RegistryError`` base.
     """
 
     def __init__(self, reason: str) -> None:

@@ -49,6 +49,7 @@ KEY_SIZE = 32
 """Bytes in an Ed25519 seed (RFC 8032 §5.1.5) and in an encoded public key (§5.1.2)."""
 
 KEY_FILE_TYPE = "ed25519"
+"""The ``type`` field of a client key file (``dump_key_file``); the only type there is."""
 
 _SEAL_VERSION = b"\x01"
 _SEAL_AAD_PREFIX = b"guarantee-registry/private-key/v1\n"
@@ -80,6 +81,7 @@ class Signer:
 
     @classmethod
     def generate(cls) -> Signer:
+        """A new random key (RFC 8032 §5.1.5 seed from the operating system's CSPRNG)."""
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
@@ -93,14 +95,17 @@ class Signer:
 
     @property
     def public_key(self) -> Ed25519PublicKey:
+        """The matching public key, as a cryptography object."""
         return self.private_key.public_key()
 
     @property
     def public_key_raw(self) -> bytes:
+        """The 32-byte encoded public key (RFC 8032 §5.1.2), as records carry it."""
         return self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
     @property
     def key_id(self) -> str:
+        """The key's name: lowercase hex SHA-256 of ``public_key_raw`` (docs/records.md)."""
         return key_id(self.public_key_raw)
 
     def private_raw(self) -> bytes:
@@ -152,7 +157,8 @@ class PublicKey:
 
 
 def load_public_key(raw: bytes) -> PublicKey:
-    """Load a raw 32-byte Ed25519 public key, refusing encodings that are not a usable key.
+    """Load a raw 32-byte Ed25519 public key, refusing encodings that are not a usable key:
+    not a curve point (RFC 8032 §5.1.3), or a point of small order. Raises ``InvalidInput``.
 
     Memoized: decoding the point in Python costs more than a signature verification, and a
     registry sees the same few thousand keys over and over."""
@@ -222,6 +228,8 @@ def _add(p: tuple[int, int], q: tuple[int, int]) -> tuple[int, int]:
 
 def seal_private_key(seed: bytes, master_key: bytes, key_id: str) -> bytes:
     """Encrypt a 32-byte seed: ``0x01 || nonce(12) || AES-256-GCM(seed) || tag(16)``.
+
+    AES-GCM as NIST SP 800-38D specifies it, with a random 96-bit nonce per seal.
 
     The key id is authenticated data, so a sealed seed copied onto another key's row fails
     to open instead of silently signing as that other key.

@@ -1,8 +1,11 @@
 """The registry's transparency log: RFC 9162 Merkle proofs and C2SP signed checkpoints.
 
-``merkle`` hashes leaves, generates and verifies inclusion and consistency proofs over a
-store of complete subtrees; ``note`` signs and opens C2SP signed notes, checkpoints and
-witness cosignatures. Both are pure: no database, no clock, no network.
+``merkle`` gathers the tree: hashing (``hashing``, RFC 9162 §2.1.1), proof verification
+(``verify``, §2.1.3.2 and §2.1.4.2) and generation over a store of complete subtrees
+(``subtrees``). ``note`` gathers C2SP signed notes (``signed_note``, ``note_keys``,
+``note_syntax``), tlog-checkpoint (``checkpoint``) and tlog-cosignature (``cosignature``).
+``receipt`` writes and checks C2SP tlog-proof receipts. All of it is pure: no database, no
+clock, no network.
 """
 
 from registry.log.merkle import (

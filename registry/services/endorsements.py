@@ -1,7 +1,7 @@
 """Endorsements: a cooperative's request, the official's review of the evidence, approval
 (a signed endorsement record, possibly needing several officials), rejection, revocation.
 
-The preconditions of PRODUCT.md §5 are one policy function (``policy.endorsement_
+The preconditions (docs/records.md, Endorsements) are one policy function (``policy.endorsement_
 preconditions``); the server runs it before signing and again when accepting the signed
 record, and its results are part of the signed record and of the verify document.
 """

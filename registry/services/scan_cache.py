@@ -115,7 +115,7 @@ class Encoded:
 
 @dataclass(eq=False)
 class ScanEntry:
-    """One endorsement's prepared verification document (PRODUCT.md §7 ``/api/v1/verify``)."""
+    """One endorsement's prepared verification document (``GET /api/v1/verify``)."""
 
     code: str
     endorsement_id: uuid.UUID

@@ -18,7 +18,7 @@ records touching those batches. That is four queries whatever the graph's size:
 
 Ids found by (1) are passed to (2)-(4) as ``IN`` lists, so the recursion runs once.
 
-A **recall** is a signed ``recall`` record (PRODUCT.md §5): ingestion marks the batch and
+A **recall** is a signed ``recall`` record (docs/records.md): ingestion marks the batch and
 every descendant with the recall's digest, which turns every endorsement covering one of them
 ``recalled``. ``issue_recall`` signs one with the caller's custodial key (the policy decides
 who may), ``recall_summaries`` lists them for the public, and

@@ -1,4 +1,4 @@
-/* Verification on the viewer's phone (PRODUCT.md §3): trust nothing the server says that a
+/* Verification on the viewer's phone: trust nothing the server says that a
  * signature or a hash does not prove.
  *
  * Fetches the endorsement's verification document and checks, with WebCrypto only:
