@@ -17,9 +17,13 @@ from typing import Any
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-import registry.audit as audit_module
-from registry.audit import EXIT_FAILED, EXIT_OK, EXIT_USAGE, STATE_FILE, AuditError
 from app.cli import app as cli_app
+from registry.audit import EXIT_FAILED, EXIT_OK, EXIT_USAGE, STATE_FILE, AuditError
+from registry.audit import client as audit_client
+from registry.audit import command as audit_command
+from registry.audit import pool as audit_pool
+from registry.audit import replay as audit_replay
+from registry.audit import tree as audit_tree
 from registry.crypto.dsse import verify_signature
 from registry.crypto.jcs import canonicalize
 from registry.db import transaction
@@ -140,10 +144,16 @@ def test_witness_cosignatures_are_required(live, tmp_path):
     assert live.audit(tmp_path / "c", witnesses=[witness.to_vkey()]).code == EXIT_FAILED
 
 
-def test_an_interrupted_mirror_resumes_where_it_stopped(live, tmp_path, monkeypatch):
-    monkeypatch.setattr(audit_module, "PAGE_SIZE", 20)
+def small_pages(monkeypatch: Any, size: int) -> None:
+    """Pages of ``size`` entries wherever the auditor pages through ``/log/entries``."""
+    monkeypatch.setattr(audit_client, "PAGE_SIZE", size)
+    monkeypatch.setattr(audit_tree, "PAGE_SIZE", size)
 
-    class DropsAfter40(audit_module.RegistryClient):
+
+def test_an_interrupted_mirror_resumes_where_it_stopped(live, tmp_path, monkeypatch):
+    small_pages(monkeypatch, 20)
+
+    class DropsAfter40(audit_client.RegistryClient):
         def entries(self, start: int, end: int) -> list[Any]:
             if start >= 40:
                 raise AuditError("connection reset (simulated)")
@@ -151,7 +161,7 @@ def test_an_interrupted_mirror_resumes_where_it_stopped(live, tmp_path, monkeypa
 
     state = tmp_path / "state"
     with monkeypatch.context() as patch:
-        patch.setattr(audit_module, "RegistryClient", DropsAfter40)
+        patch.setattr(audit_command, "RegistryClient", DropsAfter40)
         interrupted = live.audit(state)
     assert interrupted.code == EXIT_USAGE
     assert "connection reset" in interrupted.err
@@ -166,16 +176,16 @@ def test_an_interrupted_mirror_resumes_where_it_stopped(live, tmp_path, monkeypa
 def test_the_parallel_replay_reaches_the_same_verdicts(live, tmp_path, monkeypatch):
     """Large logs verify signatures in worker processes; force that path on the demo, with
     pages and chunks small enough that keys are registered all along the way."""
-    monkeypatch.setattr(audit_module, "_worker_count", lambda records: 1)
-    monkeypatch.setattr(audit_module, "PAGE_SIZE", 20)
-    monkeypatch.setattr(audit_module, "CHUNK_SIZE", 7)
+    monkeypatch.setattr(audit_pool, "_worker_count", lambda records: 1)
+    small_pages(monkeypatch, 20)
+    monkeypatch.setattr(audit_pool, "CHUNK_SIZE", 7)
     inline: list[str] = []
 
     def verified_inline(envelope: Any, keyid: str, public_key: Any) -> None:
         inline.append(keyid)
         verify_signature(envelope, keyid, public_key)
 
-    monkeypatch.setattr(audit_module, "verify_signature", verified_inline)
+    monkeypatch.setattr(audit_replay, "verify_signature", verified_inline)
     assert live.audit(tmp_path / "honest").code == EXIT_OK
     assert inline == [], "the workers were not given the keys registered along the log"
 

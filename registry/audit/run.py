@@ -1,0 +1,153 @@
+"""One audit run against one registry, in the order of docs/audit.md "What is checked".
+
+Pin the log key, verify the checkpoint and its consistency with the last one verified,
+mirror and replay the entries (overlapped: a thread fetches the next pages while this one
+stores and replays the current one, and worker processes check signatures), then check the
+RFC 6962 tree. A failure found by several checks is reported at the lowest log index.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from rich.progress import Progress, TaskID
+
+from registry.audit.client import FetchFailed, PageFetcher, RegistryClient
+from registry.audit.failures import failure
+from registry.audit.mirror import Mirror, MirrorRow
+from registry.audit.pool import replay_log
+from registry.audit.tree import check_consistency, check_tree, verify_checkpoint
+from registry.errors import InvalidInput, VerificationError
+from registry.log.note import CosignatureVerifier, NoteVerifier, parse_vkey
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """A verified run: checkpoint size and RFC 6962 root, entries fetched, seconds taken."""
+
+    size: int
+    root: bytes
+    fetched: int
+    seconds: float
+
+
+class Audit:
+    """One run of the auditor over a state directory's ``mirror`` and a registry ``client``;
+    ``progress`` (when given) shows mirroring and verifying (docs/audit.md)."""
+
+    def __init__(self, mirror: Mirror, client: RegistryClient, progress: Progress | None) -> None:
+        self.mirror = mirror
+        self.client = client
+        self.progress = progress
+
+    def _task(self, description: str, total: int) -> TaskID | None:
+        if self.progress is None:
+            return None
+        return self.progress.add_task(description, total=total)
+
+    def _advance(self, task: TaskID | None, amount: int = 1) -> None:
+        if self.progress is not None and task is not None:
+            self.progress.advance(task, amount)
+
+    def log_key(self, given: NoteVerifier | None) -> NoteVerifier:
+        """The pinned log key: ``--vkey`` must match it; without one, trust on first use."""
+        pinned = self.mirror.get("vkey")
+        if given is not None:
+            if pinned is not None and pinned != given.to_vkey():
+                raise failure(
+                    None, None, f"--vkey {given.to_vkey()} differs from the pinned key {pinned}"
+                )
+            if pinned is None:
+                self.mirror.put({"vkey": given.to_vkey(), "url": self.client.base_url})
+            return given
+        if pinned is None:
+            pinned = self.client.vkey()
+            try:
+                parse_vkey(pinned)
+            except InvalidInput as exc:
+                raise failure(
+                    None, None, f"the served /log/vkey is invalid: {exc.detail}"
+                ) from None
+            self.mirror.put({"vkey": pinned, "url": self.client.base_url})
+        return parse_vkey(pinned)
+
+    def run(
+        self, given: NoteVerifier | None, witnesses: Sequence[CosignatureVerifier]
+    ) -> AuditResult:
+        """Audit the registry's latest checkpoint (C2SP tlog-checkpoint, cosigned by every
+        witness) and the whole log under it; record it as verified. ``VerificationError``
+        names the first bad record; ``AuditError`` means the audit could not run."""
+        started = time.perf_counter()
+        note = self.client.checkpoint()
+        checkpoint = verify_checkpoint(note, self.log_key(given), witnesses)
+        size = checkpoint.size
+        previous = self.mirror.verified()
+        if previous is not None:
+            check_consistency(self.client, self.mirror, previous, checkpoint)
+        if self.mirror.size() > size:
+            self.mirror.truncate(size)  # fetched by an interrupted run, beyond this tree
+        fetched_from = self.mirror.size()
+        gap, replay_problem = self._fetch_and_replay(size)
+        problem = gap or check_tree(self.client, self.mirror, checkpoint)
+        # Report what broke first: a replay failure past a gap or a bad leaf is a
+        # consequence of it (and the replay would not have reached it, run after the fetch).
+        limit = (
+            size if problem is None or problem.extra["index"] is None else problem.extra["index"]
+        )
+        if replay_problem is not None and (replay_problem.extra.get("index") or 0) < limit:
+            raise replay_problem
+        if problem is not None:
+            raise problem
+        self.mirror.put(
+            {
+                "checkpoint_size": str(size),
+                "checkpoint_root": base64.b64encode(checkpoint.root_hash).decode(),
+                "checkpoint_note": note,
+            }
+        )
+        elapsed = time.perf_counter() - started
+        return AuditResult(size, checkpoint.root_hash, size - fetched_from, elapsed)
+
+    def _fetch_and_replay(
+        self, size: int
+    ) -> tuple[VerificationError | None, VerificationError | None]:
+        """Mirror ``[mirrored, size)`` and replay ``[0, size)`` at once: a thread fetches the
+        next pages over HTTP while this one stores and replays the current one (the server
+        works on the next page while the replay works on this one).
+
+        Returns the gap in what the server serves, if any, and the replay's first failure,
+        if any; the mirror holds every entry the server served either way. Network failures
+        and malformed answers raise as they happen."""
+        start = self.mirror.size()
+        pages = PageFetcher(self.client, start, size)
+        task = self._task("mirroring", size - start)
+
+        def fetched() -> Iterator[MirrorRow]:
+            for rows in pages:
+                self.mirror.append(rows)
+                self._advance(task, len(rows))
+                yield from rows
+
+        replay_problem = None
+        pages.start()
+        try:
+            try:
+                self._replay(itertools.chain(self.mirror.rows(0, start), fetched()), size)
+            except VerificationError as exc:
+                replay_problem = exc  # the tree check decides whether it came first
+            for _ in fetched():  # mirror what the replay did not reach
+                pass
+        except FetchFailed as failed:
+            raise failed.error from None
+        finally:
+            pages.stop()
+        return pages.gap, replay_problem
+
+    def _replay(self, rows: Iterator[MirrorRow], total: int) -> None:
+        """Replay ``rows`` (the log from index 0), showing progress (``pool.replay_log``)."""
+        task = self._task("verifying", total)
+        replay_log(rows, total, lambda amount: self._advance(task, amount))
