@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import idempotency, pagination
 from api.deps import ContextDep, CurrentAccount, SessionDep
-from registry.services import trace as trace_service
+from registry import trace as trace_service
 from registry.services import webhooks
-from registry.services.trace import Direction
+from registry.trace import Direction
 
 
 @asynccontextmanager
