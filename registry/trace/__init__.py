@@ -22,7 +22,8 @@ The modules, by job:
 - ``reach``: what a recall reaches, turns and who hears of it;
 - ``summaries``: recalls as the public list shows them;
 - ``notifications``: the recall outbox and its session hooks;
-- ``recalls``: issuing a recall.
+- ``recalls``: issuing a recall;
+- ``subscriptions``: webhook subscriptions and delivery logs as the API shows them.
 """
 
 from __future__ import annotations
@@ -31,12 +32,21 @@ from registry.trace.lineage import trace
 from registry.trace.notifications import (
     enqueue_recall_notifications,
     install_recall_notifications,
+    recall_deliverer,
 )
 from registry.trace.queries import MAX_DEPTH, organization_names
 from registry.trace.reach import recall_audience
 from registry.trace.recalls import RecallOutcome, issue_recall
+from registry.trace.subscriptions import (
+    delivery_log,
+    subscribe,
+    subscription_document,
+    subscription_documents,
+)
 from registry.trace.summaries import (
+    RecallListing,
     RecallSummary,
+    recall_listing,
     recall_summaries,
 )
 from registry.trace.view import (
@@ -57,6 +67,7 @@ __all__ = [
     "Direction",
     "LineageNode",
     "OrganizationName",
+    "RecallListing",
     "RecallOutcome",
     "RecallSummary",
     "Trace",
@@ -64,11 +75,17 @@ __all__ = [
     "TraceRecord",
     "TracedBatch",
     "batch_document",
+    "delivery_log",
     "enqueue_recall_notifications",
     "install_recall_notifications",
     "issue_recall",
     "organization_names",
     "recall_audience",
+    "recall_deliverer",
+    "recall_listing",
     "recall_summaries",
+    "subscribe",
+    "subscription_document",
+    "subscription_documents",
     "trace",
 ]

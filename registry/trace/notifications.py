@@ -30,6 +30,7 @@ __all__ = [
     "enqueue_recall_notifications",
     "enqueue_summary_notifications",
     "install_recall_notifications",
+    "recall_deliverer",
 ]
 
 _PENDING = ACCEPTED_RECALLS  # log indices of recalls this transaction accepted
@@ -99,3 +100,13 @@ def install_recall_notifications(
     event.listen(factory, "before_commit", enqueue)
     event.listen(factory, "after_commit", committed)
     event.listen(factory, "after_rollback", rolled_back)
+
+
+def recall_deliverer(
+    factory: sessionmaker[Session], ctx: RegistryContext
+) -> webhooks.WebhookDeliverer:
+    """A webhook deliverer for sessions of ``factory``, woken after every commit that enqueued
+    recall notifications (``install_recall_notifications``). Not started yet."""
+    deliverer = webhooks.WebhookDeliverer(factory, ctx.master_key)
+    install_recall_notifications(factory, ctx, on_commit=deliverer.wake)
+    return deliverer

@@ -23,7 +23,7 @@ from registry.trace.queries import organization_names
 from registry.trace.reach import reach_per_recall
 from registry.trace.view import OrganizationName, TracedBatch
 
-__all__ = ["RecallSummary", "recall_summaries", "summarize"]
+__all__ = ["RecallListing", "RecallSummary", "recall_listing", "recall_summaries", "summarize"]
 
 
 @dataclass
@@ -84,6 +84,27 @@ def recall_summaries(
         query = query.where(Record.log_index < before_index)
     return summarize(
         session, list(session.scalars(query.order_by(Record.log_index.desc()).limit(limit)))
+    )
+
+
+@dataclass(frozen=True)
+class RecallListing:
+    """A page of the public recall list: the summaries' JSON forms, newest first, and the log
+    index to list before for the next page (``None``: this is the last)."""
+
+    items: list[dict[str, Any]]
+    next_before: int | None
+
+
+def recall_listing(session: Session, limit: int, before_index: int | None) -> RecallListing:
+    """At most ``limit`` recalls logged before ``before_index`` (all if ``None``), newest
+    first, and where the next page starts."""
+    summaries = recall_summaries(session, limit=limit + 1, before_index=before_index)
+    more = len(summaries) > limit
+    summaries = summaries[:limit]
+    return RecallListing(
+        items=[s.document() for s in summaries],
+        next_before=summaries[-1].index if more else None,
     )
 
 
