@@ -17,7 +17,7 @@
     (what autovacuum does on its own: statistics, and the visibility map that lets the
     lineage indexes answer index-only); SQLite gets no ``ANALYZE`` (a registry's SQLite file
     never has it) but a WAL checkpoint (what it does as it goes).
-(b) Traces. ``registry.services.trace.trace`` — what ``GET /api/v1/batches/{id}/trace``,
+(b) Traces. ``registry.trace.trace`` — what ``GET /api/v1/batches/{id}/trace``,
     the page and ``registry trace`` run — for random batches (by public code), backward and
     forward, each in a fresh session and transaction like a request: p50 / p99, and the
     batches / records each returned.
@@ -58,6 +58,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from registry import trace as trace_service
 from registry.codes import ALPHABET, check_character
 from registry.db import insert_rows, make_engine, make_session_factory, upgrade
 from registry.models import (
@@ -69,7 +70,6 @@ from registry.models import (
     RecordBatch,
 )
 from registry.records import RECORD_PAYLOAD_TYPE
-from registry.services import trace as trace_service
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/registry_bench_trace"
 TARGET_P50_MS = 10.0

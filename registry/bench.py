@@ -16,7 +16,7 @@
     fit the server's body limit): parsing, JCS check, Ed25519 verification, policy,
     projections, log append, the signed checkpoint and the commit.
 (c) Traces. ``bench/trace_bench.py``'s generated supply chain (full: 100,000 batches /
-    1,000,000 records; quick: a tenth of a tenth), ``registry.services.trace.trace`` p50 in
+    1,000,000 records; quick: a tenth of a tenth), ``registry.trace.trace`` p50 in
     both directions, worst backend.
 (d) Proofs. ``bench/log_bench.py``'s synthetic tree (full: 1,000,000 leaves; quick: 100,000),
     inclusion and consistency proof p50 through ``registry.services.log``.

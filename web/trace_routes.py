@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep
 from api.problems import problem
+from registry import trace as trace_service
 from registry.errors import InvalidInput, NotFound
-from registry.services import trace as trace_service
 from web.i18n import Translator, negotiate
 from web.routes import PAGE_HEADERS, templates
 

@@ -20,17 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import idempotency, pagination
 from api.deps import ContextDep, CurrentAccount, SessionDep
-from registry.services import trace as trace_service
+from registry import trace as trace_service
 from registry.services import webhooks
-from registry.services.trace import Direction
+from registry.trace import Direction
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    ctx = app.state.ctx
-    factory = app.state.session_factory
-    deliverer = webhooks.WebhookDeliverer(factory, ctx.master_key)
-    trace_service.install_recall_notifications(factory, ctx, on_commit=deliverer.wake)
+    deliverer = trace_service.recall_deliverer(app.state.session_factory, app.state.ctx)
     app.state.webhook_deliverer = deliverer
     deliverer.start()
     try:
@@ -185,17 +182,6 @@ class DeliveryOut(BaseModel):
     log: list[AttemptOut]
 
 
-def _webhook(subscription: Any) -> WebhookOut:
-    return WebhookOut(
-        id=subscription.id,
-        organization_id=subscription.organization_id,
-        url=subscription.url,
-        events=subscription.events,
-        secret_prefix=subscription.secret_prefix,
-        created_at=subscription.created_at,
-    )
-
-
 # --- trace -----------------------------------------------------------------------------------
 
 
@@ -244,13 +230,10 @@ def list_recalls(
     cursor: str | None = None,
 ) -> RecallPage:
     """Every recall, newest first: what was recalled, why, by whom, and what it reached."""
-    before = pagination.decode_int(cursor)
-    summaries = trace_service.recall_summaries(session, limit=limit + 1, before_index=before)
-    more = len(summaries) > limit
-    summaries = summaries[:limit]
+    listing = trace_service.recall_listing(session, limit, pagination.decode_int(cursor))
     return RecallPage(
-        items=[RecallSummaryOut.model_validate(s.document()) for s in summaries],
-        next_cursor=pagination.encode(summaries[-1].index) if more else None,
+        items=[RecallSummaryOut.model_validate(item) for item in listing.items],
+        next_cursor=None if listing.next_before is None else pagination.encode(listing.next_before),
     )
 
 
@@ -260,17 +243,14 @@ def list_recalls(
 @router.post("/webhooks", status_code=201, response_model=NewWebhookOut, tags=["webhooks"])
 def create_webhook(
     body: WebhookIn, session: SessionDep, ctx: ContextDep, account: CurrentAccount
-) -> NewWebhookOut:
+) -> dict[str, Any]:
     """Subscribe your organization to events. The secret is shown once."""
-    created = webhooks.create_subscription(
-        session, ctx.master_key, ctx.settings.mode, account, body.url, body.events
-    )
-    return NewWebhookOut(**_webhook(created.subscription).model_dump(), secret=created.secret)
+    return trace_service.subscribe(session, ctx, account, body.url, body.events)
 
 
 @router.get("/webhooks", response_model=list[WebhookOut], tags=["webhooks"])
-def list_webhooks(session: SessionDep, account: CurrentAccount) -> list[WebhookOut]:
-    return [_webhook(s) for s in webhooks.list_subscriptions(session, account)]
+def list_webhooks(session: SessionDep, account: CurrentAccount) -> list[dict[str, Any]]:
+    return trace_service.subscription_documents(session, account)
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, tags=["webhooks"])
@@ -287,30 +267,6 @@ def webhook_deliveries(
     session: SessionDep,
     account: CurrentAccount,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[DeliveryOut]:
+) -> list[dict[str, Any]]:
     """The delivery log, newest first: each event with every attempt."""
-    return [
-        DeliveryOut(
-            id=d.id,
-            event=d.event,
-            event_id=d.event_id,
-            status=d.status,
-            attempts=d.attempts,
-            next_attempt_at=d.next_attempt_at,
-            last_status_code=d.last_status_code,
-            last_error=d.last_error,
-            created_at=d.created_at,
-            delivered_at=d.delivered_at,
-            log=[
-                AttemptOut(
-                    number=a.number,
-                    attempted_at=a.attempted_at,
-                    status_code=a.status_code,
-                    error=a.error,
-                    duration_ms=a.duration_ms,
-                )
-                for a in attempts
-            ],
-        )
-        for d, attempts in webhooks.deliveries(session, account, webhook_id, limit)
-    ]
+    return trace_service.delivery_log(session, account, webhook_id, limit)

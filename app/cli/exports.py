@@ -29,7 +29,7 @@ def trace_command(
     from rich.markup import escape
     from rich.tree import Tree
 
-    from registry.services import trace as trace_service
+    from registry import trace as trace_service
 
     settings, factory = session_factory()
     try:

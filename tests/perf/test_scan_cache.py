@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from registry import trace as trace_service
 from registry.db import transaction
 from registry.models import Account, Batch, Endorsement, EndorsementBatch, EndorsementSigner
 from registry.services import endorsements as endorsement_service
-from registry.services import trace as trace_service
 from registry.services.scan_cache import Encoded, ScanCache
 from tests.perf.conftest import Scan, counting_statements
 
