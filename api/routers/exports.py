@@ -8,8 +8,8 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import ContextDep, CurrentAccount, SessionDep
-from registry.services import capture as capture_service
-from registry.services import exports
+from registry import exports
+from registry.exports.epcis import capture_service
 
 router = APIRouter(tags=["exports"])
 

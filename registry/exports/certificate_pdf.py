@@ -21,7 +21,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
 from registry import qr
-from registry.services.exports import CertificateView
+from registry.exports.fsma204 import CertificateView
 
 CJK_FONT = "STSong-Light"
 LATIN_FONT = "Helvetica"

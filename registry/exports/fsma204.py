@@ -20,9 +20,10 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from registry import epcis, qr
+from registry import qr
 from registry.db import in_chunks
 from registry.errors import InvalidInput, NotFound
+from registry.exports.epcis import export as epcis
 from registry.gs1 import normalize_gtin
 from registry.models import Batch, Checkpoint, Organization, Product, Record, RecordBatch
 from registry.records import split_batch_ref

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import epcis
 from registry.codes import normalize_code
 from registry.context import RegistryContext
 from registry.errors import InvalidInput, RegistryError
+from registry.exports.epcis import export as epcis
 from registry.gs1 import validate_lot
 from registry.models import Account, Batch, Organization, Product
 from registry.services import records as record_service
