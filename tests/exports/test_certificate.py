@@ -15,7 +15,7 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from registry.exports.fsma204 import label_url
+from registry.exports.certificate import label_url
 from registry.models import Account, Batch
 from registry.services import records as record_service
 from tests.exports.conftest import PROBLEM_JSON, Registry

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from registry.demo import PEOPLE, demo_id
-from registry.exports.fsma204 import trace_record_indices
+from registry.exports.loading import trace_record_indices
 from registry.models import Batch, BatchInput, Record
 from registry.services import batches as batch_service
 from tests.exports.conftest import PROBLEM_JSON, Registry, assert_valid, sub_document
