@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from registry.errors import InvalidInput
 from registry.exports.epcis.facts import BatchInfo, OrgInfo
 from registry.exports.epcis.values import utc_text
 from registry.exports.epcis.vocabulary import (
@@ -101,8 +102,11 @@ def _location_element(uri: str, what: OrgInfo | str) -> dict[str, Any]:
 # --- capture ---------------------------------------------------------------------------------
 
 
-class EventProblem(Exception):
-    """What is wrong with one event (or the envelope): ``problems`` are (path, message)."""
+class EventProblem(InvalidInput):
+    """What is wrong with one event (or the envelope): ``problems`` are (path, message).
+
+    The capture service reports these per event (``registry.exports.epcis.capture_service``);
+    they never reach a caller as they are."""
 
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{p}: {m}" for p, m in problems))

@@ -17,7 +17,7 @@ PREFIX = "gr"
 """The compact prefix of ``NS`` in the documents this registry writes."""
 
 CERTIFYING = NS + "certifying"
-"""bizStep of a 合格证 event: CBV 2.0 §7.1 has no business step for it."""
+"""bizStep of a 合格证 event: CBV 2.0 has no business step for it."""
 
 SCHEMA_VERSION = "2.0"
 """``schemaVersion`` of an EPCISDocument."""
