@@ -11,9 +11,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.deps import ContextDep, SessionDep
 from api.problems import problem
-from registry.certificate_pdf import render_certificate_pdf
+from registry import exports
 from registry.errors import InvalidInput, NotFound
-from registry.services import exports
+from registry.exports.certificate_pdf import render_certificate_pdf
 from web.routes import PAGE_HEADERS, QR_CACHE, TEMPLATES_DIR
 
 # A page of its own (no site chrome to print): it needs nothing of the site's templates.

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import ContextDep, CurrentAccount, SessionDep
-from registry.services import capture as capture_service
-from registry.services import exports
+from registry import exports
+from registry.exports.epcis import capture_service
 
 router = APIRouter(tags=["exports"])
 
@@ -39,10 +39,10 @@ def export_epcis(
 ) -> Response:
     """EPCIS 2.0 JSON-LD of the supply-chain records: the whole registry, a batch's trace
     and/or a time range. Every event names its log index and digest (``gr:`` fields)."""
-    document = exports.epcis_export(
+    body = exports.epcis_export_json(
         session, ctx.settings.base_url, batch=batch, since=since, until=until, now=ctx.clock()
     )
-    return Response(exports.epcis_json(document), media_type=EPCIS_MEDIA_TYPE)
+    return Response(body, media_type=EPCIS_MEDIA_TYPE)
 
 
 Lot = Annotated[str | None, Query(description="traceability lot code")]
@@ -63,9 +63,9 @@ def export_fsma204_csv(
 ) -> Response:
     """FSMA 204-style key data elements of each critical tracking event, as CSV (UTF-8 with
     a byte-order mark)."""
-    rows = exports.fsma204_rows(session, lot=lot, product=product, since=since, until=until)
+    body = exports.fsma204_file(session, "csv", lot=lot, product=product, since=since, until=until)
     return Response(
-        exports.fsma204_csv(rows),
+        body,
         media_type="text/csv; charset=utf-8",
         headers=_attachment("fsma204.csv"),
     )
@@ -80,10 +80,8 @@ def export_fsma204_xlsx(
     until: Until = None,
 ) -> Response:
     """The same rows as an Excel workbook (header frozen, autofilter on)."""
-    rows = exports.fsma204_rows(session, lot=lot, product=product, since=since, until=until)
-    return Response(
-        exports.fsma204_xlsx(rows), media_type=XLSX_MEDIA_TYPE, headers=_attachment("fsma204.xlsx")
-    )
+    body = exports.fsma204_file(session, "xlsx", lot=lot, product=product, since=since, until=until)
+    return Response(body, media_type=XLSX_MEDIA_TYPE, headers=_attachment("fsma204.xlsx"))
 
 
 @router.post("/api/v1/epcis/capture", tags=["exports"])
@@ -100,20 +98,4 @@ def capture_epcis(
     account's custodial key. A 422 problem lists each refused event (index, eventID, what
     is wrong); with ``atomic=false`` the accepted events stay and the refused are listed."""
     result = capture_service.capture(session, ctx, account, document, atomic=atomic)
-    body = {
-        "captured": len(result.captured),
-        "refused": len(result.errors),
-        "checkpoint_size": result.checkpoint_size,
-        "records": [
-            {
-                "index": c.index,
-                "event_id": c.event_id,
-                "kind": c.kind,
-                "log_index": c.log_index,
-                "digest": c.digest,
-            }
-            for c in result.captured
-        ],
-        "errors": result.errors,
-    }
-    return JSONResponse(body, status_code=201 if result.captured else 200)
+    return JSONResponse(result.report(), status_code=201 if result.captured else 200)

@@ -106,8 +106,8 @@ def export_epcis(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="file (default stdout)")] = None,
 ) -> None:
     """EPCIS 2.0 JSON-LD of the whole registry, a batch's trace and/or a time range."""
+    from registry import exports
     from registry.models import utcnow
-    from registry.services import exports
 
     settings, factory = session_factory()
     try:
@@ -130,7 +130,7 @@ def export_fsma204(
     until: Annotated[str | None, typer.Option(help="event date until, inclusive")] = None,
 ) -> None:
     """FSMA 204-style sortable spreadsheet of the key data elements of each tracking event."""
-    from registry.services import exports
+    from registry import exports
 
     kind = format or ("xlsx" if str(out).endswith(".xlsx") else "csv")
     if kind not in ("csv", "xlsx"):
@@ -150,8 +150,8 @@ def export_certificate(
     out: Annotated[Path, typer.Option("--out", "-o", help="PDF file to write; - for stdout")],
 ) -> None:
     """The printable 承诺达标合格证 of a batch, as a one-page A6 PDF."""
-    from registry.certificate_pdf import render_certificate_pdf
-    from registry.services import exports
+    from registry import exports
+    from registry.exports.certificate_pdf import render_certificate_pdf
 
     settings, factory = session_factory()
     try:

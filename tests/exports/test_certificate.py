@@ -15,9 +15,9 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from registry.exports.certificate import label_url
 from registry.models import Account, Batch
 from registry.services import records as record_service
-from registry.services.exports import label_url
 from tests.exports.conftest import PROBLEM_JSON, Registry
 
 

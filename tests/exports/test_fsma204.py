@@ -10,7 +10,7 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
-from registry.services.exports import FSMA_HEADERS
+from registry.exports.fsma204 import FSMA_HEADERS
 from tests.exports.conftest import PROBLEM_JSON, Registry
 
 CSV_PATH = "/api/v1/export/fsma204.csv"

@@ -21,14 +21,20 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
 from registry import qr
-from registry.services.exports import CertificateView
+from registry.exports.certificate import CertificateView
 
 CJK_FONT = "STSong-Light"
+"""The Chinese font: reportlab's built-in CID font (Adobe-GB1), supplied by the viewer."""
 LATIN_FONT = "Helvetica"
+"""The font of codes, numbers and English labels."""
 LATIN_BOLD = "Helvetica-Bold"
+"""The font of a ticked box's mark."""
 MARGIN = 7 * mm
+"""The page margin (the border is drawn at half of it)."""
 QR_SIZE = 30 * mm
-QR_BOX = 8  # pixels per module of the embedded QR image: crisp when printed at 30 mm
+"""The printed size of the package-label QR."""
+QR_BOX = 8
+"""Pixels per module of the embedded QR image: crisp when printed at 30 mm."""
 
 
 def _register_fonts() -> None:
@@ -41,16 +47,27 @@ def _escape(text: str) -> str:
 
 
 def render_certificate_pdf(view: CertificateView, *, generated_by: str = "") -> bytes:
-    """The 合格证 of ``view`` as PDF bytes."""
+    """The 合格证 of ``view`` as PDF bytes: one A6 page laid out as the national template."""
     _register_fonts()
-    width, height = A6
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A6, pageCompression=1)
     canvas.setTitle(f"承诺达标合格证 {view.lot}")
     canvas.setAuthor(view.producer_zh)
     canvas.setSubject(f"Producer's compliance certificate, lot {view.lot}, batch {view.batch_code}")
     canvas.setCreator(generated_by or "Guarantee Registry")
+    y = _heading(canvas, view)
+    y = _fields(canvas, view, y)
+    y = _promise(canvas, view, y)
+    _basis(canvas, view, y)
+    _label(canvas, view)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
 
+
+def _heading(canvas: Canvas, view: CertificateView) -> float:
+    """The border, the title, the certificate number and a recall warning; returns y."""
+    width, height = A6
     # Border, as on the printed template.
     canvas.setLineWidth(1.2)
     canvas.rect(MARGIN / 2, MARGIN / 2, width - MARGIN, height - MARGIN)
@@ -69,8 +86,12 @@ def render_certificate_pdf(view: CertificateView, *, generated_by: str = "") -> 
         canvas.setFont(CJK_FONT, 10)
         canvas.drawCentredString(width / 2, y, "该批次已召回，请勿销售 RECALLED")
         canvas.setFillColorRGB(0, 0, 0)
-    y -= 4 * mm
+    return float(y - 4 * mm)
 
+
+def _fields(canvas: Canvas, view: CertificateView, y: float) -> float:
+    """The template's fields: product, quantity, producer, origin, lot, date; returns y."""
+    width, _ = A6
     label_x = MARGIN
     value_x = MARGIN + 24 * mm
     rows = [
@@ -93,8 +114,12 @@ def render_certificate_pdf(view: CertificateView, *, generated_by: str = "") -> 
             canvas.setFont(LATIN_FONT, 5.5)
             canvas.drawString(value_x, y - 2.4 * mm, value_en[:70])
         y -= 1.5 * mm
+    return y
 
-    # The promise, wrapped the CJK way (a line may break between any two characters).
+
+def _promise(canvas: Canvas, view: CertificateView, y: float) -> float:
+    """The promise, wrapped the CJK way (a line may break between any two characters)."""
+    width, _ = A6
     y -= 6 * mm
     canvas.setFont(CJK_FONT, 8)
     canvas.drawString(MARGIN, y, "我承诺 Promise")
@@ -105,8 +130,11 @@ def render_certificate_pdf(view: CertificateView, *, generated_by: str = "") -> 
     _, promise_height = promise.wrap(width - 2 * MARGIN, 40 * mm)
     y -= promise_height + 1.5 * mm
     promise.drawOn(canvas, MARGIN, y)
+    return y
 
-    # Basis: the template's tick boxes.
+
+def _basis(canvas: Canvas, view: CertificateView, y: float) -> None:
+    """Basis: the template's tick boxes."""
     y -= 5 * mm
     canvas.setFont(CJK_FONT, 8)
     canvas.drawString(MARGIN, y, "承诺依据 Basis")
@@ -121,7 +149,10 @@ def render_certificate_pdf(view: CertificateView, *, generated_by: str = "") -> 
         canvas.setFont(LATIN_FONT, 5.5)
         canvas.drawString(MARGIN + 5 * mm + 7.5 * len(label_zh) + 1.5 * mm, y, label_en)
 
-    # The package-label QR and how to check this certificate.
+
+def _label(canvas: Canvas, view: CertificateView) -> None:
+    """The package-label QR and how to check this certificate."""
+    width, _ = A6
     qr_x = width - MARGIN - QR_SIZE
     qr_y = MARGIN + 3 * mm
     png = qr.render_png(view.label_url, box_size=QR_BOX)
@@ -138,10 +169,6 @@ def render_certificate_pdf(view: CertificateView, *, generated_by: str = "") -> 
     canvas.drawString(MARGIN, text_y - 13.5 * mm, f"sha256 {view.digest[:24]}")
     canvas.drawString(MARGIN, text_y - 15.7 * mm, f"       {view.digest[24:48]}")
     canvas.drawString(MARGIN, text_y - 17.9 * mm, f"       {view.digest[48:]}")
-
-    canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
 
 
 def _value(canvas: Canvas, value: str, x: float, y: float, width: float) -> None:

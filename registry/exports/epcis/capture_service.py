@@ -1,6 +1,6 @@
 """EPCIS capture: an EPCIS 2.0 document in, records signed by the capturing organization out.
 
-Each supported event (see ``registry.epcis``) becomes a record draft that the registry signs
+Each supported event (see ``registry.exports.epcis``) becomes a record draft that the registry signs
 with the capturing account's custodial key (``records.sign_and_submit``), in document order,
 each in a savepoint of the one request transaction. By default the capture is all or
 nothing: if any event cannot be mapped or is refused, every event is still tried (so the
@@ -18,19 +18,25 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import epcis
 from registry.codes import normalize_code
 from registry.context import RegistryContext
 from registry.errors import InvalidInput, RegistryError
+from registry.exports.epcis.capture import draft_of
+from registry.exports.epcis.document import CaptureDocument, EventProblem, parse_capture_document
+from registry.exports.epcis.event_view import ResolvedClass, event_id
+from registry.exports.epcis.identifiers import gtin_and_lot
 from registry.gs1 import validate_lot
 from registry.models import Account, Batch, Organization, Product
 from registry.services import records as record_service
 
 MAX_EVENTS = 10_000
+"""The most events one capture request may hold."""
 
 
 @dataclass(frozen=True)
 class CapturedEvent:
+    """An event that became a record: where it was in the document and where it is logged."""
+
     index: int  # position in epcisBody.eventList
     event_id: str | None
     kind: str
@@ -40,9 +46,31 @@ class CapturedEvent:
 
 @dataclass(frozen=True)
 class CaptureResult:
+    """The outcome of a capture: the records made, the events refused (each with its index,
+    eventID, problem code and paths) and the checkpoint size after the last record."""
+
     captured: list[CapturedEvent]
     errors: list[dict[str, Any]]
     checkpoint_size: int | None
+
+    def report(self) -> dict[str, Any]:
+        """The capture report as ``POST /api/v1/epcis/capture`` returns it (JSON)."""
+        return {
+            "captured": len(self.captured),
+            "refused": len(self.errors),
+            "checkpoint_size": self.checkpoint_size,
+            "records": [
+                {
+                    "index": c.index,
+                    "event_id": c.event_id,
+                    "kind": c.kind,
+                    "log_index": c.log_index,
+                    "digest": c.digest,
+                }
+                for c in self.captured
+            ],
+            "errors": self.errors,
+        }
 
 
 def _event_error(
@@ -55,7 +83,7 @@ def _event_error(
     where = f"epcisBody.eventList[{index}]"
     entry: dict[str, Any] = {
         "index": index,
-        "event_id": epcis.event_id(event),
+        "event_id": event_id(event),
         "code": code,
         "detail": "; ".join(f"{p}: {m}" for p, m in problems),
         "problems": [{"path": f"{where}.{p}", "message": m} for p, m in problems],
@@ -80,7 +108,7 @@ def _refused(index: int, event: object, exc: RegistryError) -> dict[str, Any]:
 class _Resolver:
     """Class identifiers of a captured document to batch refs of this registry."""
 
-    def __init__(self, session: Session, base_url: str, document: epcis.CaptureDocument) -> None:
+    def __init__(self, session: Session, base_url: str, document: CaptureDocument) -> None:
         self.session = session
         self.document = document
         parts = urlsplit(base_url)
@@ -101,22 +129,22 @@ class _Resolver:
         ).first()
         return batch.unit if batch is not None else None
 
-    def __call__(self, identifier: str, creating: bool) -> epcis.ResolvedClass:
+    def __call__(self, identifier: str, creating: bool) -> ResolvedClass:
         try:
-            gtin_lot = epcis.gtin_and_lot(identifier)
+            gtin_lot = gtin_and_lot(identifier)
             if gtin_lot is not None:
                 gtin, lot = gtin_lot
                 validate_lot(lot)
                 product = self.session.scalars(select(Product).where(Product.gtin == gtin)).first()
                 if product is None:
                     raise ValueError(f"no product with GTIN {gtin} in this registry")
-                return epcis.ResolvedClass(f"{product.id}:{lot}", self._unit(product.id, lot))
+                return ResolvedClass(f"{product.id}:{lot}", self._unit(product.id, lot))
             master = self.document.classes.get(identifier)
             if master is not None and master.product_id and master.lot:
                 product_id = uuid.UUID(master.product_id)
                 validate_lot(master.lot)
                 unit = self._unit(product_id, master.lot) or master.unit
-                return epcis.ResolvedClass(f"{product_id}:{master.lot}", unit)
+                return ResolvedClass(f"{product_id}:{master.lot}", unit)
             code = self._own_code(identifier)
             if code is not None and not creating:
                 batch = self.session.scalars(
@@ -124,7 +152,7 @@ class _Resolver:
                 ).first()
                 if batch is None:
                     raise ValueError(f"no batch {code} in this registry")
-                return epcis.ResolvedClass(f"{batch.product_id}:{batch.lot}", batch.unit)
+                return ResolvedClass(f"{batch.product_id}:{batch.lot}", batch.unit)
         except RegistryError as exc:
             raise ValueError(f"{identifier}: {exc.detail}") from None
         except ValueError as exc:
@@ -141,6 +169,22 @@ class _Resolver:
         )
 
 
+def _parsed(document: object) -> CaptureDocument:
+    """The parsed envelope of a document to capture; InvalidInput if it is not one."""
+    try:
+        parsed = parse_capture_document(document)
+    except EventProblem as exc:
+        raise InvalidInput(
+            f"not an EPCIS document: {exc}",
+            errors=[{"path": p, "message": m} for p, m in exc.problems],
+        ) from None
+    if not parsed.events:
+        raise InvalidInput("the document has no events (epcisBody.eventList is empty)")
+    if len(parsed.events) > MAX_EVENTS:
+        raise InvalidInput(f"at most {MAX_EVENTS} events per capture")
+    return parsed
+
+
 def capture(
     session: Session,
     ctx: RegistryContext,
@@ -153,17 +197,7 @@ def capture(
 
     Raises InvalidInput listing every event's problems when ``atomic`` and any event fails
     (the caller's transaction must then roll back, as a request's does)."""
-    try:
-        parsed = epcis.parse_capture_document(document)
-    except epcis.EventProblem as exc:
-        raise InvalidInput(
-            f"not an EPCIS document: {exc}",
-            errors=[{"path": p, "message": m} for p, m in exc.problems],
-        ) from None
-    if not parsed.events:
-        raise InvalidInput("the document has no events (epcisBody.eventList is empty)")
-    if len(parsed.events) > MAX_EVENTS:
-        raise InvalidInput(f"at most {MAX_EVENTS} events per capture")
+    parsed = _parsed(document)
     record_service.custodial_signer(session, ctx, account)  # 409 now, not once per event
     org = session.get(Organization, account.organization_id)
     assert org is not None
@@ -174,8 +208,8 @@ def capture(
     checkpoint_size = None
     for index, event in enumerate(parsed.events):
         try:
-            draft = epcis.draft_of(event, parsed, resolve, org.region_code)
-        except epcis.EventProblem as exc:
+            draft = draft_of(event, parsed, resolve, org.region_code)
+        except EventProblem as exc:
             errors.append(_event_error(index, event, exc.problems))
             continue
         try:
@@ -188,7 +222,7 @@ def capture(
         captured.append(
             CapturedEvent(
                 index=index,
-                event_id=epcis.event_id(event),
+                event_id=event_id(event),
                 kind=accepted.kind,
                 log_index=accepted.index,
                 digest=accepted.digest,

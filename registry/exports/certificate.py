@@ -1,0 +1,111 @@
+"""The data of a batch's printable 承诺达标合格证 (producer's compliance certificate): from
+the batch's newest certificate record inside the log (docs/records.md, ``certificate``).
+
+The page (``web``) and the PDF (``registry.exports.certificate_pdf``) print this view.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry import qr
+from registry.errors import InvalidInput, NotFound
+from registry.exports.epcis.values import local_date
+from registry.models import Batch, Organization, Product, Record, RecordBatch
+from registry.services import batches as batch_service
+from registry.services import log as log_service
+
+BASIS_LABELS = {
+    "self_test": ("自我检测合格", "Self-tested"),
+    "commissioned_test": ("委托检测合格", "Tested by a commissioned lab"),
+    "quality_control": ("内部质量控制合格", "Internal quality control"),
+}
+"""The template's tick boxes: basis key → (Chinese, English) label."""
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """What a printed 合格证 carries: from the batch's newest certificate record."""
+
+    batch_code: str
+    lot: str
+    product_zh: str
+    product_en: str
+    gtin: str | None
+    producer_zh: str
+    producer_en: str
+    producer_region: str
+    quantity: str
+    unit: str
+    issued: str  # the record's time (RFC 3339)
+    issued_on: str  # its date, as written
+    certificate_number: str
+    promise: str
+    basis: tuple[str, ...]
+    log_index: int
+    digest: str
+    label_url: str
+    recalled: bool
+    place_name: str | None
+
+    @property
+    def basis_labels(self) -> list[tuple[str, str, bool]]:
+        """Every tick box of the template: (Chinese, English, ticked)."""
+        return [(zh, en, key in self.basis) for key, (zh, en) in BASIS_LABELS.items()]
+
+
+def label_url(session: Session, base_url: str, batch: Batch) -> str:
+    """The batch's package-label QR URL (GS1 Digital Link with a GTIN, else its code)."""
+    product = session.get(Product, batch.product_id)
+    try:
+        return qr.batch_url(base_url, product.gtin if product else None, batch.lot, batch.code)
+    except InvalidInput:  # a lot outside the GS1 character set: label with the short code
+        return qr.batch_url(base_url, None, batch.lot, batch.code)
+
+
+def certificate_view(session: Session, base_url: str, code: str) -> CertificateView:
+    """The 合格证 of a batch (id or code); NotFound if it has no certificate record."""
+    batch = batch_service.get_batch(session, code)
+    record = session.scalars(
+        select(Record)
+        .join(RecordBatch, RecordBatch.record_index == Record.log_index)
+        .where(RecordBatch.batch_id == batch.id, Record.kind == "certificate")
+        .where(Record.log_index < log_service.tree_size(session))
+        .order_by(Record.log_index.desc())
+        .limit(1)
+    ).first()
+    if record is None or record.payload is None:
+        raise NotFound(f"batch {batch.code} has no 合格证 (certificate record)")
+    document = json.loads(record.payload)
+    product = session.get(Product, batch.product_id)
+    producer = session.get(Organization, record.organization_id)
+    assert product is not None and producer is not None
+    origin = batch_service.batch_records(session, batch.id)[0]
+    origin_doc = json.loads(origin.payload) if origin.payload else {}
+    place = origin_doc.get("place") if isinstance(origin_doc.get("place"), dict) else {}
+    return CertificateView(
+        batch_code=batch.code,
+        lot=batch.lot,
+        product_zh=product.name_zh,
+        product_en=product.name_en,
+        gtin=product.gtin,
+        producer_zh=producer.name_zh,
+        producer_en=producer.name_en,
+        producer_region=producer.region_code,
+        quantity=document.get("quantity") or batch.quantity,
+        unit=document.get("unit") or batch.unit,
+        issued=document["time"],
+        issued_on=local_date(document["time"]).isoformat(),
+        certificate_number=document["certificate_number"],
+        promise=document["promise"],
+        basis=tuple(document["basis"]),
+        log_index=record.log_index,
+        digest=record.digest,
+        label_url=label_url(session, base_url, batch),
+        recalled=batch.recall_digest is not None,
+        place_name=place.get("name") if place else None,
+    )

@@ -1,0 +1,135 @@
+"""Signed records to EPCIS 2.0 events: the common fields every event carries, the
+correction of a record as an error declaration, and the master data of what they named.
+
+What each kind says is in ``event_bodies``; see the package docstring for the mapping and
+docs/records.md for the kinds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from registry.exports.epcis.document import master_data
+from registry.exports.epcis.event_bodies import object_event_body, transformation_body
+from registry.exports.epcis.facts import LoggedRecord
+from registry.exports.epcis.identifiers import record_uri
+from registry.exports.epcis.naming import EventNames
+from registry.exports.epcis.values import offset_of, utc_text
+from registry.exports.epcis.vocabulary import SUPPLY_KINDS, ext
+
+_ORDER = [
+    "type",
+    "eventTime",
+    "eventTimeZoneOffset",
+    "recordTime",
+    "eventID",
+    "errorDeclaration",
+    "certificationInfo",
+    "action",
+    "quantityList",
+    "inputQuantityList",
+    "outputQuantityList",
+    "bizStep",
+    "disposition",
+    "readPoint",
+    "bizLocation",
+    "bizTransactionList",
+    "sourceList",
+    "destinationList",
+    "sensorElementList",
+    "ilmd",
+]
+
+
+def _ordered(event: dict[str, Any]) -> dict[str, Any]:
+    """Standard fields in the order of the standard's examples, extensions last."""
+    ordered = {k: event[k] for k in _ORDER if k in event}
+    ordered.update({k: v for k, v in event.items() if k not in ordered})
+    return ordered
+
+
+def _proof(record: LoggedRecord, kind: str) -> dict[str, Any]:
+    """The extensions that name a record's place in the log and who signed it."""
+    extensions: dict[str, Any] = {
+        ext("logIndex"): record.log_index,
+        ext("digest"): record.digest,
+        ext("kind"): kind,
+    }
+    if record.org is not None:
+        extensions[ext("org")] = str(record.org.id)
+    return extensions
+
+
+@dataclass
+class Exporter(EventNames):
+    """Builds EPCIS events of records, remembering the classes and locations they name."""
+
+    def event(self, record: LoggedRecord) -> dict[str, Any] | None:
+        """The EPCIS event of a record, or None for kinds that are not supply-chain events."""
+        doc = record.document
+        kind = record.kind
+        if kind not in SUPPLY_KINDS:
+            return None
+        if kind == "correction":
+            return None  # built by correction_event, which needs the corrected record
+        time = str(doc["time"])
+        refs: list[str] = [str(r) for r in doc.get("batches", [])]
+        event: dict[str, Any] = {
+            "type": "ObjectEvent",
+            "eventTime": time,
+            "eventTimeZoneOffset": offset_of(time),
+            "recordTime": utc_text(record.logged_at),
+            "eventID": record_uri(self.base_url, record.digest),
+        }
+        extensions = _proof(record, kind)
+        if doc.get("note"):
+            extensions[ext("note")] = doc["note"]
+        if isinstance(doc.get("place"), dict):
+            extensions[ext("place")] = doc["place"]
+        read_point = self.read_point(record)
+        biz_location = self.biz_location(record.org)
+        if kind == "processing":
+            # The record's own event type replaces the ObjectEvent defaults.
+            event.update(transformation_body(self, doc, extensions))
+        else:
+            event.update(object_event_body(self, kind, doc, refs, extensions))
+        if read_point is not None:
+            event["readPoint"] = {"id": read_point}
+        if biz_location is not None:
+            event["bizLocation"] = {"id": biz_location}
+        event.update(extensions)
+        return _ordered(event)
+
+    def correction_event(
+        self, correction: LoggedRecord, corrected: LoggedRecord
+    ) -> dict[str, Any] | None:
+        """EPCIS error declaration (EPCIS 2.0 §7.4.1.3): the erroneous event again, same
+        eventID, with ``errorDeclaration``; the extension fields name the correction record."""
+        original = self.event(corrected)
+        if original is None:
+            return None
+        doc = correction.document
+        original["recordTime"] = utc_text(correction.logged_at)
+        original["errorDeclaration"] = {
+            "declarationTime": doc["time"],
+            "reason": "incorrect_data",
+            ext("reason"): doc["reason"],
+        }
+        original.update(
+            {
+                ext("logIndex"): correction.log_index,
+                ext("digest"): correction.digest,
+                ext("kind"): "correction",
+                ext("corrects"): corrected.digest,
+            }
+        )
+        if correction.org is not None:
+            original[ext("org")] = str(correction.org.id)
+        if doc.get("corrected"):
+            original[ext("corrected")] = doc["corrected"]
+        return original
+
+    def master_data(self) -> list[dict[str, Any]]:
+        """EPCIS master data (EPCIS 2.0 §7.5, CBV 2.0 §10): the classes and locations named."""
+        return master_data(self.classes_used, self.locations_used)
