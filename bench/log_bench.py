@@ -1,6 +1,6 @@
 """Log benchmarks: appends per second with signature verification, proofs at 1M leaves.
 
-    python bench/log_bench.py [--quick] [--json FILE] [--backends sqlite,postgresql]
+    python -m bench.log_bench [--quick] [--json FILE] [--backends sqlite,postgresql]
 
 (a) Appends: the demo dataset is loaded (organizations, accounts, custodial keys, products),
     the Aohan cooperative's clerk registers a client-held key, and that key signs harvest
@@ -41,11 +41,9 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, and_, insert, or_, select, text
@@ -53,6 +51,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.bootstrap import bootstrap
+from registry.clock import CHINA_TZ
 from registry.context import RegistryContext
 from registry.crypto.dsse import Envelope, sign_envelope
 from registry.crypto.jcs import canonicalize
@@ -75,7 +74,6 @@ PROOF_LEAVES = 1_000_000
 PROOF_TARGET_MS = 5.0
 CLERK = "aohan-clerk"
 STORAGE_PER_LOT = 49  # each lot: one harvest, then this many storage records
-BEIJING = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -218,7 +216,7 @@ def signed_records(ingest: Ingest, count: int) -> list[Envelope]:
     head = ""
     ref = ""
     for i in range(count):
-        at = (moment + timedelta(seconds=i)).astimezone(BEIJING).isoformat(timespec="seconds")
+        at = (moment + timedelta(seconds=i)).astimezone(CHINA_TZ).isoformat(timespec="seconds")
         position = i % (STORAGE_PER_LOT + 1)
         if position == 0:
             ingest.lots_made += 1
@@ -604,7 +602,7 @@ def table(results: Results) -> str:
 
 
 def summary(results: Results) -> dict[str, Any]:
-    """Top-level keys shared with ``registry bench`` (PRODUCT.md §7) plus everything else."""
+    """Top-level keys shared with ``registry bench`` (docs/performance.md) plus everything else."""
     first = next(iter(results.backends.values()))
     best = max(first["appends"], key=lambda a: a["per_s"])
     proof_p50 = max(b["proofs"]["inclusion"]["p50_ms"] for b in results.backends.values())

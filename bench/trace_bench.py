@@ -1,6 +1,6 @@
 """Trace benchmark: backward and forward lineage traces at 100,000 batches, 1,000,000 records.
 
-    python bench/trace_bench.py [--quick] [--json FILE] [--backends sqlite,postgresql]
+    python -m bench.trace_bench [--quick] [--json FILE] [--backends sqlite,postgresql]
 
 (a) Data. A supply-chain-like lineage graph is generated (seeded, so every run is the same):
     batches come in clusters of ~200 (a county's growers and the mills and packers they sell
@@ -50,8 +50,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
@@ -407,8 +405,8 @@ def load(engine: Engine, data: Dataset, plan: Plan) -> dict[str, Any]:
             assert busy == 0, "the WAL checkpoint did not complete"
         finally:
             raw.close()
-    rows = sum(counts.values())
-    return {"rows": counts, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds)}
+    total = sum(counts.values())
+    return {"rows": counts, "seconds": round(seconds, 1), "rows_per_s": round(total / seconds)}
 
 
 # --- measuring -------------------------------------------------------------------------------
