@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bench import log_bench, trace_bench
+from bench import log_bench, proof_bench, trace_bench, trace_data
 from bench.audit import bench_audit
 from bench.databases import Databases
 from bench.ingest import bench_ingest
@@ -114,14 +114,14 @@ def run_workers(plan: Plan, dbs: Databases, workdir: Path) -> dict[str, Any]:
 
 
 def run_scale(
-    backend: str, plan: Plan, dbs: Databases, workdir: Path, tree: log_bench.ProofTree
+    backend: str, plan: Plan, dbs: Databases, workdir: Path, tree: proof_bench.ProofTree
 ) -> dict[str, Any]:
     """Serve a log of ``tree.size`` synthetic leaves plus the demo: scans, ingestion, memory."""
     say(f"{backend}: serving a log of {tree.size:,} leaves")
     url = dbs.fresh(backend, "scale")
     engine = make_engine(url)
     try:
-        log_bench.load_proof_tree(engine, tree, 50_000)
+        proof_bench.load_proof_tree(engine, tree, 50_000)
     finally:
         engine.dispose()
     records = min(plan.ingest_records, 5_000)
@@ -140,24 +140,23 @@ def run_scale(
 
 
 def run_proofs(
-    backend: str, plan: Plan, dbs: Databases, tree: log_bench.ProofTree
+    backend: str, plan: Plan, dbs: Databases, tree: proof_bench.ProofTree
 ) -> dict[str, Any]:
     say(f"{backend}: proofs at {tree.size:,} leaves")
     url = dbs.fresh(backend, "proofs")
     engine = make_engine(url)
     try:
-        load = log_bench.load_proof_tree(engine, tree, 50_000)
-        proof_plan = log_bench.Plan(
-            (), 0.0, plan.proof_calls, plan.proof_budget_s, plan.proof_calls
+        load = proof_bench.load_proof_tree(engine, tree, 50_000)
+        proofs = proof_bench.bench_proofs(
+            engine, tree.size, plan.proof_calls, plan.proof_budget_s, plan.proof_calls
         )
-        proofs = log_bench.bench_proofs(engine, tree.size, proof_plan)
     finally:
         engine.dispose()
     return {"load": load, **proofs}
 
 
 def run_traces(
-    backend: str, plan: Plan, dbs: Databases, workdir: Path, data: trace_bench.Dataset
+    backend: str, plan: Plan, dbs: Databases, workdir: Path, data: trace_data.Dataset
 ) -> dict[str, Any]:
     say(f"{backend}: traces at {plan.trace_batches:,} batches / {plan.trace_records:,} records")
     trace_plan = trace_bench.Plan(

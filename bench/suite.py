@@ -52,7 +52,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import log_bench, phases, trace_bench
+from bench import log_bench, phases, proof_bench, trace_data
 from bench.databases import Databases
 from bench.load import load_generator
 from bench.plan import FULL, QUICK, Plan
@@ -191,10 +191,7 @@ def _measure(
         )
     if plan.workers_run and "postgresql" in backends:
         run.keep("workers", results, "workers", lambda: phases.run_workers(plan, dbs, workdir))
-    trace_plan = trace_bench.Plan(
-        plan.trace_batches, plan.trace_records, plan.trace_samples, plan.trace_samples
-    )
-    data = trace_bench.dataset(trace_plan)
+    data = trace_data.dataset(plan.trace_batches, plan.trace_records)
     for backend in backends:
         run.keep(
             f"traces/{backend}",
@@ -203,7 +200,7 @@ def _measure(
             partial(phases.run_traces, backend, plan, dbs, workdir, data),
         )
     say(f"computing a {plan.proof_leaves:,}-leaf tree")
-    tree = log_bench.compute_proof_tree(plan.proof_leaves, 50_000)
+    tree = proof_bench.compute_proof_tree(plan.proof_leaves, 50_000)
     for backend in backends:
         run.keep(
             f"proofs/{backend}",
