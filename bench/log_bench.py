@@ -1,6 +1,6 @@
 """Log benchmarks: appends per second with signature verification, proofs at 1M leaves.
 
-    python bench/log_bench.py [--quick] [--json FILE] [--backends sqlite,postgresql]
+    python -m bench.log_bench [--quick] [--json FILE] [--backends sqlite,postgresql]
 
 (a) Appends: the demo dataset is loaded (organizations, accounts, custodial keys, products),
     the Aohan cooperative's clerk registers a client-held key, and that key signs harvest
@@ -9,10 +9,11 @@
     clock covers ``registry.services.records.submit_many`` (parse, JCS check, Ed25519 verify,
     policy, projections, leaf, log nodes, signed checkpoint) and the commit, in batches of
     several sizes.
-(b) Proofs: ``log_nodes`` for 1,000,000 synthetic leaves is written with bulk Core inserts
-    from ``registry.log.merkle.append_many`` over an in-memory store (proofs need nothing
-    else), and ``registry.services.log.inclusion_proof`` / ``consistency_proof`` are timed
-    against that tree on one open session: p50 / p99 over random leaves and old sizes.
+(b) Proofs (``bench.proof_bench``): ``log_nodes`` for 1,000,000 synthetic leaves is
+    written with bulk Core inserts from ``registry.log.merkle.append_many`` over an
+    in-memory store (proofs need nothing else), and
+    ``registry.services.log.inclusion_proof`` / ``consistency_proof`` are timed against that
+    tree on one open session: p50 / p99 over random leaves and old sizes.
 (c) Baselines from the same run, so that the numbers read as ratios on a noisy machine: an
     Ed25519 verify loop (what bounds ingestion) and a primary-key select through the same
     session (what a proof is two of).
@@ -26,48 +27,40 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gc
 import hashlib
 import json
 import os
-import platform
 import random
 import secrets
-import sqlite3
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, and_, insert, or_, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.common import latency_ms, machine, table_row
+from bench.progress import say
+from bench.proof_bench import ProofTree, bench_proofs, compute_proof_tree, load_proof_tree
 from registry.bootstrap import bootstrap
+from registry.clock import CHINA_TZ
 from registry.context import RegistryContext
 from registry.crypto.dsse import Envelope, sign_envelope
 from registry.crypto.jcs import canonicalize
 from registry.crypto.keys import Signer
 from registry.db import make_engine, make_session_factory, transaction, upgrade
 from registry.demo import demo_id, load_demo
-from registry.log import merkle
-from registry.log.note import Checkpoint as CheckpointBody
-from registry.log.note import NoteSigner, sign_checkpoint
-from registry.models import Account, Base, Checkpoint, LogNode, LogState, Record
+from registry.models import Account, Base, LogState, Record
 from registry.records import RECORD_PAYLOAD_TYPE
 from registry.services import keys as key_service
-from registry.services import log as log_service
 from registry.services import records as record_service
-from registry.services.log import LOG_STATE_ID
 from registry.settings import Settings
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/registry_bench"
@@ -75,7 +68,6 @@ PROOF_LEAVES = 1_000_000
 PROOF_TARGET_MS = 5.0
 CLERK = "aohan-clerk"
 STORAGE_PER_LOT = 49  # each lot: one harvest, then this many storage records
-BEIJING = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -100,40 +92,6 @@ FULL = Plan(
     5_000,
     scale_appends=2_000,
 )
-
-
-# --- small helpers -----------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty sample."""
-    ordered = sorted(values)
-    rank = max(1, round(q / 100 * len(ordered) + 0.5 - 1e-9))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def latency_ms(samples_s: Sequence[float]) -> dict[str, float]:
-    ms = [s * 1000 for s in samples_s]
-    return {
-        "p50_ms": round(percentile(ms, 50), 4),
-        "p99_ms": round(percentile(ms, 99), 4),
-        "mean_ms": round(statistics.fmean(ms), 4),
-        "n": len(ms),
-    }
-
-
-def say(message: str) -> None:
-    print(f"  … {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 # --- databases ---------------------------------------------------------------------------------
@@ -218,7 +176,7 @@ def signed_records(ingest: Ingest, count: int) -> list[Envelope]:
     head = ""
     ref = ""
     for i in range(count):
-        at = (moment + timedelta(seconds=i)).astimezone(BEIJING).isoformat(timespec="seconds")
+        at = (moment + timedelta(seconds=i)).astimezone(CHINA_TZ).isoformat(timespec="seconds")
         position = i % (STORAGE_PER_LOT + 1)
         if position == 0:
             ingest.lots_made += 1
@@ -297,182 +255,6 @@ def baseline_record_select(factory: sessionmaker[Session], calls: int) -> dict[s
     return latency_ms(samples)
 
 
-# --- (b) proofs at 1M leaves -------------------------------------------------------------------
-
-
-class FrontierStore:
-    """In-memory ``NodeReader`` keeping only what later appends can need: the right edge.
-
-    ``append_many`` reads nothing but frontier nodes (``subtree_keys(0, size)``), so holding
-    those alone lets a million-leaf tree stream into the database in bounded memory.
-    """
-
-    def __init__(self) -> None:
-        self.nodes: dict[tuple[int, int], bytes] = {}
-        self.size = 0
-
-    def get_nodes(self, keys: Any) -> dict[tuple[int, int], bytes]:
-        return {k: self.nodes[k] for k in keys if k in self.nodes}
-
-    def extend(self, leaf_hashes: list[bytes]) -> list[tuple[int, int, bytes]]:
-        created = merkle.append_many(self.size, leaf_hashes, self)
-        self.size += len(leaf_hashes)
-        self.nodes.update({(level, idx): h for level, idx, h in created})
-        keep = set(merkle.subtree_keys(0, self.size))
-        self.nodes = {k: v for k, v in self.nodes.items() if k in keep}
-        return created
-
-
-def synthetic_leaf(index: int) -> bytes:
-    return b'{"bench":' + str(index).encode() + b',"v":1}'
-
-
-@dataclass(frozen=True)
-class ProofTree:
-    size: int
-    root: bytes
-    rows: list[tuple[int, int, bytes]]
-    seconds: float
-
-
-def compute_proof_tree(size: int, chunk: int) -> ProofTree:
-    """Every ``log_nodes`` row of ``size`` synthetic leaves, as ``append_many`` stores them."""
-    store = FrontierStore()
-    rows: list[tuple[int, int, bytes]] = []
-    started = time.perf_counter()
-    with gc_paused():  # 2M new tuples: the cyclic GC would rescan them again and again
-        for start in range(0, size, chunk):
-            end = min(start + chunk, size)
-            rows += store.extend([merkle.leaf_hash(synthetic_leaf(i)) for i in range(start, end)])
-        root = merkle.tree_root(size, store)
-    return ProofTree(size, root, rows, time.perf_counter() - started)
-
-
-def load_proof_tree(engine: Engine, tree: ProofTree, chunk: int) -> dict[str, Any]:
-    """Write the rows (and log state and a signed checkpoint) in one transaction.
-
-    Bulk at the driver level: ``executemany`` on SQLite, ``COPY`` on PostgreSQL. A Core
-    ``insert(LogNode)`` executemany was 4x (SQLite, SQLAlchemy 2.1) and 10x (PostgreSQL)
-    slower for these 2M small rows, which alone would spend the --quick budget.
-    """
-    signer = NoteSigner("bench.example/log", Ed25519PrivateKey.generate())
-    note = sign_checkpoint(CheckpointBody("bench.example/log", tree.size, tree.root), signer)
-    started = time.perf_counter()
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            with cursor.copy("COPY log_nodes (level, idx, hash) FROM STDIN") as copy:
-                for row in tree.rows:
-                    copy.write_row(row)
-        else:
-            sql = "INSERT INTO log_nodes (level, idx, hash) VALUES (?, ?, ?)"
-            for start in range(0, len(tree.rows), chunk):
-                connection.exec_driver_sql(sql, tree.rows[start : start + chunk])
-        connection.execute(insert(LogState), [{"id": LOG_STATE_ID, "size": tree.size}])
-        connection.execute(
-            insert(Checkpoint),
-            [{"size": tree.size, "root_hash": tree.root, "note": note, "created_at": _now()}],
-        )
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM ANALYZE log_nodes"))
-    elapsed = time.perf_counter() - started
-    rows = len(tree.rows)
-    return {
-        "leaves": tree.size,
-        "rows": rows,
-        "seconds": round(elapsed, 2),
-        "rows_per_s": rows / elapsed,
-    }
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class PointsNodeReader(log_service.DatabaseNodeReader):
-    """The same reads as ``DatabaseNodeReader``, phrased so that SQLite uses the primary key.
-
-    ``(level, idx) IN ((?, ?), ...)`` is a full scan on SQLite (EXPLAIN QUERY PLAN: ``SCAN
-    log_nodes``); ``(level = ? AND idx = ?) OR ...`` is one primary-key search per node
-    (``MULTI-INDEX OR``) and a bitmap OR on PostgreSQL. Timed next to the service to show
-    what the query shape costs; not shipped.
-    """
-
-    def get_nodes(self, keys: Collection[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
-        if not keys:
-            return {}
-        condition = or_(*(and_(LogNode.level == lv, LogNode.idx == ix) for lv, ix in keys))
-        rows = self._session.execute(
-            select(LogNode.level, LogNode.idx, LogNode.hash).where(condition)
-        )
-        return {(level, idx): h for level, idx, h in rows}
-
-
-def _timed(call: Callable[[], object], calls: int, budget_s: float) -> list[float]:
-    samples: list[float] = []
-    deadline = time.perf_counter() + budget_s
-    for _ in range(calls):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-        if started > deadline:
-            break
-    return samples
-
-
-def bench_proofs(engine: Engine, size: int, plan: Plan) -> dict[str, Any]:
-    """p50/p99 of the service's inclusion and consistency proofs, and a PK-select baseline."""
-    factory = make_session_factory(engine)
-    rng = random.Random(6962)
-    with factory() as session, gc_paused():
-        root = merkle.tree_root(size, log_service.DatabaseNodeReader(session))
-        # Correctness first: a handful of proofs must verify against the stored root.
-        for index in (0, size // 3, size - 1):
-            proof = log_service.inclusion_proof(session, index, size)
-            merkle.verify_inclusion(
-                merkle.leaf_hash(synthetic_leaf(index)), index, size, proof, root
-            )
-        old = size // 2 + 1
-        old_root = merkle.tree_root(old, log_service.DatabaseNodeReader(session))
-        proof = log_service.consistency_proof(session, old, size)
-        merkle.verify_consistency(old, size, proof, old_root, root)
-
-        inclusion = _timed(
-            lambda: log_service.inclusion_proof(session, rng.randrange(size), size),
-            plan.proof_calls,
-            plan.proof_budget_s,
-        )
-        consistency = _timed(
-            lambda: log_service.consistency_proof(session, rng.randrange(1, size), size),
-            plan.proof_calls,
-            plan.proof_budget_s,
-        )
-
-        def points_inclusion() -> object:
-            tree_size = log_service.tree_size(session)  # as the service does
-            index = rng.randrange(size)
-            return merkle.inclusion_proof(index, tree_size, PointsNodeReader(session))
-
-        points = _timed(points_inclusion, plan.proof_calls, plan.proof_budget_s)
-        check = merkle.inclusion_proof(size - 1, size, PointsNodeReader(session))
-        assert check == log_service.inclusion_proof(session, size - 1, size)
-        pk_select = _timed(
-            lambda: session.execute(
-                select(LogNode.hash).where(LogNode.level == 0, LogNode.idx == rng.randrange(size))
-            ).scalar_one(),
-            plan.pk_calls,
-            plan.proof_budget_s,
-        )
-    return {
-        "leaves": size,
-        "inclusion": latency_ms(inclusion),
-        "consistency": latency_ms(consistency),
-        "inclusion_points_reader": latency_ms(points),
-        "pk_select": latency_ms(pk_select),
-    }
-
-
 # --- the run -----------------------------------------------------------------------------------
 
 
@@ -516,7 +298,9 @@ def run_backend(
     out["build"] = load_proof_tree(engine, proof_tree, plan.insert_chunk)
     phase("load_tree")
     say(f"{backend}: timing proofs")
-    out["proofs"] = bench_proofs(engine, PROOF_LEAVES, plan)
+    out["proofs"] = bench_proofs(
+        engine, PROOF_LEAVES, plan.proof_calls, plan.proof_budget_s, plan.pk_calls
+    )
     engine.dispose()
     phase("proofs")
     if plan.scale_appends:
@@ -528,20 +312,6 @@ def run_backend(
         engine.dispose()
         phase("appends_at_1m")
     return out
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "sqlite": sqlite3.sqlite_version,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
-    return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
 
 def table(results: Results) -> str:
@@ -598,13 +368,13 @@ def table(results: Results) -> str:
         rows.append(cells)
     header = ["what", *names]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [_row(header, widths), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += [_row(r, widths) for r in rows]
+    lines = [table_row(header, widths), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += [table_row(r, widths) for r in rows]
     return "\n".join(lines)
 
 
 def summary(results: Results) -> dict[str, Any]:
-    """Top-level keys shared with ``registry bench`` (PRODUCT.md §7) plus everything else."""
+    """Top-level keys shared with ``registry bench`` (docs/performance.md) plus everything else."""
     first = next(iter(results.backends.values()))
     best = max(first["appends"], key=lambda a: a["per_s"])
     proof_p50 = max(b["proofs"]["inclusion"]["p50_ms"] for b in results.backends.values())

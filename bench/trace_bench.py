@@ -1,18 +1,18 @@
 """Trace benchmark: backward and forward lineage traces at 100,000 batches, 1,000,000 records.
 
-    python bench/trace_bench.py [--quick] [--json FILE] [--backends sqlite,postgresql]
+    python -m bench.trace_bench [--quick] [--json FILE] [--backends sqlite,postgresql]
 
-(a) Data. A supply-chain-like lineage graph is generated (seeded, so every run is the same):
-    batches come in clusters of ~200 (a county's growers and the mills and packers they sell
-    to); in each, about a third of the events are harvests (roots) and the rest processing
-    records consuming 1-3 recent batches of the cluster (sometimes one from a nearby earlier
-    cluster) into 1-3 new batches, at most 20 steps from a harvest. Every batch then gets
-    further single-batch records (certificate, inspection, storage, shipping, ...) until the
-    log holds the target count. Rows go straight into ``organizations``, ``products``,
-    ``records`` (synthetic but full-sized: ~450-byte payload, leaf, signatures),
-    ``batches``, ``batch_inputs`` and ``record_batches`` through ``registry.db.insert_rows``
-    (the ingestion path's writer): Core ``executemany`` on SQLite,
-    ``COPY`` on PostgreSQL. The schema is the shipped one (Alembic migrations), so the
+(a) Data (``bench.trace_data``). A supply-chain-like lineage graph is generated (seeded,
+    so every run is the same): batches come in clusters of ~200 (a county's growers and the
+    mills and packers they sell to); in each, about a third of the events are harvests
+    (roots) and the rest processing records consuming 1-3 recent batches of the cluster
+    (sometimes one from a nearby earlier cluster) into 1-3 new batches, at most 20 steps from
+    a harvest. Every batch then gets further single-batch records (certificate, inspection,
+    storage, shipping, ...) until the log holds the target count. Rows go straight into
+    ``organizations``, ``products``, ``records`` (synthetic but full-sized: ~450-byte
+    payload, leaf, signatures), ``batches``, ``batch_inputs`` and ``record_batches`` through
+    ``registry.db.insert_rows`` (the ingestion path's writer): Core ``executemany`` on
+    SQLite, ``COPY`` on PostgreSQL. The schema is the shipped one (Alembic migrations), so the
     indexes the trace relies on are the real ones. PostgreSQL then gets ``VACUUM ANALYZE``
     (what autovacuum does on its own: statistics, and the visibility map that lets the
     lineage indexes answer index-only); SQLite gets no ``ANALYZE`` (a registry's SQLite file
@@ -32,8 +32,6 @@ dir. ``--quick``: 10,000 batches and 100,000 records, in well under a minute.
 from __future__ import annotations
 
 import argparse
-import gc
-import hashlib
 import json
 import os
 import platform
@@ -45,21 +43,31 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from bench.common import gc_paused, machine, percentile, table_row
+from bench.progress import say
+from bench.trace_data import (
+    MAX_LEVEL,
+    SEED,
+    Dataset,
+    batch_code,
+    batch_rows,
+    dataset,
+    edge_rows,
+    org_rows,
+    product_rows,
+    record_batch_rows,
+    record_rows,
+)
 from registry import trace as trace_service
-from registry.codes import ALPHABET, check_character
 from registry.db import insert_rows, make_engine, make_session_factory, upgrade
 from registry.models import (
     Batch,
@@ -69,19 +77,9 @@ from registry.models import (
     Record,
     RecordBatch,
 )
-from registry.records import RECORD_PAYLOAD_TYPE
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/registry_bench_trace"
 TARGET_P50_MS = 10.0
-SEED = 20261121
-CLUSTER = 200  # batches per supply cluster
-MAX_LEVEL = 20  # processing steps from a harvest, at most
-WINDOW = 12  # a processing record draws its inputs from the cluster's newest batches
-HARVEST_SHARE = 0.35
-CROSS_CLUSTER = 0.03  # share of processing records that also take an earlier cluster's batch
-EXTRA_KINDS = ("certificate", "inspection", "storage", "shipping", "receiving", "packing")
-ORGS = 40
-PRODUCTS = 120
 
 
 @dataclass(frozen=True)
@@ -95,250 +93,6 @@ class Plan:
 
 QUICK = Plan(10_000, 100_000, 150, 300)
 FULL = Plan(100_000, 1_000_000, 500, 1_000)
-
-
-# --- helpers ---------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty sample."""
-    ordered = sorted(values)
-    rank = max(1, round(q / 100 * len(ordered) + 0.5 - 1e-9))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def say(message: str) -> None:
-    print(f"  … {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def batch_code(i: int) -> str:
-    """A valid public code (Crockford base32 body, Luhn mod 32 check) for batch ``i``."""
-    body = ""
-    for _ in range(8):
-        body = ALPHABET[i % 32] + body
-        i //= 32
-    return body + check_character(body)
-
-
-# --- the graph -------------------------------------------------------------------------------
-
-
-@dataclass
-class Graph:
-    levels: list[int] = field(default_factory=list)
-    # One per creating record, in log order: (input batches, output batches).
-    events: list[tuple[list[int], list[int]]] = field(default_factory=list)
-    created_by: list[int] = field(default_factory=list)  # event (= log index) per batch
-
-    @property
-    def size(self) -> int:
-        return len(self.levels)
-
-
-def build_graph(batches: int, rng: random.Random) -> Graph:
-    graph = Graph()
-    clusters: list[list[int]] = []
-    while graph.size < batches:
-        members: list[int] = []
-        target = min(CLUSTER, batches - graph.size)
-        while len(members) < target:
-            eligible = [m for m in members[-WINDOW:] if graph.levels[m] < MAX_LEVEL]
-            if not eligible or rng.random() < HARVEST_SHARE:
-                new = graph.size
-                graph.levels.append(0)
-                graph.created_by.append(len(graph.events))
-                graph.events.append(([], [new]))
-                members.append(new)
-                continue
-            inputs = rng.sample(eligible, min(len(eligible), rng.choice((1, 1, 1, 2, 2, 3))))
-            if clusters and rng.random() < CROSS_CLUSTER:
-                other = [m for m in rng.choice(clusters[-5:]) if graph.levels[m] < MAX_LEVEL]
-                if other:
-                    inputs.append(rng.choice(other))
-            level = max(graph.levels[i] for i in inputs) + 1
-            outputs = list(
-                range(graph.size, graph.size + min(target - len(members), rng.choice((1, 1, 2, 3))))
-            )
-            for _ in outputs:
-                graph.levels.append(level)
-                graph.created_by.append(len(graph.events))
-            graph.events.append((inputs, outputs))
-            members.extend(outputs)
-        clusters.append(members)
-    return graph
-
-
-# --- rows ------------------------------------------------------------------------------------
-
-
-PAYLOAD = (
-    b'{"batches":["00000000-0000-0000-0000-000000000000:LOT"],"kind":"storage",'
-    b'"location":"\xe8\xb5\xa4\xe5\xb3\xb0\xe5\xb8\x82\xe5\x86\xb7\xe5\xba\x93 3 \xe5\x8f\xb7",'
-    b'"note":"synthetic record for the trace benchmark","org":"00000000-0000-0000-0000-'
-    b'000000000000","place":{"lat":"42.29","lon":"119.92","name":"\xe6\x95\x96\xe6\xb1\x89'
-    b'\xe6\x97\x97","region":"150430"},"prev":{"00000000-0000-0000-0000-000000000000:LOT":'
-    b'"0000000000000000000000000000000000000000000000000000000000000000"},"readings":[{'
-    b'"celsius":"4.5","time":"2026-09-20T08:00:00+08:00"},{"celsius":"4.7","time":"2026-'
-    b'09-20T12:00:00+08:00"}],"time":"2026-09-20T08:00:00+08:00"}'
-)
-LEAF = b"x" * 220
-SIGNATURES = [{"keyid": "a" * 64, "sig": "b" * 88}]
-
-
-@dataclass
-class Dataset:
-    graph: Graph
-    org_ids: list[uuid.UUID]
-    product_ids: list[uuid.UUID]
-    product_org: list[int]
-    batch_ids: list[uuid.UUID]
-    extra_batch: list[int]  # per extra record (after the creating ones): its batch
-    start: datetime
-
-    @property
-    def records(self) -> int:
-        return len(self.graph.events) + len(self.extra_batch)
-
-
-def dataset(plan: Plan) -> Dataset:
-    rng = random.Random(SEED)
-    graph = build_graph(plan.batches, rng)
-    extras = max(0, plan.records - len(graph.events))
-    return Dataset(
-        graph=graph,
-        org_ids=[uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(ORGS)],
-        product_ids=[uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(PRODUCTS)],
-        product_org=[rng.randrange(ORGS) for _ in range(PRODUCTS)],
-        batch_ids=[uuid.UUID(int=rng.getrandbits(128), version=4) for _ in range(graph.size)],
-        extra_batch=[rng.randrange(graph.size) for _ in range(extras)],
-        start=datetime(2026, 1, 1, tzinfo=UTC),
-    )
-
-
-def org_rows(data: Dataset) -> Iterator[dict[str, Any]]:
-    for i, org_id in enumerate(data.org_ids):
-        yield {
-            "id": org_id,
-            "kind": "cooperative" if i % 2 else "processor",
-            "name_zh": f"合作社 {i}",
-            "name_en": f"Organization {i}",
-            "region_code": "150430",
-            "gln": None,
-            "jurisdiction": None,
-            "approvals_required": 1,
-            "created_at": data.start,
-        }
-
-
-def product_rows(data: Dataset) -> Iterator[dict[str, Any]]:
-    for i, product_id in enumerate(data.product_ids):
-        yield {
-            "id": product_id,
-            "organization_id": data.org_ids[data.product_org[i]],
-            "name_zh": f"产品 {i}",
-            "name_en": f"Product {i}",
-            "category": "grain",
-            "gtin": None,
-            "standard_ref": "",
-            "created_at": data.start,
-        }
-
-
-def _product_of(data: Dataset, batch: int) -> int:
-    return (batch * 7919) % PRODUCTS
-
-
-def record_rows(data: Dataset) -> Iterator[dict[str, Any]]:
-    graph = data.graph
-    creating = len(graph.events)
-    for index in range(data.records):
-        if index < creating:
-            inputs, outputs = graph.events[index]
-            kind = "processing" if inputs else "harvest"
-            batch = outputs[0]
-        else:
-            batch = data.extra_batch[index - creating]
-            kind = EXTRA_KINDS[index % len(EXTRA_KINDS)]
-        when = data.start + timedelta(seconds=index * 20)
-        yield {
-            "log_index": index,
-            "digest": hashlib.sha256(index.to_bytes(8, "big")).hexdigest(),
-            "kind": kind,
-            "payload_type": RECORD_PAYLOAD_TYPE,
-            "payload": PAYLOAD,
-            "signatures": SIGNATURES,
-            "leaf": LEAF,
-            "organization_id": data.org_ids[data.product_org[_product_of(data, batch)]],
-            "record_time": when,
-            "logged_at": when,
-            "corrects": None,
-        }
-
-
-def batch_rows(data: Dataset) -> Iterator[dict[str, Any]]:
-    graph = data.graph
-    for i, batch_id in enumerate(data.batch_ids):
-        product = _product_of(data, i)
-        yield {
-            "id": batch_id,
-            "code": batch_code(i),
-            "product_id": data.product_ids[product],
-            "lot": f"L{i}",
-            "quantity": "1000",
-            "remaining": "1000",
-            "unit": "kg",
-            "origin_org_id": data.org_ids[data.product_org[product]],
-            "region_code": "150430",
-            "lat": None,
-            "lon": None,
-            "harvest_date": None,
-            "best_before": None,
-            "created_index": graph.created_by[i],
-            "head_digest": "0" * 64,
-            "recall_digest": "f" * 64 if i % 97 == 0 else None,
-        }
-
-
-def edge_rows(data: Dataset) -> Iterator[dict[str, Any]]:
-    for index, (inputs, outputs) in enumerate(data.graph.events):
-        for source in inputs:
-            for target in outputs:
-                yield {
-                    "input_batch_id": data.batch_ids[source],
-                    "output_batch_id": data.batch_ids[target],
-                    "record_index": index,
-                    "quantity": "10",
-                }
-
-
-def record_batch_rows(data: Dataset) -> Iterator[dict[str, Any]]:
-    for index, (inputs, outputs) in enumerate(data.graph.events):
-        for role, members in (("input", inputs), ("output", outputs)):
-            for batch in members:
-                yield {
-                    "record_index": index,
-                    "batch_id": data.batch_ids[batch],
-                    "role": role if inputs else "subject",
-                    "prev_digest": None,
-                }
-    creating = len(data.graph.events)
-    for offset, batch in enumerate(data.extra_batch):
-        yield {
-            "record_index": creating + offset,
-            "batch_id": data.batch_ids[batch],
-            "role": "subject",
-            "prev_digest": None,
-        }
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -407,8 +161,8 @@ def load(engine: Engine, data: Dataset, plan: Plan) -> dict[str, Any]:
             assert busy == 0, "the WAL checkpoint did not complete"
         finally:
             raw.close()
-    rows = sum(counts.values())
-    return {"rows": counts, "seconds": round(seconds, 1), "rows_per_s": round(rows / seconds)}
+    total = sum(counts.values())
+    return {"rows": counts, "seconds": round(seconds, 1), "rows_per_s": round(total / seconds)}
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -490,20 +244,6 @@ def run_backend(backend: str, plan: Plan, data: Dataset, workdir: Path, pg: str)
 # --- report ----------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "sqlite": sqlite3.sqlite_version,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-
-
-def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
-    return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-
 def table(backends: dict[str, dict[str, Any]]) -> str:
     names = list(backends)
     rows: list[list[str]] = []
@@ -538,8 +278,8 @@ def table(backends: dict[str, dict[str, Any]]) -> str:
     rows.append(cells)
     header = ["what", *names]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [_row(header, widths), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += [_row(r, widths) for r in rows]
+    lines = [table_row(header, widths), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += [table_row(r, widths) for r in rows]
     return "\n".join(lines)
 
 
@@ -557,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     say(f"generating {plan.batches:,} batches and {plan.records:,} records")
-    data = dataset(plan)
+    data = dataset(plan.batches, plan.records)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="trace-bench-") as tmp:
         for backend in backends:

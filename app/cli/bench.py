@@ -28,7 +28,7 @@ def bench_command(
 ) -> None:
     """Benchmarks: scans (vs. a hello endpoint, with wrk), ingestion, traces, proofs, audit
     and memory, on SQLite and PostgreSQL (docs/performance.md)."""
-    from registry.bench import BACKENDS, run
+    from bench.suite import BACKENDS, run
 
     chosen = [b.strip() for b in backends.split(",") if b.strip()]
     if not chosen or any(b not in BACKENDS for b in chosen):

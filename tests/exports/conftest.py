@@ -151,7 +151,7 @@ def other_database(database_url: str, tmp_path: Path) -> Iterator[str]:
 def registry_b(other_database: str, tmp_path: Path) -> Iterator[Registry]:
     """A fresh registry B with the demo's organizations, people and products (the same
     UUIDv5 ids) but no records beyond their keys."""
-    from registry.demo import _Loader
+    from registry.demo.people import create_people
 
     settings = Settings(
         data_dir=tmp_path / "data-b",
@@ -165,7 +165,7 @@ def registry_b(other_database: str, tmp_path: Path) -> Iterator[Registry]:
             app = client.app
             assert isinstance(app, FastAPI)
             with transaction(app.state.session_factory) as session:
-                _Loader(session, app.state.ctx).people()
+                create_people(session, app.state.ctx)
             yield Registry(client, app, {}, settings)
     finally:
         engine.dispose()

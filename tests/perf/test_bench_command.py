@@ -1,4 +1,4 @@
-"""``registry bench``: it runs (quick) and writes every key PRODUCT.md §7 names. Its numbers
+"""``registry bench``: it runs (quick) and writes every top-level key it promises. Its numbers
 are not judged here (this machine may be busy); docs/performance.md records measured runs."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from registry.bench import _chunks, parse_wrk, summarize
+from bench.ingest import _chunks
+from bench.load import parse_wrk
+from bench.suite import summarize
 from tests.conftest import POSTGRES_URL
 
 REQUIRED = ("scan_ratio", "scan_p99_ms", "ingest_per_s", "trace_p50_ms", "proof_p50_ms")

@@ -1,6 +1,6 @@
 """Measure ``registry audit`` speed: records verified per second (docs/audit.md).
 
-    python -m tests.audit.measure_speed [N]        # default N = 20000
+    python -m bench.audit_speed [N]        # default N = 20000
 
 Builds a throw-away SQLite registry with the demo dataset plus N signed records (harvests,
 each followed by a storage step, so every batch has a chain), serves it with
