@@ -1,4 +1,4 @@
-"""An official's decisions: threshold approval, rejection, revocation (PRODUCT.md §5)."""
+"""An official's decisions: threshold approval, rejection, revocation (docs/records.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who may endorse, and which evidence is enough (PRODUCT.md §3, §5).
+"""Who may endorse, and which evidence is enough (docs/records.md: the endorsement preconditions).
 
 Refused: an official outside the jurisdiction, a cooperative account, a lab account; and,
 by name, every default precondition that does not hold. A refusal writes nothing.

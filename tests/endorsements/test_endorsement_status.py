@@ -1,4 +1,4 @@
-"""Status transitions (PRODUCT.md §5): not_yet_valid → valid → expired by the clock; a recall
+"""Status transitions (docs/records.md): not_yet_valid → valid → expired by the clock; a recall
 of any ancestor turns the endorsement to ``recalled`` at once, and outranks a revocation."""
 
 from __future__ import annotations
