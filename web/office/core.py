@@ -41,7 +41,7 @@ from registry.errors import Forbidden, RegistryError, Unauthenticated
 from registry.models import Account, LoginSession, Organization, OrgKind, Role
 from registry.services import sessions as session_service
 from web.office import labels
-from web.routes import PAGE_HEADERS
+from web.responses import PAGE_HEADERS
 from web.templating import TEMPLATES_DIR
 
 SESSION_COOKIE = "gr_office_session"
