@@ -17,8 +17,8 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from registry.errors import RegistryError
-from registry.i18n import N_, other_language
-from web.language import language_of
+from registry.i18n import N_
+from web.language import Language, language_of, toggle_keeping_query
 from web.responses import html
 from web.templating import render
 
@@ -84,11 +84,6 @@ def wants_json(request: Request) -> bool:
     return "json" in accept and "text/html" not in accept
 
 
-def _toggle_url(request: Request, lang: str) -> str:
-    query = [f"{k}={v}" for k, v in request.query_params.items() if k != "lang"]
-    return f"{request.url.path}?{'&'.join([*query, f'lang={other_language(lang)}'])}"
-
-
 def error_page(request: Request, exc: RegistryError) -> Response | None:
     """The HTML error page of ``exc`` for ``request``; None when the request wants JSON or
     the error is not a page's (then the caller answers with problem details)."""
@@ -103,7 +98,7 @@ def error_page(request: Request, exc: RegistryError) -> Response | None:
         template,
         lang,
         link_suffix=language.suffix if exc.lang is None else "",
-        toggle_url=_toggle_url(request, lang),
+        toggle_url=toggle_keeping_query(request, Language(lang, language.explicit)),
         status_code=exc.http_status,
         error_status=exc.http_status,
         heading=exc.heading,

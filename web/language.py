@@ -63,6 +63,14 @@ def scan_language(request: Request) -> Language:
     return language
 
 
+def toggle_keeping_query(request: Request, language: Language) -> str:
+    """The language toggle's link to this page with its other query parameters kept (a
+    trace keeps its direction)."""
+    query = [f"{k}={v}" for k, v in request.query_params.items() if k != "lang"]
+    other = other_language(language.code)
+    return f"{request.url.path}?{'&'.join([*query, f'lang={other}'])}"
+
+
 def page_context(request: Request, language: Language, path: str | None = None) -> dict[str, Any]:
     """What base.html needs besides the language: the language toggle's link (to ``path``,
     by default the page's own) and the suffix that keeps a chosen language on links."""

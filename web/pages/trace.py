@@ -15,10 +15,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep
 from registry.errors import InvalidInput, NotFound
-from registry.i18n import HTML_LANG, N_, negotiate, other_language
+from registry.i18n import N_
 from registry.services import trace as trace_service
 from web.errors import NO_BATCH, PageProblem
-from web.responses import GET_HEAD, PAGE_HEADERS
+from web.language import language_of, toggle_keeping_query
+from web.responses import GET_HEAD, html
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -31,22 +32,17 @@ BAD_REQUEST = N_("请求参数有误")
 BAD_REQUEST_HINT = N_("追溯方向只能是 backward（原料）或 forward（制成品）。")
 
 
-def _page(request: Request, name: str, http_status: int = 200, **context: Any) -> HTMLResponse:
-    lang, explicit = negotiate(
-        request.query_params.get("lang"), request.headers.get("accept-language")
-    )
-    other = other_language(lang)
-    query = [f"{k}={v}" for k, v in request.query_params.items() if k != "lang"]
+def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    language = language_of(request)
     body = render(
         name,
-        lang,
-        link_suffix=f"?lang={lang}" if explicit else "",
-        lang_param=f"&lang={lang}" if explicit else "",
-        toggle_url=f"{request.url.path}?{'&'.join([*query, f'lang={other}'])}",
+        language.code,
+        link_suffix=language.suffix,
+        lang_param=f"&lang={language.code}" if language.explicit else "",
+        toggle_url=toggle_keeping_query(request, language),
         **context,
     )
-    headers = {**PAGE_HEADERS, "Content-Language": HTML_LANG[lang], "Vary": "Accept-Language"}
-    return HTMLResponse(body.encode(), status_code=http_status, headers=headers)
+    return html(body.encode(), headers=language.headers())
 
 
 @router.api_route("/b/{code}/trace", methods=GET_HEAD, response_class=HTMLResponse)
