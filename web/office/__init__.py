@@ -8,7 +8,17 @@ a mistyped address gets the office's own "not found" page.
 from fastapi import Request
 from fastapi.responses import Response
 
-from web.office import admin, auth, complaints, endorse, views  # noqa: F401 (routes)
+# request_new before requests: "/requests/new" is not a request id.
+from web.office import (  # noqa: F401 (routes)
+    admin,
+    auth,
+    complaints,
+    endorsements,
+    reportcards,
+    request_new,
+    requests,
+    views,
+)
 from web.office.core import error_page, router
 
 

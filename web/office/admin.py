@@ -12,11 +12,11 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from api.deps import ContextDep, SessionDep
+from registry.accounts import queries as account_queries
 from registry.errors import NotFound, RegistryError
-from registry.models import Account, AccountInvite, Organization, OrgKind, Role
+from registry.models import Account, OrgKind, Role
 from registry.services import accounts as account_service
 from registry.services import keys as key_service
 from registry.services import sessions as session_service
@@ -36,9 +36,7 @@ def _organizations_page(
     problem: Any = None,
     status_code: int = 200,
 ) -> Response:
-    organizations = list(
-        session.scalars(select(Organization).order_by(Organization.kind, Organization.name_zh))
-    )
+    organizations = account_queries.organizations(session)
     return render(
         request,
         "office/admin_organizations.html",
@@ -106,17 +104,9 @@ def _accounts_page(
     invite: tuple[Account, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    rows = session.execute(
-        select(Account, Organization)
-        .join(Organization, Organization.id == Account.organization_id)
-        .order_by(Organization.name_zh, Account.username)
-    ).all()
-    open_invites = set(
-        session.scalars(select(AccountInvite.account_id).where(AccountInvite.used_at.is_(None)))
-    )
-    organizations = list(
-        session.scalars(select(Organization).order_by(Organization.kind, Organization.name_zh))
-    )
+    rows = account_queries.accounts_with_organizations(session)
+    open_invites = account_queries.accounts_with_open_invites(session)
+    organizations = account_queries.organizations(session)
     return render(
         request,
         "office/admin_accounts.html",
@@ -190,10 +180,7 @@ def create_account(
 def reinvite(account_id: str, request: Request, session: SessionDep, user: UserDep) -> Response:
     """A new one-time link (also how an administrator resets a forgotten password)."""
     _admin(user)
-    try:
-        account = session.get(Account, uuid.UUID(account_id))
-    except ValueError:
-        account = None
+    account = account_queries.account(session, account_id)
     if account is None:
         raise NotFound(f"no account {account_id}")
     try:

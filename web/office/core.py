@@ -24,7 +24,7 @@ import json
 import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -37,6 +37,8 @@ from starlette.datastructures import FormData
 
 from api.deps import SessionDep
 from api.problems import status_for
+from registry.accounts import queries as account_queries
+from registry.clock import CHINA_TZ
 from registry.errors import Forbidden, RegistryError, Unauthenticated
 from registry.models import Account, LoginSession, Organization, OrgKind, Role
 from registry.services import sessions as session_service
@@ -49,7 +51,6 @@ FLASH_COOKIE = "gr_office_flash"
 LANG_COOKIE = "gr_office_lang"
 COOKIE_PATH = "/office"
 CSRF_FIELD = "csrf_token"
-CST = timezone(timedelta(hours=8), "CST")  # the users' clock: China Standard Time
 
 Bilingual = tuple[str, str]
 
@@ -159,7 +160,7 @@ def cst(value: str | datetime | None, with_time: bool = True) -> str:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CST).strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
 
 
 templates = Environment(
@@ -232,7 +233,7 @@ def current_user(request: Request, session: SessionDep) -> OfficeUser:
         login, account = session_service.authenticate_session(session, token)
     except Unauthenticated:
         raise LoginRequired from None
-    org = session.get(Organization, account.organization_id)
+    org = account_queries.organization(session, account.organization_id)
     assert org is not None
     return OfficeUser(account=account, org=org, login=login)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from registry.errors import RegistryError
+from registry.errors import Forbidden, RegistryError
 from web.office.core import Bilingual
 
 RULES: dict[str, Bilingual] = {
@@ -96,3 +96,9 @@ def explain(exc: RegistryError) -> Problem:
     if heading is None:
         heading = CODES.get(exc.code, ("操作未完成", "Not done"))
     return Problem(heading=heading, detail=exc.detail, rule=str(rule) if rule else None)
+
+
+def refusal_status(exc: RegistryError) -> int:
+    """A decision the account may not make is 403 (as in the API); any other refusal
+    shows the form again with 422."""
+    return 403 if isinstance(exc, Forbidden) else 422
