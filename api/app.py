@@ -29,6 +29,7 @@ from web import export_routes
 from web import routes as web
 from web import trace_routes as trace_pages
 from web.office import router as office_router
+from web.templating import STATIC_DIR
 
 
 async def _bench_hello() -> Response:
@@ -115,7 +116,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(office_router)
     app.include_router(export_routes.router)
     app.include_router(trace_pages.router)
-    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> JSONResponse:

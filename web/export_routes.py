@@ -7,22 +7,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.deps import ContextDep, SessionDep
 from api.problems import problem
 from registry.certificate_pdf import render_certificate_pdf
 from registry.errors import InvalidInput, NotFound
 from registry.services import exports
-from web.routes import PAGE_HEADERS, QR_CACHE, TEMPLATES_DIR
-
-# A page of its own (no site chrome to print): it needs nothing of the site's templates.
-templates = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+from web.routes import PAGE_HEADERS, QR_CACHE
+from web.templating import render
 
 router = APIRouter(include_in_schema=False)
 GET_HEAD = ["GET", "HEAD"]
@@ -34,7 +26,7 @@ def _not_found(request: Request, detail: str) -> Response:
     accept = request.headers.get("accept", "")
     if "json" in accept and "text/html" not in accept:
         return problem(404, detail, "not-found", request.url.path)
-    body = templates.get_template("certificate.html").render(cert=None, detail=detail)
+    body = render("certificate.html", "zh", cert=None, detail=detail)
     return HTMLResponse(body, status_code=404, headers=PAGE_HEADERS)
 
 
@@ -54,7 +46,10 @@ def certificate_page(code: str, request: Request, session: SessionDep, ctx: Cont
     view = _view(request, session, ctx, code)
     if isinstance(view, Response):
         return view
-    body = templates.get_template("certificate.html").render(
+    # Printed in both languages, Chinese first (a page of its own, without the site chrome).
+    body = render(
+        "certificate.html",
+        "zh",
         cert=view,
         qr_svg=QR_CACHE.svg(view.label_url).body.decode(),
     )

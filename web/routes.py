@@ -6,7 +6,7 @@ Errors here are HTML pages (a phone's browser shows them), except that a client 
 JSON gets RFC 9457 problem details like the API. An expected error is never a 500.
 
 Pages are Chinese by default, English by ``Accept-Language`` or ``?lang=en`` (the visible
-toggle); every word comes from ``web/i18n.py``.
+toggle); every word comes from the text catalogue (``registry.i18n``).
 
 The consumer page is the scan path: thousands of viewers may scan within seconds of the QR
 appearing on stream. Its data (the verification document, with inclusion proofs) comes from
@@ -28,15 +28,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -50,6 +47,7 @@ from registry.codes import ALPHABET, check_character, normalize_code
 from registry.context import RegistryContext
 from registry.errors import InvalidInput, NotFound, RateLimited
 from registry.gs1 import parse_digital_link
+from registry.i18n import HTML_LANG, N_, gettext_for, negotiate, other_language
 from registry.models import (
     Account,
     Batch,
@@ -69,11 +67,8 @@ from registry.services.records import find_batch
 from registry.services.scan_cache import Encoded, ScanCache, ScanEntry
 from registry.services.scans import total_scans
 from registry.status import Status
-from web.i18n import TEXT, Translator, negotiate
-
-HERE = Path(__file__).resolve().parent
-STATIC_DIR = HERE / "static"
-TEMPLATES_DIR = HERE / "templates"
+from web import labels
+from web.templating import render
 
 router = APIRouter(include_in_schema=False)
 GET_HEAD = ["GET", "HEAD"]  # HEAD for link checkers and caches; only a GET counts a scan
@@ -104,67 +99,11 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 LABEL_CACHE = "public, max-age=86400"
 DEFAULT_PNG_WIDTH = 512
 
-CST = timezone(timedelta(hours=8), "CST")  # China Standard Time, what viewers read
-
-# Kept for the overlay template, which shows both languages side by side.
-STATUS_LABELS: dict[str, tuple[str, str]] = {s.value: TEXT[f"status.{s.value}"] for s in Status}
-STATUS_ICONS = {
-    Status.VALID: "✓",
-    Status.NOT_YET_VALID: "◷",
-    Status.EXPIRED: "⌛",
-    Status.REVOKED: "✕",
-    Status.RECALLED: "⚠",
-}
-KIND_ICONS = {
-    "harvest": "🌾",
-    "processing": "🏭",
-    "packing": "📦",
-    "inspection": "🔬",
-    "certificate": "📜",
-    "storage": "🌡",
-    "shipping": "🚚",
-    "receiving": "📥",
-    "recall": "⚠",
-    "correction": "✎",
-    "endorsement": "🤝",
-    "endorsement_revocation": "✕",
-}
-
-
 # --- templates ------------------------------------------------------------------------------
 
 
-def _cst(value: str | datetime | None, with_time: bool = True) -> str:
-    if not value:
-        return ""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:  # stored as UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CST).strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
-
-
-def _label(table: dict[str, tuple[str, str]], key: str) -> tuple[str, str]:
-    return table.get(key, (key, key))
-
-
-templates = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-templates.filters["cst"] = _cst
-templates.filters["cst_date"] = lambda v: _cst(v, with_time=False)
-templates.globals.update(
-    status_label=lambda s: _label(STATUS_LABELS, s),
-    status_icon=lambda s: STATUS_ICONS.get(s, "•"),
-    kind_icon=lambda k: KIND_ICONS.get(k, "•"),
-    report_categories=[c.value for c in ReportCategory],
-)
-
-
-def _render(name: str, **context: Any) -> bytes:
-    return templates.get_template(name).render(**context).encode()
+def _render(name: str, lang: str, **context: Any) -> bytes:
+    return render(name, lang, **context).encode()
 
 
 def _html(
@@ -177,26 +116,26 @@ def _html(
 class Language:
     """The page language, and whether the viewer chose it (then links keep ``?lang=``)."""
 
-    t: Translator
+    code: str
     explicit: bool
 
     @property
-    def code(self) -> str:
-        return self.t.lang
+    def html_lang(self) -> str:
+        return HTML_LANG[self.code]
 
     @property
     def suffix(self) -> str:
         return f"?lang={self.code}" if self.explicit else ""
 
     def headers(self) -> dict[str, str]:
-        return {"Content-Language": self.t.html_lang, "Vary": "Accept-Language"}
+        return {"Content-Language": self.html_lang, "Vary": "Accept-Language"}
 
 
 def _language(request: Request) -> Language:
     lang, explicit = negotiate(
         request.query_params.get("lang"), request.headers.get("accept-language")
     )
-    return Language(Translator(lang), explicit)
+    return Language(lang, explicit)
 
 
 _SCAN_LANGUAGES: dict[tuple[bytes, bytes], Language] = {}
@@ -221,18 +160,19 @@ def _scan_language(request: Request) -> Language:
 
 
 def _page_context(request: Request, language: Language, path: str | None = None) -> dict[str, Any]:
-    """What base.html needs: the translator and the language toggle's link (to ``path``,
-    by default the page's own)."""
-    other = language.t.other
+    """What base.html needs besides the language: the language toggle's link (to ``path``,
+    by default the page's own) and the suffix that keeps a chosen language on links."""
+    other = other_language(language.code)
     return {
-        "t": language.t,
-        "lang": language.code,
         "link_suffix": language.suffix,
         "toggle_url": f"{path or request.url.path}?lang={other}",
     }
 
 
 # --- errors ---------------------------------------------------------------------------------
+
+NO_ENDORSEMENT = N_("没有这个背书")
+NO_BATCH = N_("没有这个批次")
 
 
 def _wants_json(request: Request) -> bool:
@@ -249,15 +189,15 @@ def _error(
     hint: str | None = None,
     suggestions: list[str] | None = None,
 ) -> Response:
-    """An error page; ``heading`` and ``hint`` are TEXT keys, shown in the page language
-    first and the other one alongside (a viewer who landed here may read either)."""
+    """An error page; ``heading`` and ``hint`` are catalogue messages, shown in the page
+    language first and the other one alongside (a viewer who landed here may read either)."""
     if _wants_json(request):
         return problem(status_code, detail, slug, request.url.path)
     language = _language(request)
     body = _render(
         "error.html",
+        language.code,
         **_page_context(request, language),
-        other_t=Translator(language.t.other),
         status_code=status_code,
         heading=heading,
         detail=detail,
@@ -314,15 +254,17 @@ def _bad_code(
         request,
         404,
         "not-found",
-        "error.bad_code",
+        N_("没有这个代码，请核对"),
         exc.detail,
-        "error.bad_code_hint",
+        N_("代码由数字和字母组成，最后一位是校验位。请核对直播画面上的代码，注意 0 与 O、1 与 I。"),
         suggestions,
     )
 
 
 def _not_found(request: Request, what: str, exc: NotFound) -> Response:
-    return _error(request, 404, "not-found", what, exc.detail, "error.not_found_hint")
+    return _error(
+        request, 404, "not-found", what, exc.detail, N_("请核对代码，或扫描直播画面上的二维码。")
+    )
 
 
 # --- the endorsement page (the scan path) ---------------------------------------------------
@@ -596,6 +538,7 @@ def _endorsement_page(
     chain = document["chain"]
     return _render(
         "endorsement.html",
+        language.code,
         **_page_context(request, language, f"/e/{view.code}"),
         status=status.value,
         doc=document,
@@ -608,6 +551,7 @@ def _endorsement_page(
         log_vkey=log_service.log_vkey(ctx),
         stream_url=qr.stream_url(ctx.settings.base_url, view.code),
         report=report or ReportForm(),
+        report_categories=[c.value for c in ReportCategory],
     )
 
 
@@ -636,7 +580,7 @@ async def _scan_view(request: Request, code: str) -> ScanEntry | Response:
             normalize_code(code)
         except InvalidInput as bad:  # a slip of the typist: say which codes were meant
             return _bad_code(request, bad, await run_in_threadpool(_suggestions, request, code))
-        return _not_found(request, "error.no_endorsement", exc)
+        return _not_found(request, NO_ENDORSEMENT, exc)
 
 
 def _find_view(request: Request, session: Session, code: str) -> ScanEntry | Response:
@@ -648,7 +592,7 @@ def _find_view(request: Request, session: Session, code: str) -> ScanEntry | Res
     try:
         return _scan_cache(request).load(normalized)
     except NotFound as exc:
-        return _not_found(request, "error.no_endorsement", exc)
+        return _not_found(request, NO_ENDORSEMENT, exc)
 
 
 def _page_encoded(
@@ -688,7 +632,7 @@ async def endorsement_page(request: Request) -> Response:
         request.app.state.scan_counter.record(view.endorsement_id)
     headers = {
         **PAGE_HEADERS,
-        "Content-Language": language.t.html_lang,
+        "Content-Language": language.html_lang,
         "Vary": "Accept-Language, Accept-Encoding",
     }
     return scan_response(request, encoded, "text/html; charset=utf-8", headers)
@@ -706,9 +650,10 @@ async def endorsement_document(request: Request) -> Response:
     return scan_response(request, found.document_json(status), "application/json")
 
 
-def _form_errors(exc: InvalidInput, t: Translator) -> dict[str, str]:
+def _form_errors(exc: InvalidInput, lang: str) -> dict[str, str]:
+    _ = gettext_for(lang)
     fields = {e.get("path", "") for e in exc.extra.get("errors", [])} or {exc.extra.get("field")}
-    return {f: t(f"report.error.{f}") for f in fields if f in ("category", "text", "contact")}
+    return {f: _(labels.REPORT_ERRORS[f]) for f in fields if f in labels.REPORT_ERRORS}
 
 
 @router.post("/e/{code}/report", response_class=HTMLResponse)
@@ -730,7 +675,7 @@ def report_problem_form(
         return found
     view = found
     language = _language(request)
-    t = language.t
+    _ = gettext_for(language.code)
     form = ReportForm(category=category, text=text[:4000], contact=contact[:400])
     status_code = 200
     retry_after = 0
@@ -739,14 +684,16 @@ def report_problem_form(
         rate_limiter(request).hit(client_address(request))
         report_service.submit_report(session, view.code, report, ctx.clock())
     except InvalidInput as exc:
-        form.errors = _form_errors(exc, t)
-        form.message = t("report.invalid")
+        form.errors = _form_errors(exc, language.code)
+        form.message = _("请修改标出的内容后再提交。")
         status_code = 422
     except RateLimited as exc:
-        form.message = t("report.rate_limited", seconds=exc.retry_after)
+        form.message = _("提交太频繁，请 %(seconds)s 秒后再试。") % {"seconds": exc.retry_after}
         status_code, retry_after = 429, exc.retry_after
     else:
-        form = ReportForm(sent=True, message=t("report.thanks"))
+        form = ReportForm(
+            sent=True, message=_("已收到，谢谢！合作社、担保官员和主管部门都能看到你的反映。")
+        )
     body = _endorsement_page(request, language, view, view.status(ctx.clock()), ctx, form)
     headers = {"Cache-Control": NO_STORE, **language.headers()}
     if retry_after:
@@ -768,7 +715,7 @@ def entry_page(
     """For viewers who cannot scan: type the code. A good code goes to its page; a mistyped
     one gets the page again, saying what is wrong and which codes were probably meant."""
     language = _language(request)
-    t = language.t
+    _ = gettext_for(language.code)
     message = ""
     suggestions: list[str] = []
     status_code = 200
@@ -780,21 +727,24 @@ def entry_page(
             cleaned = _clean_code(typed)
             status_code = 422
             if not typed:
-                message = t("entry.empty")
+                message = _("请输入背书码。")
             elif 8 <= len(cleaned) <= 11 and all(c in ALPHABET for c in cleaned):
-                message = t("entry.check", code=typed)
+                message = _(
+                    "“%(code)s”的最后一位校验位对不上，可能有一位输错或两位顺序颠倒。请对照直播画面再核对一遍。"
+                ) % {"code": typed}
                 suggestions = suggest_endorsements(session, typed)
             else:
-                message = t("entry.malformed", code=typed)
+                message = _("“%(code)s”不是背书码：背书码由 9 位数字和字母组成。") % {"code": typed}
         else:
             exists = session.scalar(select(Endorsement.id).where(Endorsement.code == normalized))
             if exists is not None:
                 return RedirectResponse(f"/e/{normalized}{language.suffix}", status_code=303)
             status_code = 404
-            message = t("entry.unknown", code=normalized)
+            message = _("没有背书码为“%(code)s”的背书。请核对代码。") % {"code": normalized}
             suggestions = suggest_endorsements(session, normalized)
     body = _render(
         "entry.html",
+        language.code,
         **_page_context(request, language),
         typed=code or "",
         message=message,
@@ -833,7 +783,7 @@ def _stream_url_for_image(
     except InvalidInput as exc:
         return _bad_code(request, exc)
     except NotFound as exc:
-        return _not_found(request, "error.no_endorsement", exc)
+        return _not_found(request, NO_ENDORSEMENT, exc)
     return qr.stream_url(base_url, endorsement.code)
 
 
@@ -970,6 +920,7 @@ def _batch_page(
     now = ctx.clock()
     return _render(
         "batch.html",
+        language.code,
         **_page_context(request, language),
         batch=batch,
         product=product,
@@ -1001,7 +952,7 @@ def _find_batch(session: Session, request: Request, code: str) -> Batch | Respon
     except InvalidInput as exc:
         return _bad_code(request, exc)
     except NotFound as exc:
-        return _not_found(request, "error.no_batch", exc)
+        return _not_found(request, NO_BATCH, exc)
 
 
 @router.api_route("/b/{code}", methods=GET_HEAD, response_class=HTMLResponse)
@@ -1073,9 +1024,9 @@ def digital_link(
             request,
             400,
             "malformed-digital-link",
-            "error.malformed_link",
+            N_("二维码链接格式有误"),
             exc.detail,
-            "error.malformed_link_hint",
+            N_("请重新扫描包装上的二维码；若仍有误，请联系生产者。"),
         )
     batch = session.scalars(
         select(Batch)
@@ -1083,9 +1034,7 @@ def digital_link(
         .where(Product.gtin == gtin14, Batch.lot == lot_value)
     ).first()
     if batch is None:
-        return _not_found(
-            request, "error.no_batch", NotFound(f"no batch {lot_value!r} of GTIN {gtin14}")
-        )
+        return _not_found(request, NO_BATCH, NotFound(f"no batch {lot_value!r} of GTIN {gtin14}"))
     return _batch_response(request, session, ctx, batch)
 
 
@@ -1103,11 +1052,12 @@ def overlay(code: str, request: Request, session: SessionDep, ctx: ContextDep) -
     try:
         view = _scan_cache(request).load(normalized)
     except NotFound as exc:
-        return _not_found(request, "error.no_endorsement", exc)
+        return _not_found(request, NO_ENDORSEMENT, exc)
     url = qr.stream_url(ctx.settings.base_url, view.code)
     document = view.document
     body = _render(
         "overlay.html",
+        "zh",  # both languages, Chinese first
         code=view.code,
         status=view.status(ctx.clock()).value,
         product=document["product"],

@@ -43,7 +43,8 @@ from registry.errors import Forbidden, RegistryError, Unauthenticated
 from registry.models import Account, LoginSession, Organization, OrgKind, Role
 from registry.services import sessions as session_service
 from web.office import labels
-from web.routes import PAGE_HEADERS, TEMPLATES_DIR
+from web.routes import PAGE_HEADERS
+from web.templating import TEMPLATES_DIR
 
 SESSION_COOKIE = "gr_office_session"
 PRE_COOKIE = "gr_office_pre"  # binds the CSRF token of forms shown before login

@@ -1,0 +1,148 @@
+"""The one Jinja environment of the site: the public pages and the office alike.
+
+Templates live under ``web/templates/`` (the office's under ``web/templates/office/``) and
+take their words from the text catalogue (``registry.i18n``; docs/i18n.md): ``{{ _("中文") }}``
+or ``{% trans %}中文{% endtrans %}``, with ``pgettext(context, "中文")`` where one Chinese word
+needs two English ones and ``%(name)s`` placeholders (new-style gettext: the callable fills
+them in and escapes the values). ``render(name, lang, **context)`` renders a template in one
+language; the translation callables are passed with each call, never installed on the shared
+environment, so pages in two languages can render at once in two threads.
+
+Times are shown in China Standard Time (``registry.clock.CHINA_TZ``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
+
+from registry.clock import CHINA_TZ
+from registry.i18n import HTML_LANG, LANGUAGE_NAMES, SWITCH_TO, other_language, translations
+from web import labels
+from web.names import Names
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES_DIR = HERE / "templates"
+STATIC_DIR = HERE / "static"
+
+
+def cst(value: str | datetime | None, with_time: bool = True) -> str:
+    """A time as viewers read it: Beijing time, ``YYYY-MM-DD HH:MM`` (or the date alone).
+    A naive time is UTC, as the database stores it."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+def _escaped(context: Context, text: str) -> str:
+    # The catalogue is trusted markup-free text; the values put into it are escaped by Markup.
+    return Markup(text) if context.eval_ctx.autoescape else text  # noqa: S704
+
+
+def _gettext(translate: Callable[[str], str]) -> Callable[..., str]:
+    @pass_context
+    def gettext(context: Context, message: str, /, **variables: Any) -> str:
+        return _escaped(context, translate(message)) % variables
+
+    return gettext
+
+
+def _ngettext(translate: Callable[[str, str, int], str]) -> Callable[..., str]:
+    @pass_context
+    def ngettext(
+        context: Context, singular: str, plural: str, num: int, /, **variables: Any
+    ) -> str:
+        variables.setdefault("num", num)
+        return _escaped(context, translate(singular, plural, num)) % variables
+
+    return ngettext
+
+
+def _pgettext(translate: Callable[[str, str], str]) -> Callable[..., str]:
+    @pass_context
+    def pgettext(context: Context, ctx: str, message: str, /, **variables: Any) -> str:
+        return _escaped(context, translate(ctx, message)) % variables
+
+    return pgettext
+
+
+def _npgettext(translate: Callable[[str, str, str, int], str]) -> Callable[..., str]:
+    @pass_context
+    def npgettext(
+        context: Context, ctx: str, singular: str, plural: str, num: int, /, **variables: Any
+    ) -> str:
+        variables.setdefault("num", num)
+        return _escaped(context, translate(ctx, singular, plural, num)) % variables
+
+    return npgettext
+
+
+@cache
+def language_context(lang: str) -> Mapping[str, Any]:
+    """What every template gets for ``lang``: the gettext callables (new style, as
+    ``jinja2.ext.i18n`` calls them), ``other_gettext`` for a line shown in the other language
+    alongside, the language codes, and ``names`` (data names in this language first)."""
+    catalogue = translations(lang)
+    other = other_language(lang)
+    return {
+        "_": _gettext(catalogue.gettext),
+        "gettext": _gettext(catalogue.gettext),
+        "ngettext": _ngettext(catalogue.ngettext),
+        "pgettext": _pgettext(catalogue.pgettext),
+        "npgettext": _npgettext(catalogue.npgettext),
+        "other_gettext": _gettext(translations(other).gettext),
+        "other_pgettext": _pgettext(translations(other).pgettext),
+        "lang": lang,
+        "other_lang": other,
+        "html_lang": HTML_LANG.get(lang, lang),
+        "names": Names(lang),
+    }
+
+
+@pass_context
+def word(context: Context, table: Mapping[str, str], key: str | None) -> str:
+    """``key``'s entry of a ``web.labels`` table in the page language; an unknown key is
+    shown as itself, its underscores as spaces."""
+    message = table.get(key or "")
+    if message is None:
+        return (key or "").replace("_", " ")
+    return str(context.call(context.resolve("_"), message))
+
+
+@pass_context
+def unit(context: Context, code: str | None) -> str:
+    """A unit of quantity in the page language (an unknown unit as written)."""
+    if not code:
+        return ""
+    message = labels.UNITS.get(code)
+    return str(context.call(context.resolve("_"), message)) if message else code
+
+
+templates = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
+)
+templates.newstyle_gettext = True  # type: ignore[attr-defined]
+templates.filters["cst"] = cst
+templates.filters["cst_date"] = lambda v: cst(v, with_time=False)
+templates.globals.update(
+    word=word, unit=unit, labels=labels, language_names=LANGUAGE_NAMES, switch_to=SWITCH_TO
+)
+
+
+def render(name: str, lang: str, /, **context: Any) -> str:
+    """The template ``name`` rendered in ``lang`` with ``context``."""
+    return templates.get_template(name).render({**language_context(lang), **context})
