@@ -20,7 +20,17 @@ from registry.models import Account, OrgKind, Role
 from registry.services import accounts as account_service
 from registry.services import keys as key_service
 from registry.services import sessions as session_service
-from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router
+from web.names import Names
+from web.office.core import (
+    FormDep,
+    OfficeUser,
+    UserDep,
+    current_lang,
+    redirect,
+    render,
+    router,
+    translator,
+)
 from web.office.messages import explain
 
 
@@ -61,6 +71,7 @@ def create_organization(
     request: Request, session: SessionDep, user: UserDep, form: FormDep
 ) -> Response:
     _admin(user)
+    _ = translator(request)
     try:
         kind = OrgKind(form.get("kind"))
         approvals = int(form.get("approvals_required") or "1")
@@ -90,7 +101,7 @@ def create_organization(
     return redirect(
         request,
         "/office/admin/organizations",
-        (f"机构“{org.name_zh}”已登记", f"Organization '{org.name_en}' registered"),
+        _("机构“%(name)s”已登记") % {"name": Names(current_lang(request)).name(org)},
     )
 
 

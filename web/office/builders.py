@@ -56,7 +56,7 @@ def packing(b: DraftBuilder) -> dict[str, Any]:
 def certificate(b: DraftBuilder) -> dict[str, Any]:
     basis = [v for v in b.form.getlist("basis") if v in {c.value for c in CertificateBasis}]
     if not basis:
-        b.fail("basis", "至少选择一项依据", "Choose at least one basis")
+        b.fail("basis", b._("至少选择一项依据"))
     draft: dict[str, Any] = {
         "kind": "certificate",
         "batches": [b.batch_ref("batch")],
@@ -96,7 +96,7 @@ def _quantity_unit(b: DraftBuilder, draft: dict[str, Any]) -> None:
     if quantity:
         draft["quantity"] = quantity
         if not unit:
-            b.fail("unit", "填写数量时请填写单位", "Give the unit of the quantity")
+            b.fail("unit", b._("填写数量时请填写单位"))
         draft["unit"] = unit
 
 
@@ -143,7 +143,7 @@ def inspection(b: DraftBuilder) -> dict[str, Any]:
         )
         b.path_map[f"results.{len(results) - 1}"] = prefix
     if not results:
-        b.fail("results.0.substance", "至少填写一项检测结果", "Enter at least one result")
+        b.fail("results.0.substance", b._("至少填写一项检测结果"))
     failed = any(r["verdict"] == "fail" for r in results)
     draft: dict[str, Any] = {
         "kind": "inspection",
@@ -169,7 +169,7 @@ def processing(b: DraftBuilder) -> dict[str, Any]:
         )
         b.path_map[f"inputs.{len(inputs) - 1}"] = f"inputs.{i}"
     if not inputs:
-        b.fail("inputs.0.batch", "至少填写一个原料批次", "Enter at least one input batch")
+        b.fail("inputs.0.batch", b._("至少填写一个原料批次"))
     outputs: list[dict[str, Any]] = []
     for i in b.filled_rows(PROCESSING_OUTPUTS):
         prefix = f"outputs.{i}"
@@ -186,7 +186,7 @@ def processing(b: DraftBuilder) -> dict[str, Any]:
         b.path_map[f"outputs.{len(outputs)}"] = prefix
         outputs.append(output)
     if not outputs:
-        b.fail("outputs.0.product", "至少填写一个产出批次", "Enter at least one output batch")
+        b.fail("outputs.0.product", b._("至少填写一个产出批次"))
     draft: dict[str, Any] = {"kind": "processing", "inputs": inputs, "outputs": outputs}
     process = b.text("process")
     if process:

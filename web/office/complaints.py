@@ -17,7 +17,7 @@ from registry.errors import InvalidInput, NotFound
 from registry.models import Organization
 from registry.reports.queries import answer_complaint, answers_to
 from registry.services import reports as report_service
-from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router
+from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router, translator
 from web.office.messages import explain
 
 
@@ -67,6 +67,7 @@ def answer(
     report_id: str, request: Request, session: SessionDep, user: UserDep, form: FormDep
 ) -> Response:
     _allowed(user)
+    _ = translator(request)
     try:
         parsed = uuid.UUID(report_id)
     except ValueError:
@@ -80,7 +81,7 @@ def answer(
             request,
             session,
             user,
-            errors={key: ("请填写答复（2-2000 字）", "Write an answer (2-2000 characters)")},
+            errors={key: _("请填写答复（2-2000 字）")},
             values={key: form.get("text")},
             problem=explain(exc),
             status_code=422,
@@ -88,5 +89,5 @@ def answer(
     return redirect(
         request,
         f"/office/complaints#report-{report_id}",
-        ("答复已保存", "Your answer is saved"),
+        _("答复已保存"),
     )

@@ -4,6 +4,7 @@ signs: every problem is collected (not just the first) next to the field it belo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,7 +17,7 @@ from registry.errors import InvalidInput, NotFound
 from registry.gs1 import validate_lot
 from registry.models import Batch, Product
 from registry.services import batches as batch_service
-from web.office.core import Bilingual, Form, OfficeUser
+from web.office.core import Form, OfficeUser
 from web.office.fields import Option, Rows
 
 _DECIMAL_RE = re.compile(r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?$")
@@ -24,7 +25,9 @@ _REGION_RE = re.compile(r"^[1-8][0-9]{5}$")
 
 
 class FormInvalid(Exception):
-    def __init__(self, errors: dict[str, Bilingual]) -> None:
+    """A form with problems: each field's message, in the page language."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("form invalid")
         self.errors = errors
 
@@ -33,25 +36,29 @@ class DraftBuilder:
     """Reads typed values, collects every problem (not just the first) with the field it
     belongs to, and remembers which form row each draft list entry came from."""
 
-    def __init__(self, form: Form, session: Session, user: OfficeUser) -> None:
+    def __init__(
+        self, form: Form, session: Session, user: OfficeUser, gettext: Callable[[str], str]
+    ) -> None:
         self.form = form
         self.session = session
         self.user = user
-        self.errors: dict[str, Bilingual] = {}
+        self._ = gettext
+        self.errors: dict[str, str] = {}
         self.path_map: dict[str, str] = {}
         self.draft: dict[str, Any] = {}
 
-    def fail(self, name: str, zh: str, en: str) -> None:
-        self.errors.setdefault(name, (zh, en))
+    def fail(self, name: str, message: str) -> None:
+        """Note the (first) problem of field ``name``, in the page language."""
+        self.errors.setdefault(name, message)
 
     def text(self, name: str, required: bool = False, max_length: int = 100) -> str | None:
         value = self.form.get(name)
         if not value:
             if required:
-                self.fail(name, "必填", "Required")
+                self.fail(name, self._("必填"))
             return None
         if len(value) > max_length:
-            self.fail(name, f"最多 {max_length} 个字", f"At most {max_length} characters")
+            self.fail(name, self._("最多 %(count)s 个字") % {"count": max_length})
             return None
         return value
 
@@ -59,21 +66,17 @@ class DraftBuilder:
         value = self.form.get(name).replace("，", ",").replace(",", "")
         if not value:
             if required:
-                self.fail(name, "必填", "Required")
+                self.fail(name, self._("必填"))
             return None
         if value.startswith("+"):
             value = value[1:]
         if value.startswith("."):
             value = "0" + value
         if not _DECIMAL_RE.match(value):
-            self.fail(
-                name,
-                "请填写数字，如 12.5（最多 6 位小数）",
-                "Enter a number such as 12.5 (at most 6 decimals)",
-            )
+            self.fail(name, self._("请填写数字，如 12.5（最多 6 位小数）"))
             return None
         if positive and Decimal(value) <= 0:
-            self.fail(name, "必须大于 0", "Must be greater than zero")
+            self.fail(name, self._("必须大于 0"))
             return None
         return value
 
@@ -81,10 +84,10 @@ class DraftBuilder:
         value = self.form.get(name)
         if not value:
             if required:
-                self.fail(name, "必填", "Required")
+                self.fail(name, self._("必填"))
             return None
         if not (value.isascii() and value.isdigit()) or int(value) < 1 or int(value) > 2**53 - 1:
-            self.fail(name, "请填写正整数", "Enter a whole number above zero")
+            self.fail(name, self._("请填写正整数"))
             return None
         return int(value)
 
@@ -92,12 +95,12 @@ class DraftBuilder:
         value = self.form.get(name)
         if not value:
             if required:
-                self.fail(name, "必填", "Required")
+                self.fail(name, self._("必填"))
             return None
         try:
             parsed = date.fromisoformat(value)
         except ValueError:
-            self.fail(name, "日期格式：2026-09-20", "Date as 2026-09-20")
+            self.fail(name, self._("日期格式：2026-09-20"))
             return None
         return parsed.isoformat()
 
@@ -106,11 +109,11 @@ class DraftBuilder:
         value = self.form.get(name)
         if not value:
             if required:
-                self.fail(name, "必填", "Required")
+                self.fail(name, self._("必填"))
             return None
         parsed = parse_local_time(value)
         if parsed is None:
-            self.fail(name, "时间格式：2026-09-20T08:00", "Time as 2026-09-20T08:00")
+            self.fail(name, self._("时间格式：2026-09-20T08:00"))
             return None
         return parsed.isoformat(timespec="seconds")
 
@@ -118,14 +121,10 @@ class DraftBuilder:
         value = self.form.get(name)
         if not value:
             if required:
-                self.fail(name, "必填", "Required")
+                self.fail(name, self._("必填"))
             return None
         if not _REGION_RE.match(value):
-            self.fail(
-                name,
-                "6 位行政区划代码，如 150430",
-                "A 6-digit region code (GB/T 2260), e.g. 150430",
-            )
+            self.fail(name, self._("6 位行政区划代码，如 150430"))
             return None
         return value
 
@@ -133,38 +132,34 @@ class DraftBuilder:
         value = self.form.get(name)
         if not value:
             if required:
-                self.fail(name, "请选择", "Choose one")
+                self.fail(name, self._("请选择"))
             return None
         if value not in {o[0] for o in options}:
-            self.fail(name, "请从列表中选择", "Choose from the list")
+            self.fail(name, self._("请从列表中选择"))
             return None
         return value
 
     def lot(self, name: str) -> str | None:
         value = self.form.get(name)
         if not value:
-            self.fail(name, "必填", "Required")
+            self.fail(name, self._("必填"))
             return None
         try:
             return validate_lot(value)
         except InvalidInput:
-            self.fail(
-                name,
-                "批号 1-20 位：字母、数字和 - . / _ 等",
-                "A lot is 1-20 letters, digits or - . / _ (GS1 characters)",
-            )
+            self.fail(name, self._("批号 1-20 位：字母、数字和 - . / _ 等"))
             return None
 
     def batch(self, name: str, required: bool = True) -> Batch | None:
         value = self.form.get(name)
         if not value:
             if required:
-                self.fail(name, "请填写批次码", "Enter a batch code")
+                self.fail(name, self._("请填写批次码"))
             return None
         try:
             return batch_service.get_batch(self.session, value)
         except NotFound:
-            self.fail(name, "没有这个批次码，请核对", "No batch has this code: check it")
+            self.fail(name, self._("没有这个批次码，请核对"))
             return None
 
     def batch_ref(self, name: str) -> str | None:
@@ -175,10 +170,10 @@ class DraftBuilder:
         value = self.form.get(name)
         products = {str(p.id): p for p in catalog.products_of(self.session, self.user.org.id)}
         if not value:
-            self.fail(name, "请选择产品", "Choose a product")
+            self.fail(name, self._("请选择产品"))
             return None
         if value not in products:
-            self.fail(name, "请选择本单位的产品", "Choose one of your products")
+            self.fail(name, self._("请选择本单位的产品"))
             return None
         return products[value]
 

@@ -18,7 +18,7 @@ from registry.models import Organization, OrgKind, Product
 from registry.services import endorsements as endorsement_service
 from registry.services import scans as scan_service
 from web.office.charts import bar_chart
-from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router
+from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router, translator
 from web.office.messages import explain, refusal_status
 from web.office.views import page_helpers
 
@@ -122,6 +122,7 @@ def revoke_endorsement(
     user: UserDep,
     form: FormDep,
 ) -> Response:
+    _ = translator(request)
     endorsement = endorsement_service.get_endorsement(session, code)
     if not endorsement_queries.can_see_endorsement(session, user.account, endorsement):
         raise NotFound(f"no endorsement {code}")
@@ -133,7 +134,7 @@ def revoke_endorsement(
             ctx,
             user,
             endorsement.code,
-            errors={"reason": ("撤销需要填写理由", "Give a reason to revoke")},
+            errors={"reason": _("撤销需要填写理由")},
             status_code=422,
         )
     try:
@@ -153,8 +154,5 @@ def revoke_endorsement(
     return redirect(
         request,
         f"/office/endorsements/{endorsement.code}",
-        (
-            f"背书 {endorsement.code} 已撤销，扫码页立即显示“已撤销”",
-            f"Endorsement {endorsement.code} revoked: its page shows 'revoked' now",
-        ),
+        _("背书 %(code)s 已撤销，扫码页立即显示“已撤销”") % {"code": endorsement.code},
     )

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from registry.clock import CHINA_TZ
 from registry.errors import RegistryError
+from registry.i18n import N_
 from registry.models import Batch, OrgKind
 from registry.records import CertificateBasis, Kind
 from web.office import builders
-from web.office.core import Bilingual, Form, OfficeUser
+from web.office.core import Form, OfficeUser
 from web.office.drafts import DraftBuilder, FormInvalid
 from web.office.fields import (
     BASIS_LABELS,
@@ -35,15 +36,17 @@ from web.office.fields import (
     WHEN,
     Field,
     Item,
+    Label,
     Rows,
+    pgettext,
 )
 
 
 @dataclass(frozen=True)
 class RecordSpec:
     kind: Kind
-    label: Bilingual
-    description: Bilingual
+    label: Label
+    description: str
     signers: frozenset[OrgKind]
     items: tuple[Item, ...]
     build: Callable[[DraftBuilder], dict[str, Any]]
@@ -66,25 +69,25 @@ SPECS: dict[str, RecordSpec] = {
     for spec in (
         RecordSpec(
             Kind.HARVEST,
-            ("采收（新建批次）", "Harvest (new batch)"),
-            ("登记一批新采收的产品，系统分配批次码。", "Register a newly harvested lot."),
+            N_("采收（新建批次）"),
+            N_("登记一批新采收的产品，系统分配批次码。"),
             frozenset({OrgKind.COOPERATIVE}),
             (
-                Field("product", ("产品", "Product"), "product", required=True),
+                Field("product", N_("产品"), "product", required=True),
                 Field(
                     "lot",
-                    ("批号", "Lot number"),
+                    pgettext("form", "批号"),
                     required=True,
-                    hint=("本单位自编批号，如 AH2026-003", "Your own lot number"),
+                    hint=N_("本单位自编批号，如 AH2026-003"),
                 ),
-                Field("quantity", ("数量", "Quantity"), "decimal", required=True),
+                Field("quantity", N_("数量"), "decimal", required=True),
                 UNIT_FIELD,
-                Field("harvest_date", ("采收日期", "Harvest date"), "date", required=True),
-                Field("best_before", ("保质期至", "Best before"), "date"),
-                Field("place.region", ("产地区划代码", "Region code"), required=True),
-                Field("place.name", ("产地名称", "Place name"), placeholder="敖汉旗四家子镇"),
-                Field("place.lat", ("纬度", "Latitude"), "decimal"),
-                Field("place.lon", ("经度", "Longitude"), "decimal"),
+                Field("harvest_date", pgettext("form", "采收日期"), "date", required=True),
+                Field("best_before", N_("保质期至"), "date"),
+                Field("place.region", N_("产地区划代码"), required=True),
+                Field("place.name", N_("产地名称"), placeholder="敖汉旗四家子镇"),
+                Field("place.lat", N_("纬度"), "decimal"),
+                Field("place.lon", N_("经度"), "decimal"),
                 WHEN,
                 NOTE,
             ),
@@ -93,15 +96,15 @@ SPECS: dict[str, RecordSpec] = {
         ),
         RecordSpec(
             Kind.PACKING,
-            ("包装", "Packing"),
-            ("把本单位的批次分装成包。", "Pack one of your batches."),
+            N_("包装"),
+            N_("把本单位的批次分装成包。"),
             frozenset({OrgKind.COOPERATIVE, OrgKind.PROCESSOR}),
             (
                 BATCH,
-                Field("package.count", ("件数", "Packages"), "integer", required=True),
-                Field("package.size", ("每件规格", "Size of each"), "decimal", required=True),
-                Field("package.unit", ("规格单位", "Size unit"), "unit", required=True),
-                Field("packaging", ("包装材料", "Packaging"), placeholder="真空袋"),
+                Field("package.count", N_("件数"), "integer", required=True),
+                Field("package.size", N_("每件规格"), "decimal", required=True),
+                Field("package.unit", N_("规格单位"), "unit", required=True),
+                Field("packaging", N_("包装材料"), placeholder="真空袋"),
                 WHEN,
                 NOTE,
             ),
@@ -109,34 +112,34 @@ SPECS: dict[str, RecordSpec] = {
         ),
         RecordSpec(
             Kind.CERTIFICATE,
-            ("承诺达标合格证", "Compliance certificate (合格证)"),
-            ("生产者对本批次达标的承诺。", "The producer's promise that the batch complies."),
+            pgettext("form", "承诺达标合格证"),
+            N_("生产者对本批次达标的承诺。"),
             frozenset({OrgKind.COOPERATIVE, OrgKind.PROCESSOR}),
             (
                 BATCH,
-                Field("certificate_number", ("合格证编号", "Certificate number"), required=True),
-                Field("promise", ("承诺内容", "Promise"), "textarea", required=True, wide=True),
+                Field("certificate_number", pgettext("form", "合格证编号"), required=True),
+                Field("promise", N_("承诺内容"), "textarea", required=True, wide=True),
                 Field(
                     "basis",
-                    ("承诺依据", "Basis"),
+                    N_("承诺依据"),
                     "checkboxes",
                     required=True,
-                    options=tuple((c.value, *BASIS_LABELS[c]) for c in CertificateBasis),
+                    options=tuple((c.value, BASIS_LABELS[c]) for c in CertificateBasis),
                 ),
-                Field("quantity", ("数量", "Quantity"), "decimal"),
-                Field("unit", ("单位", "Unit"), "unit"),
+                Field("quantity", N_("数量"), "decimal"),
+                Field("unit", N_("单位"), "unit"),
                 WHEN,
             ),
             builders.certificate,
         ),
         RecordSpec(
             Kind.STORAGE,
-            ("仓储与温度", "Storage and temperatures"),
-            ("记录存放地点和温度。", "Where the batch is kept, and its temperatures."),
+            N_("仓储与温度"),
+            N_("记录存放地点和温度。"),
             frozenset({OrgKind.COOPERATIVE, OrgKind.PROCESSOR, OrgKind.CARRIER}),
             (
                 BATCH,
-                Field("location", ("存放地点", "Location"), required=True, placeholder="1号冷库"),
+                Field("location", N_("存放地点"), required=True, placeholder="1号冷库"),
                 STORAGE_READINGS,
                 WHEN,
                 NOTE,
@@ -145,16 +148,13 @@ SPECS: dict[str, RecordSpec] = {
         ),
         RecordSpec(
             Kind.PROCESSING,
-            ("加工（原料 → 产品）", "Processing (inputs → outputs)"),
-            (
-                "用若干原料批次加工出新的产品批次。",
-                "Turn quantities of input batches into new output batches.",
-            ),
+            N_("加工（原料 → 产品）"),
+            N_("用若干原料批次加工出新的产品批次。"),
             frozenset({OrgKind.PROCESSOR}),
             (
                 PROCESSING_INPUTS,
                 PROCESSING_OUTPUTS,
-                Field("process", ("工艺", "Process"), placeholder="脱壳、抛光、包装"),
+                Field("process", N_("工艺"), placeholder="脱壳、抛光、包装"),
                 WHEN,
                 NOTE,
             ),
@@ -162,17 +162,17 @@ SPECS: dict[str, RecordSpec] = {
         ),
         RecordSpec(
             Kind.SHIPPING,
-            ("发运", "Shipping"),
-            ("批次离开本地，发往收货方。", "A batch leaves for its consignee."),
+            N_("发运"),
+            N_("批次离开本地，发往收货方。"),
             frozenset({OrgKind.CARRIER}),
             (
                 BATCH,
-                Field("to.name", ("收货方", "Consignee"), required=True),
-                Field("to.place.region", ("目的地区划代码", "Destination region code")),
-                Field("quantity", ("数量", "Quantity"), "decimal"),
-                Field("unit", ("单位", "Unit"), "unit"),
-                Field("vehicle", ("车牌号", "Vehicle"), placeholder="蒙D·7K218"),
-                Field("waybill", ("运单号", "Waybill")),
+                Field("to.name", N_("收货方"), required=True),
+                Field("to.place.region", N_("目的地区划代码")),
+                Field("quantity", N_("数量"), "decimal"),
+                Field("unit", N_("单位"), "unit"),
+                Field("vehicle", N_("车牌号"), placeholder="蒙D·7K218"),
+                Field("waybill", N_("运单号")),
                 WHEN,
                 NOTE,
             ),
@@ -180,15 +180,15 @@ SPECS: dict[str, RecordSpec] = {
         ),
         RecordSpec(
             Kind.RECEIVING,
-            ("收货", "Receiving"),
-            ("批次到达。", "A batch arrives."),
+            N_("收货"),
+            N_("批次到达。"),
             frozenset({OrgKind.CARRIER, OrgKind.PROCESSOR}),
             (
                 BATCH,
-                Field("source.name", ("发货方", "Shipper"), required=True),
-                Field("quantity", ("数量", "Quantity"), "decimal"),
-                Field("unit", ("单位", "Unit"), "unit"),
-                Field("waybill", ("运单号", "Waybill")),
+                Field("source.name", N_("发货方"), required=True),
+                Field("quantity", N_("数量"), "decimal"),
+                Field("unit", N_("单位"), "unit"),
+                Field("waybill", N_("运单号")),
                 WHEN,
                 NOTE,
             ),
@@ -196,16 +196,13 @@ SPECS: dict[str, RecordSpec] = {
         ),
         RecordSpec(
             Kind.INSPECTION,
-            ("检测报告", "Lab inspection"),
-            (
-                "一份检测报告，可含多个检测项目。",
-                "One lab report, with one row per substance tested.",
-            ),
+            N_("检测报告"),
+            N_("一份检测报告，可含多个检测项目。"),
             frozenset({OrgKind.LAB}),
             (
                 BATCH,
-                Field("report_number", ("报告编号", "Report number"), required=True),
-                Field("sampled_on", ("抽样日期", "Sampled on"), "date"),
+                Field("report_number", pgettext("form", "报告编号"), required=True),
+                Field("sampled_on", pgettext("form", "抽样日期"), "date"),
                 INSPECTION_RESULTS,
                 WHEN,
                 NOTE,
@@ -214,16 +211,12 @@ SPECS: dict[str, RecordSpec] = {
         ),
         RecordSpec(
             Kind.RECALL,
-            ("召回", "Recall"),
-            (
-                "召回批次及用它制成的一切产品；相关背书立即显示“已召回”。",
-                "Recall a batch and everything made from it; its endorsements show "
-                "'recalled' at once.",
-            ),
+            N_("召回"),
+            N_("召回批次及用它制成的一切产品；相关背书立即显示“已召回”。"),
             frozenset({OrgKind.AUTHORITY, OrgKind.COOPERATIVE, OrgKind.PROCESSOR}),
             (
                 BATCH,
-                Field("reason", ("召回原因", "Reason"), "textarea", required=True, wide=True),
+                Field("reason", pgettext("form", "召回原因"), "textarea", required=True, wide=True),
                 WHEN,
             ),
             builders.recall,
@@ -279,9 +272,16 @@ def defaults(spec: RecordSpec, user: OfficeUser, batch: Batch | None) -> dict[st
     return values
 
 
-def build(spec: RecordSpec, form: Form, session: Session, user: OfficeUser) -> DraftBuilder:
-    """Build the draft; raises FormInvalid naming each field in trouble."""
-    builder = DraftBuilder(form, session, user)
+def build(
+    spec: RecordSpec,
+    form: Form,
+    session: Session,
+    user: OfficeUser,
+    gettext: Callable[[str], str],
+) -> DraftBuilder:
+    """Build the draft; raises FormInvalid naming each field in trouble (in the language of
+    ``gettext``)."""
+    builder = DraftBuilder(form, session, user, gettext)
     builder.draft = spec.build(builder)
     if builder.errors:
         raise FormInvalid(builder.errors)
@@ -289,18 +289,22 @@ def build(spec: RecordSpec, form: Form, session: Session, user: OfficeUser) -> D
 
 
 def errors_from(
-    spec: RecordSpec, builder: DraftBuilder | None, exc: RegistryError
-) -> dict[str, Bilingual]:
+    spec: RecordSpec,
+    builder: DraftBuilder | None,
+    exc: RegistryError,
+    gettext: Callable[[str], str],
+) -> dict[str, str]:
     """Place the record schema's per-path errors next to their fields."""
+    _ = gettext
     names = {f.name for f in spec.fields()}
     rows = [i for i in spec.items if isinstance(i, Rows)]
-    placed: dict[str, Bilingual] = {}
+    placed: dict[str, str] = {}
     for entry in exc.extra.get("errors") or []:
         path = str(entry.get("path", ""))
         message = str(entry.get("message", ""))
         target = _field_for(path, spec, builder, names, rows)
         if target:
-            placed.setdefault(target, (f"格式不正确：{message}", message))
+            placed.setdefault(target, _("格式不正确：%(message)s") % {"message": message})
     return placed
 
 

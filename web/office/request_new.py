@@ -3,6 +3,7 @@ quantity, validity) and its submission to ``endorsements.request_endorsement``."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,7 +19,16 @@ from registry.models import Batch, Product
 from registry.records import Claim, Platform
 from registry.services import batches as batch_service
 from registry.services import endorsements as endorsement_service
-from web.office.core import Form, FormDep, OfficeUser, UserDep, redirect, render, router
+from web.office.core import (
+    Form,
+    FormDep,
+    OfficeUser,
+    UserDep,
+    redirect,
+    render,
+    router,
+    translator,
+)
 from web.office.drafts import parse_local_time
 from web.office.messages import explain
 from web.office.views import page_helpers
@@ -76,37 +86,41 @@ def new_request(request: Request, session: SessionDep, user: UserDep, batch: str
     return _new_request_page(request, session, user, values)
 
 
-def _moment(form: Form, name: str, errors: dict[str, Any], required: bool) -> datetime | None:
+def _moment(
+    form: Form, name: str, errors: dict[str, Any], required: bool, _: Callable[[str], str]
+) -> datetime | None:
     value = form.get(name)
     if not value:
         if required:
-            errors[name] = ("必填", "Required")
+            errors[name] = _("必填")
         return None
     parsed = parse_local_time(value)
     if parsed is None:
-        errors[name] = ("时间格式：2026-09-20T20:00", "Time as 2026-09-20T20:00")
+        errors[name] = _("时间格式：2026-09-20T20:00")
     return parsed
 
 
-def _check_choices(form: Form, values: dict[str, Any], errors: dict[str, Any]) -> None:
+def _check_choices(
+    form: Form, values: dict[str, Any], errors: dict[str, Any], _: Callable[[str], str]
+) -> None:
     """The batches, official, claims, room, title and quantity the form must have."""
     if not values["batches"]:
-        errors["batches"] = ("请选择至少一个批次", "Choose at least one batch")
+        errors["batches"] = _("请选择至少一个批次")
     if not form.get("official"):
-        errors["official"] = ("请选择背书官员", "Choose the official")
+        errors["official"] = _("请选择背书官员")
     if not values["claims"]:
-        errors["claims"] = ("请选择至少一项担保内容", "Choose at least one claim")
+        errors["claims"] = _("请选择至少一项担保内容")
     for name in ("stream.room", "stream.title"):
         if not form.get(name):
-            errors[name] = ("必填", "Required")
+            errors[name] = _("必填")
 
 
-def _check_quantity(quantity: str, errors: dict[str, Any]) -> None:
+def _check_quantity(quantity: str, errors: dict[str, Any], _: Callable[[str], str]) -> None:
     try:
         if Decimal(quantity) <= 0:
             raise InvalidOperation
     except (InvalidOperation, ValueError):
-        errors["quantity"] = ("请填写大于 0 的数量", "Enter a quantity above zero")
+        errors["quantity"] = _("请填写大于 0 的数量")
 
 
 def _stream(form: Form, start: datetime | None, end: datetime | None) -> dict[str, Any]:
@@ -131,9 +145,9 @@ def _place_errors(exc: RegistryError, values: dict[str, Any], errors: dict[str, 
     for entry in exc.extra.get("errors") or []:
         path = "stream." + str(entry.get("path", "")).split(".")[0]
         if path in values or path == "stream.hosts":
-            errors.setdefault(path, (str(entry.get("message")), str(entry.get("message"))))
+            errors.setdefault(path, str(entry.get("message")))
     if "quantity" in exc.detail:
-        errors.setdefault("quantity", (exc.detail, exc.detail))
+        errors.setdefault("quantity", exc.detail)
 
 
 @router.post("/requests/new")
@@ -141,17 +155,18 @@ def create_request(
     request: Request, session: SessionDep, ctx: ContextDep, user: UserDep, form: FormDep
 ) -> Response:
     user.require(user.is_producer, "only cooperatives and processors request endorsements")
+    _ = translator(request)
     errors: dict[str, Any] = {}
     values = form.values()
     values["batches"] = form.getlist("batches")
     values["claims"] = form.getlist("claims")
-    _check_choices(form, values, errors)
-    start = _moment(form, "stream.start", errors, required=True)
-    end = _moment(form, "stream.end", errors, required=True)
-    valid_from = _moment(form, "valid_from", errors, required=False)
-    valid_until = _moment(form, "valid_until", errors, required=False)
+    _check_choices(form, values, errors, _)
+    start = _moment(form, "stream.start", errors, True, _)
+    end = _moment(form, "stream.end", errors, True, _)
+    valid_from = _moment(form, "valid_from", errors, False, _)
+    valid_until = _moment(form, "valid_until", errors, False, _)
     quantity = form.get("quantity")
-    _check_quantity(quantity, errors)
+    _check_quantity(quantity, errors, _)
     if errors:
         return _new_request_page(request, session, user, values, errors, status_code=422)
     try:
@@ -176,5 +191,5 @@ def create_request(
     return redirect(
         request,
         f"/office/requests/{created.id}",
-        ("背书申请已提交，等待官员审核", "Endorsement requested: waiting for the official"),
+        _("背书申请已提交，等待官员审核"),
     )

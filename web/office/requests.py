@@ -16,7 +16,7 @@ from registry.endorsements import queries as endorsement_queries
 from registry.errors import RegistryError
 from registry.models import Account, EndorsementRequest, Organization, Product, RequestStatus
 from registry.services import endorsements as endorsement_service
-from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router
+from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router, translator
 from web.office.messages import explain, refusal_status
 from web.office.views import page_helpers
 
@@ -130,6 +130,7 @@ def _lineage(session: Any, evidence: Any) -> list[dict[str, Any]]:
 def approve_request(
     request_id: str, request: Request, session: SessionDep, ctx: ContextDep, user: UserDep
 ) -> Response:
+    _ = translator(request)
     found = endorsement_queries.visible_request(session, user.account, request_id)
     try:
         with session.begin_nested():
@@ -140,15 +141,12 @@ def approve_request(
             request, session, user, found, problem=explain(exc), status_code=refusal_status(exc)
         )
     if decided.status is RequestStatus.APPROVED:
-        flash = (
-            f"已签名批准，背书码 {decided.code}，扫码页已生效",
-            f"Approved and signed: endorsement {decided.code} is live",
-        )
+        flash = _("已签名批准，背书码 %(code)s，扫码页已生效") % {"code": decided.code}
         return redirect(request, f"/office/endorsements/{decided.code}", flash)
     return redirect(
         request,
         f"/office/requests/{found.id}",
-        ("已签名；还需要其他官员签名", "Signed; another official must sign too"),
+        _("已签名；还需要其他官员签名"),
     )
 
 
@@ -156,6 +154,7 @@ def approve_request(
 def reject_request(
     request_id: str, request: Request, session: SessionDep, user: UserDep, form: FormDep
 ) -> Response:
+    _ = translator(request)
     found = endorsement_queries.visible_request(session, user.account, request_id)
     reason = form.get("reason")
     if not reason:
@@ -164,7 +163,7 @@ def reject_request(
             session,
             user,
             found,
-            errors={"reason": ("驳回需要填写理由", "Give a reason to reject")},
+            errors={"reason": _("驳回需要填写理由")},
             status_code=422,
         )
     try:
@@ -184,5 +183,5 @@ def reject_request(
     return redirect(
         request,
         "/office/requests",
-        ("已驳回该申请，申请方可看到理由", "Request rejected; the requester sees your reason"),
+        _("已驳回该申请，申请方可看到理由"),
     )

@@ -14,6 +14,7 @@ from registry.accounts import queries as account_queries
 from registry.catalog import queries as catalog
 from registry.endorsements import queries as endorsement_queries
 from registry.errors import Forbidden, NotFound, RegistryError
+from registry.i18n import gettext_for, pgettext_for
 from registry.models import Organization, OrgKind, Product
 from registry.records import Kind
 from registry.reports.queries import report_card
@@ -21,23 +22,32 @@ from registry.services import batches as batch_service
 from registry.services import endorsements as endorsement_service
 from registry.services import products as product_service
 from registry.services import records as record_service
+from web.names import Names
 from web.office import record_forms as forms
 from web.office.core import (
     FormDep,
     OfficeUser,
     UserDep,
+    current_lang,
     redirect,
     render,
     router,
+    translator,
 )
 from web.office.drafts import FormInvalid
-from web.office.fields import UNITS
+from web.office.fields import UNITS, translate
 from web.office.messages import explain
 
 CATEGORIES = ("grain", "eggs", "fruit", "vegetables", "tea", "meat", "flowers", "flour", "pastry")
 
 
-VERDICT_WORDS = {"zh": {"pass": "合格", "fail": "不合格"}, "en": {"pass": "pass", "fail": "fail"}}
+def _verdict(verdict: object, lang: str) -> str:
+    pgettext = pgettext_for(lang)
+    if verdict == "pass":
+        return pgettext("lowercase", "合格")
+    if verdict == "fail":
+        return pgettext("lowercase", "不合格")
+    return ""
 
 
 def record_facts(document: dict[str, Any], lang: str = "zh") -> str:
@@ -52,7 +62,7 @@ def record_facts(document: dict[str, Any], lang: str = "zh") -> str:
         return f"{package.get('count', '')} × {package.get('size', '')} {package.get('unit', '')}"
     if kind == "inspection":
         substances = ", ".join(str(r.get("substance", "")) for r in document.get("results", []))
-        verdict = VERDICT_WORDS.get(lang, VERDICT_WORDS["zh"]).get(str(document.get("verdict")), "")
+        verdict = _verdict(document.get("verdict"), lang)
         return f"{document.get('report_number', '')} · {verdict} · {substances}"
     if kind == "certificate":
         return str(document.get("certificate_number", ""))
@@ -146,6 +156,7 @@ def products_page(request: Request, session: SessionDep, user: UserDep) -> Respo
 @router.post("/products")
 def create_product(request: Request, session: SessionDep, user: UserDep, form: FormDep) -> Response:
     user.require(user.is_producer, "only cooperatives and processors register products")
+    _ = translator(request)
     try:
         with session.begin_nested():
             product = product_service.create_product(
@@ -162,7 +173,7 @@ def create_product(request: Request, session: SessionDep, user: UserDep, form: F
     return redirect(
         request,
         "/office/products",
-        (f"产品“{product.name_zh}”已登记", f"Product '{product.name_en or product.name_zh}' added"),
+        _("产品“%(name)s”已登记") % {"name": Names(current_lang(request)).name(product)},
     )
 
 
@@ -322,7 +333,7 @@ def submit_record(
     spec = _spec(user, kind)
     builder = None
     try:
-        builder = forms.build(spec, form, session, user)
+        builder = forms.build(spec, form, session, user, translator(request))
         with session.begin_nested():
             accepted = record_service.sign_and_submit(session, ctx, user.account, builder.draft)
     except FormInvalid as invalid:
@@ -343,7 +354,7 @@ def submit_record(
             user,
             spec,
             form.values(),
-            forms.errors_from(spec, builder, exc),
+            forms.errors_from(spec, builder, exc, translator(request)),
             problem=explain(exc),
             status_code=422,
         )
@@ -353,12 +364,12 @@ def submit_record(
     else:
         target_ref = draft["batches"][0]
     target = record_service.find_batch(session, target_ref)
-    label = spec.label
-    index = accepted.index
-    flash = (
-        f"已签名并记入公开日志：{label[0]}（第 {index} 条）",
-        f"Signed and logged: {label[1]} (entry #{index})",
-    )
+    lang = current_lang(request)
+    _ = gettext_for(lang)
+    flash = _("已签名并记入公开日志：%(label)s（第 %(index)s 条）") % {
+        "label": translate(spec.label, lang),
+        "index": accepted.index,
+    }
     if target is None or not catalog.can_see_batch(session, user.account, user.org, target):
         return redirect(request, "/office/", flash)
     return redirect(request, f"/office/batches/{target.code}", flash)
