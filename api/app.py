@@ -25,10 +25,10 @@ from registry.services.scan_cache import ScanCache
 from registry.services.scans import ScanCounter, ScanFlusher
 from registry.services.witnessing import WitnessSubmitter
 from registry.settings import Settings, get_settings
-from web import export_routes
-from web import routes as web
-from web import trace_routes as trace_pages
+from web.errors import error_page
 from web.office import router as office_router
+from web.pages import batch, certificate, consumer, overlay, qr
+from web.pages import trace as trace_pages
 from web.templating import STATIC_DIR
 
 
@@ -45,10 +45,10 @@ async def _bench_hello() -> Response:
 # (measured; docs/performance.md). The JSON endpoint keeps its FastAPI route for /docs.
 SCAN_ROUTES = (
     ("/api/v1/verify/{code}", endorsements.verify),
-    ("/E/{code}", web.endorsement_page),
-    ("/e/{code}", web.endorsement_page),
-    ("/E/{code}/verify.json", web.endorsement_document),
-    ("/e/{code}/verify.json", web.endorsement_document),
+    ("/E/{code}", consumer.endorsement_page),
+    ("/e/{code}", consumer.endorsement_page),
+    ("/E/{code}/verify.json", consumer.endorsement_document),
+    ("/e/{code}/verify.json", consumer.endorsement_document),
 )
 
 
@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.scan_counter = ScanCounter()
     app.state.scan_cache = ScanCache(app.state.read_session_factory, lambda: app.state.ctx)
     app.state.scan_cache.watch_commits(factory)
-    problems.install(app)
+    problems.install(app, html_error_page=error_page)
     docs.install(app)
     if os.environ.get("REGISTRY_BENCH_HELLO") == "1":
         # First: the strictest baselines for the scan path.
@@ -112,9 +112,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(router.router)
     app.include_router(problem_reports.router)
     app.include_router(trace_api.router)
-    app.include_router(web.router)
+    for pages in (consumer, qr, batch, overlay):
+        app.include_router(pages.router)
     app.include_router(office_router)
-    app.include_router(export_routes.router)
+    app.include_router(certificate.router)
     app.include_router(trace_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -1,12 +1,14 @@
-"""RFC 9457 problem details: one table from domain error to HTTP status."""
+"""RFC 9457 problem details: one table from domain error to HTTP status, and the one
+domain-error handler at the edge (problem+json, or the HTML error page a page asks for)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -43,7 +45,14 @@ TITLES = {
 }
 
 
+HtmlErrorPage = Callable[[Request, errors.RegistryError], Response | None]
+"""Renders the HTML error page of a domain error, or None to answer with problem+json."""
+
+
 def status_for(error: errors.RegistryError) -> int:
+    explicit = getattr(error, "http_status", None)  # an error that names its own status
+    if isinstance(explicit, int):
+        return explicit
     for cls in type(error).__mro__:
         if cls in STATUS:
             return STATUS[cls]
@@ -66,11 +75,17 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, html_error_page: HtmlErrorPage | None = None) -> None:
+    """The error handlers of ``app``: a domain error becomes problem details, or the HTML
+    error page that ``html_error_page`` renders for it (a page's error, asked for by a
+    browser)."""
     document(app)
 
     @app.exception_handler(errors.RegistryError)
-    async def _domain(request: Request, exc: errors.RegistryError) -> JSONResponse:
+    async def _domain(request: Request, exc: errors.RegistryError) -> Response:
+        page = html_error_page(request, exc) if html_error_page is not None else None
+        if page is not None:
+            return page
         response = problem(status_for(exc), exc.detail, exc.code, request.url.path, **exc.extra)
         if isinstance(exc, errors.RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)

@@ -2,7 +2,7 @@
 a route: a 413 from the body-size limit, static files, the OpenAPI document).
 
 What it adds, never replacing a header the response already carries (the pages in
-``web/routes.py`` set their own Content-Security-Policy and are left alone):
+``web/responses.py`` set their own Content-Security-Policy and are left alone):
 
 - ``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer`` everywhere: a
   viewer's scan of a code does not leak the page address to the sites it links to.

@@ -10,16 +10,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from api.deps import ContextDep, CurrentAccount, SessionDep
-from registry.codes import normalize_code
+from api.scan import scan_entry, scan_response
 from registry.endorsements import queries as endorsement_queries
-from registry.errors import Forbidden, InvalidInput, NotFound
+from registry.errors import Forbidden, InvalidInput
 from registry.models import Endorsement, EndorsementRequest, RequestStatus
 from registry.services import endorsements as service
 from registry.services import scans
-from registry.services.scan_cache import Encoded, ScanCache, ScanEntry
 
 router = APIRouter(prefix="/api/v1", tags=["endorsements"])
 
@@ -274,50 +272,6 @@ def revoke(
     return _out(session, ctx, request.app.state.scan_counter, endorsement)
 
 
-# The scan path's HTTP caching: browsers and a CDN in front may reuse a verification document
-# or consumer page for one second, then revalidate with the ETag (a 304 costs no bytes). One
-# second, plus the cache watcher's half-second poll, keeps a revocation or recall visible to
-# every viewer within 2 s; during a scan burst a CDN still answers all but ~1 request/s per
-# code and edge.
-SCAN_CACHE_CONTROL = "public, max-age=1"
-
-
-def scan_response(
-    request: Request,
-    encoded: Encoded,
-    media_type: str,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """Prepared bytes as a response: 304 on a matching ``If-None-Match``, the stored gzip
-    when the client accepts it (so the GZip middleware has nothing left to do)."""
-    out = {
-        "ETag": encoded.etag,
-        "Cache-Control": SCAN_CACHE_CONTROL,
-        "Vary": "Accept-Encoding",
-        "X-Content-Type-Options": "nosniff",
-        **(headers or {}),
-    }
-    # One pass over the raw headers (cheaper than building request.headers on the hot path).
-    if_none_match = accept_encoding = b""
-    for name, value in request.scope["headers"]:
-        if name == b"if-none-match":
-            if_none_match = value
-        elif name == b"accept-encoding":
-            accept_encoding = value
-    if if_none_match and encoded.matches(if_none_match.decode("latin-1")):
-        return Response(status_code=304, headers=out)
-    if b"gzip" in accept_encoding:
-        out["Content-Encoding"] = "gzip"
-        return Response(encoded.gzipped, media_type=media_type, headers=out)
-    # Uncompressed: the GZip middleware adds "Accept-Encoding" to Vary itself.
-    vary = out["Vary"].replace("Accept-Encoding", "").strip(" ,")
-    if vary:
-        out["Vary"] = vary
-    else:
-        del out["Vary"]
-    return Response(encoded.body, media_type=media_type, headers=out)
-
-
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -329,26 +283,6 @@ def _count(value: str | None) -> bool:
     if value.lower() in _FALSE:
         return False
     raise InvalidInput("count must be true or false", field="count")
-
-
-async def scan_entry(request: Request, code: str) -> ScanEntry:
-    """The cached entry of ``code``: from memory without I/O when cached (the steady state
-    of a scan burst); else normalized and built in a worker thread with its own session.
-    NotFound for a malformed code (no database work) or an unknown one (remembered)."""
-    cache: ScanCache = request.app.state.scan_cache
-    entry = cache.lookup(code)  # QR codes carry the normalized code
-    if entry is not None:
-        return entry
-    try:
-        normalized = normalize_code(code)
-    except InvalidInput:
-        raise NotFound(f"no endorsement {code!r}") from None
-    entry = cache.lookup(normalized)
-    if entry is not None:
-        return entry
-    if cache.known_missing(normalized):
-        raise NotFound(f"no endorsement {normalized}")
-    return await run_in_threadpool(cache.load, normalized)
 
 
 @router.get(

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import pagination
 from api.deps import ContextDep, CurrentAccount, SessionDep
 from api.problems import problem
+from api.scan import client_address, rate_limiter
 from api.schemas import Page
 from registry.codes import normalize_code
 from registry.errors import InvalidInput, RateLimited
@@ -21,20 +22,6 @@ from registry.models import ProblemReport, ReportCategory
 from registry.services import reports as service
 
 router = APIRouter(prefix="/api/v1", tags=["problem reports"])
-
-
-def rate_limiter(request: Request) -> service.RateLimiter:
-    """The app's report rate limiter (5 reports a minute per client), made on first use."""
-    limiter: service.RateLimiter | None = getattr(request.app.state, "report_limiter", None)
-    if limiter is None:
-        limiter = service.RateLimiter()
-        request.app.state.report_limiter = limiter
-    return limiter
-
-
-def client_address(request: Request) -> str:
-    # Behind a proxy, uvicorn's --forwarded-allow-ips puts the viewer's address here.
-    return request.client.host if request.client else "unknown"
 
 
 def too_many(request: Request, exc: RateLimited) -> JSONResponse:

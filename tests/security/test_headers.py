@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tests.endorsements.world import World
-from web.routes import CONTENT_SECURITY_POLICY
+from web.responses import CONTENT_SECURITY_POLICY
 
 
 @pytest.fixture

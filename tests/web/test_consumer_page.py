@@ -31,13 +31,13 @@ from api.app import create_app
 from registry.codes import ALPHABET, check_character
 from registry.db import make_engine, transaction, upgrade
 from registry.demo import load_demo
+from registry.endorsements.lookups import code_candidates
 from registry.i18n import negotiate
 from registry.models import Account, Endorsement, EndorsementRequest, ProblemReport
 from registry.services import accounts
 from registry.services.reports import RateLimited, RateLimiter
 from registry.settings import Settings
 from tests.support import empty_tables, serve_in_thread
-from web.routes import code_candidates
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"

@@ -45,7 +45,7 @@ from registry.services import sessions as session_service
 from web import templating
 from web.office import labels
 from web.office.fields import translate
-from web.routes import PAGE_HEADERS
+from web.responses import PAGE_HEADERS
 
 SESSION_COOKIE = "gr_office_session"
 PRE_COOKIE = "gr_office_pre"  # binds the CSRF token of forms shown before login

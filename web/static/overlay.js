@@ -9,13 +9,13 @@
   var scansUrl = root.getAttribute("data-scans-url");
   var statusUrl = root.getAttribute("data-status-url");
   var interval = parseInt(root.getAttribute("data-poll-ms"), 10) || 2000;
-  var LABELS = {
-    valid: ["有效", "valid"],
-    not_yet_valid: ["未生效", "not yet valid"],
-    expired: ["已过期", "expired"],
-    revoked: ["已撤销", "revoked"],
-    recalled: ["已召回", "recalled"]
-  };
+  // The warning's words for each status, in both languages, from the page (the catalogue).
+  var words = document.getElementById("status-words");
+  function statusWords(status) {
+    var key = "data-" + status.replace(/_/g, "-");
+    if (!words || !words.hasAttribute(key + "-zh")) { return null; }
+    return [words.getAttribute(key + "-zh"), words.getAttribute(key + "-en")];
+  }
 
   function getJSON(url) {
     return fetch(url, { cache: "no-store", headers: { Accept: "application/json" } })
@@ -32,14 +32,15 @@
   }
 
   function showStatus(status) {
-    if (!LABELS[status] || status === root.getAttribute("data-status")) { return; }
+    var label = statusWords(status);
+    if (!label || status === root.getAttribute("data-status")) { return; }
     root.className = root.className.replace(/status-[a-z_]+/, "status-" + status);
     root.setAttribute("data-status", status);
     warning.hidden = status === "valid";
-    warning.textContent = "背书" + LABELS[status][0];
+    warning.textContent = label[0];
     var en = document.createElement("span");
     en.lang = "en";
-    en.textContent = "Endorsement " + LABELS[status][1];
+    en.textContent = label[1];
     warning.appendChild(en);
   }
 

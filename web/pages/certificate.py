@@ -9,43 +9,39 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import ContextDep, SessionDep
-from api.problems import problem
 from registry.certificate_pdf import render_certificate_pdf
 from registry.errors import InvalidInput, NotFound
+from registry.i18n import N_
 from registry.services import exports
-from web.routes import PAGE_HEADERS, QR_CACHE
+from web.errors import PageProblem
+from web.pages.qr import QR_CACHE
+from web.responses import GET_HEAD, PAGE_HEADERS
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
-GET_HEAD = ["GET", "HEAD"]
 # A batch gains records (a newer certificate, a recall): revalidate often.
 CACHE = "public, max-age=60"
 
 
-def _not_found(request: Request, detail: str) -> Response:
-    accept = request.headers.get("accept", "")
-    if "json" in accept and "text/html" not in accept:
-        return problem(404, detail, "not-found", request.url.path)
-    body = render("certificate.html", "zh", cert=None, detail=detail)
-    return HTMLResponse(body, status_code=404, headers=PAGE_HEADERS)
+NO_CERTIFICATE = N_("没有这个合格证")
 
 
-def _view(
-    request: Request, session: SessionDep, ctx: ContextDep, code: str
-) -> exports.CertificateView | Response:
+def _view(session: SessionDep, ctx: ContextDep, code: str) -> exports.CertificateView:
+    """The certificate of the batch ``code``; a batch without one (or no such batch) is the
+    certificate page's own bilingual not-found page."""
     try:
         return exports.certificate_view(session, ctx.settings.base_url, code)
     except (InvalidInput, NotFound) as exc:
-        return _not_found(request, exc.detail)
+        raise PageProblem(
+            exc.detail, NO_CERTIFICATE, template="certificate.html", lang="zh"
+        ) from exc
 
 
 @router.api_route("/b/{code}/certificate", methods=GET_HEAD, response_class=HTMLResponse)
 @router.api_route("/B/{code}/certificate", methods=GET_HEAD, response_class=HTMLResponse)
 def certificate_page(code: str, request: Request, session: SessionDep, ctx: ContextDep) -> Response:
     """The 合格证 of a batch, laid out to print on an A6 (or A5) label."""
-    view = _view(request, session, ctx, code)
-    if isinstance(view, Response):
-        return view
+    view = _view(session, ctx, code)
     # Printed in both languages, Chinese first (a page of its own, without the site chrome).
     body = render(
         "certificate.html",
@@ -60,9 +56,7 @@ def certificate_page(code: str, request: Request, session: SessionDep, ctx: Cont
 @router.api_route("/B/{code}/certificate.pdf", methods=GET_HEAD)
 def certificate_pdf(code: str, request: Request, session: SessionDep, ctx: ContextDep) -> Response:
     """The same 合格证 as a one-page A6 PDF."""
-    view = _view(request, session, ctx, code)
-    if isinstance(view, Response):
-        return view
+    view = _view(session, ctx, code)
     pdf = render_certificate_pdf(view, generated_by=ctx.settings.base_url)
     return Response(
         pdf,

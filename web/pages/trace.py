@@ -2,7 +2,7 @@
 
 Rendered from the same registry functions as ``GET /api/v1/batches/{id}/trace`` and
 ``GET /api/v1/recalls``, with the templates, page headers (CSP: nothing from elsewhere) and
-languages of ``web.routes``: Chinese by default, English by ``Accept-Language`` or
+languages of the other pages: Chinese by default, English by ``Accept-Language`` or
 ``?lang=en``; their words come from the text catalogue (``registry.i18n``).
 """
 
@@ -14,15 +14,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep
-from api.problems import problem
 from registry.errors import InvalidInput, NotFound
-from registry.i18n import HTML_LANG, N_, negotiate, other_language
+from registry.i18n import N_
 from registry.services import trace as trace_service
-from web.routes import NO_BATCH, PAGE_HEADERS
+from web.errors import NO_BATCH, PageProblem
+from web.language import language_of, toggle_keeping_query
+from web.responses import GET_HEAD, html
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
-GET_HEAD = ["GET", "HEAD"]
 
 PAGE_LIMIT = 2000
 """Batches a trace page shows at most (the nearest first)."""
@@ -32,40 +32,17 @@ BAD_REQUEST = N_("请求参数有误")
 BAD_REQUEST_HINT = N_("追溯方向只能是 backward（原料）或 forward（制成品）。")
 
 
-def _page(request: Request, name: str, http_status: int = 200, **context: Any) -> HTMLResponse:
-    lang, explicit = negotiate(
-        request.query_params.get("lang"), request.headers.get("accept-language")
-    )
-    other = other_language(lang)
-    query = [f"{k}={v}" for k, v in request.query_params.items() if k != "lang"]
+def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    language = language_of(request)
     body = render(
         name,
-        lang,
-        link_suffix=f"?lang={lang}" if explicit else "",
-        lang_param=f"&lang={lang}" if explicit else "",
-        toggle_url=f"{request.url.path}?{'&'.join([*query, f'lang={other}'])}",
+        language.code,
+        link_suffix=language.suffix,
+        lang_param=f"&lang={language.code}" if language.explicit else "",
+        toggle_url=toggle_keeping_query(request, language),
         **context,
     )
-    headers = {**PAGE_HEADERS, "Content-Language": HTML_LANG[lang], "Vary": "Accept-Language"}
-    return HTMLResponse(body.encode(), status_code=http_status, headers=headers)
-
-
-def _error(request: Request, status_code: int, heading: str, hint: str, detail: str) -> Response:
-    accept = request.headers.get("accept", "")
-    if "json" in accept and "text/html" not in accept:
-        slug = "not-found" if status_code == 404 else "invalid-input"
-        return problem(status_code, detail, slug, request.url.path)
-    return _page(
-        request,
-        "error.html",
-        status_code,
-        status_code=status_code,
-        heading=heading,
-        hint=hint,
-        detail=detail,
-        suggestions=[],
-        show_entry=False,
-    )
+    return html(body.encode(), headers=language.headers())
 
 
 @router.api_route("/b/{code}/trace", methods=GET_HEAD, response_class=HTMLResponse)
@@ -77,9 +54,11 @@ def trace_page(
     try:
         found = trace_service.trace(session, code, direction, PAGE_LIMIT)
     except NotFound as exc:
-        return _error(request, 404, NO_BATCH, NO_BATCH_HINT, exc.detail)
+        raise PageProblem(exc.detail, NO_BATCH, NO_BATCH_HINT) from exc
     except InvalidInput as exc:
-        return _error(request, 422, BAD_REQUEST, BAD_REQUEST_HINT, exc.detail)
+        raise PageProblem(
+            exc.detail, BAD_REQUEST, BAD_REQUEST_HINT, http_status=422, code="invalid-input"
+        ) from exc
     return _page(
         request,
         "trace.html",

@@ -1,0 +1,114 @@
+"""The HTML error page, rendered at the edge: a page raises a ``PageProblem`` (a domain
+error, ``registry.errors``) saying what went wrong in the viewer's words, and the app's one
+domain-error handler (``api.problems.install``) asks ``error_page`` for the HTML page when
+the request wants HTML, else answers with RFC 9457 problem details like the API. An
+expected error is never a 500.
+
+The page shows its heading and hint in the page language first and the other language
+alongside (a viewer who landed here may read either). Paths under ``/office`` get the
+office's error page (``office/error.html``) from the same environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from registry.errors import RegistryError
+from registry.i18n import N_
+from web.language import Language, language_of, toggle_keeping_query
+from web.responses import html
+from web.templating import render
+
+NO_ENDORSEMENT = N_("没有这个背书")
+NO_BATCH = N_("没有这个批次")
+NOT_FOUND_HINT = N_("请核对代码，或扫描直播画面上的二维码。")
+BAD_CODE = N_("没有这个代码，请核对")
+BAD_CODE_HINT = N_(
+    "代码由数字和字母组成，最后一位是校验位。请核对直播画面上的代码，注意 0 与 O、1 与 I。"
+)
+MALFORMED_LINK = N_("二维码链接格式有误")
+MALFORMED_LINK_HINT = N_("请重新扫描包装上的二维码；若仍有误，请联系生产者。")
+
+OFFICE_PREFIX = "/office"
+
+
+class PageProblem(RegistryError):
+    """What a page could not show, and what its error page says: ``heading`` and ``hint``
+    are catalogue messages, ``suggestions`` codes the viewer probably meant. ``http_status``
+    and ``code`` (the problem type slug) are those of the HTML page and of its problem+json
+    twin alike. ``template`` and ``lang`` fix a page of its own (the printable certificate's
+    not-found page is bilingual and has no site chrome)."""
+
+    code = "not-found"
+    http_status = 404
+
+    def __init__(
+        self,
+        detail: str,
+        heading: str,
+        hint: str | None = None,
+        *,
+        suggestions: Sequence[str] = (),
+        http_status: int | None = None,
+        code: str | None = None,
+        template: str | None = None,
+        lang: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.heading = heading
+        self.hint = hint
+        self.suggestions = list(suggestions)
+        self.http_status = http_status or self.http_status
+        self.code = code or self.code
+        self.template = template
+        self.lang = lang
+
+
+def not_found(exc: RegistryError, heading: str, hint: str | None = NOT_FOUND_HINT) -> PageProblem:
+    """A page's subject does not exist (404)."""
+    return PageProblem(exc.detail, heading, hint)
+
+
+def bad_code(exc: RegistryError, suggestions: Sequence[str] = ()) -> PageProblem:
+    """A malformed or mistyped code (404, like a code that does not exist), with the codes
+    that were probably meant."""
+    return PageProblem(exc.detail, BAD_CODE, BAD_CODE_HINT, suggestions=suggestions)
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the client asks for JSON rather than a page."""
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "text/html" not in accept
+
+
+def error_page(request: Request, exc: RegistryError) -> Response | None:
+    """The HTML error page of ``exc`` for ``request``; None when the request wants JSON or
+    the error is not a page's (then the caller answers with problem details)."""
+    if not isinstance(exc, PageProblem) or wants_json(request):
+        return None
+    path = request.url.path
+    language = language_of(request)
+    lang = exc.lang or language.code
+    office = path.startswith(OFFICE_PREFIX)
+    template = exc.template or ("office/error.html" if office else "error.html")
+    body = render(
+        template,
+        lang,
+        link_suffix=language.suffix if exc.lang is None else "",
+        toggle_url=toggle_keeping_query(request, Language(lang, language.explicit)),
+        status_code=exc.http_status,
+        error_status=exc.http_status,
+        heading=exc.heading,
+        hint=exc.hint,
+        detail=exc.detail,
+        suggestions=exc.suggestions,
+        show_entry=path.lower().startswith(("/e/", "/overlay/")),
+        cert=None,
+    )
+    headers = language.headers() if exc.lang is None else {}
+    if office:
+        headers["Cache-Control"] = "no-store"
+    return html(body.encode(), exc.http_status, headers)
