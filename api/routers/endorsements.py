@@ -9,12 +9,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from api.deps import ContextDep, CurrentAccount, SessionDep
 from api.scan import scan_entry, scan_response
+from registry.endorsements import queries as endorsement_queries
 from registry.errors import Forbidden, InvalidInput
-from registry.models import Endorsement, EndorsementRequest, RequestStatus, Role
+from registry.models import Endorsement, EndorsementRequest, RequestStatus
 from registry.services import endorsements as service
 from registry.services import scans
 
@@ -137,9 +138,7 @@ class ScansOut(BaseModel):
 
 
 def _visible(request: EndorsementRequest, account: Any) -> None:
-    if account.role is Role.ADMIN:
-        return
-    if account.organization_id not in (request.organization_id, request.authority_id):
+    if not endorsement_queries.may_see_request(account, request):
         raise Forbidden("this request belongs to another organization")
 
 
@@ -157,17 +156,9 @@ def list_requests(
     session: SessionDep, account: CurrentAccount, status: RequestStatus | None = None
 ) -> list[RequestOut]:
     """Your organization's requests; for an official, the authority's review queue too."""
-    query = select(EndorsementRequest).order_by(EndorsementRequest.created_at.desc()).limit(500)
-    if account.role is not Role.ADMIN:
-        query = query.where(
-            or_(
-                EndorsementRequest.organization_id == account.organization_id,
-                EndorsementRequest.authority_id == account.organization_id,
-            )
-        )
-    if status:
-        query = query.where(EndorsementRequest.status == status)
-    return [RequestOut.of(r) for r in session.scalars(query)]
+    statuses = [status] if status else None
+    found = endorsement_queries.requests_visible_to(session, account, statuses, limit=500)
+    return [RequestOut.of(r) for r in found]
 
 
 @router.get("/endorsement-requests/{request_id}", response_model=RequestOut)

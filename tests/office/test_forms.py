@@ -419,3 +419,23 @@ def test_english_is_one_click_away(office: Office) -> None:
     clerk.get("/office/lang/zh?next=/office/")
     assert '<html lang="zh-CN"' in clerk.get("/office/").text
     assert "Record a step" in clerk.get("/office/?lang=en").text
+
+
+def test_an_english_page_is_english_in_its_form_pieces_too(office: Office) -> None:
+    """Labels, options, hints, status tags and field errors drawn by the shared form macros
+    follow the page language, and a record kind reads as it does on the public pages."""
+    clerk = office.browser("aohan-clerk")
+    products = clerk.get("/office/products?lang=en").text
+    assert "Name (Chinese)" in products and "中文名称" not in products
+    english = clerk.get("/office/requests/new?lang=en").text
+    assert "— choose —" in english and "Taobao Live" in english
+    chinese = clerk.get("/office/requests/new").text
+    assert "— 请选择 —" in chinese and "淘宝直播" in chinese
+    form = clerk.get("/office/records/new/storage?lang=en")
+    refused = clerk.client.post(
+        "/office/records/new/storage?lang=en", data={"csrf_token": csrf_of(form.text)}
+    )
+    assert refused.status_code == 422
+    assert "Enter a batch code" in refused.text and "请填写批次码" not in refused.text
+    batch = office.batch("AH2026-001")["code"]
+    assert "Lab test" in clerk.get(f"/office/batches/{batch}?lang=en").text

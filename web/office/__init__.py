@@ -8,13 +8,25 @@ a mistyped address gets the office's own "not found" page.
 from fastapi import Request
 from fastapi.responses import Response
 
-from web.office import admin, auth, complaints, endorse, views  # noqa: F401 (routes)
+from registry.i18n import N_
+
+# request_new before requests: "/requests/new" is not a request id.
+from web.office import (  # noqa: F401 (routes)
+    admin,
+    auth,
+    complaints,
+    endorsements,
+    reportcards,
+    request_new,
+    requests,
+    views,
+)
 from web.office.core import error_page, router
 
 
 @router.get("/{rest:path}", include_in_schema=False)
 def not_found(rest: str, request: Request) -> Response:
-    return error_page(request, 404, ("找不到这个页面", "No such page"), f"no page /office/{rest}")
+    return error_page(request, 404, N_("找不到这个页面"), f"no page /office/{rest}")
 
 
 __all__ = ["router"]

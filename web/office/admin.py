@@ -12,15 +12,25 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from api.deps import ContextDep, SessionDep
+from registry.accounts import queries as account_queries
 from registry.errors import NotFound, RegistryError
-from registry.models import Account, AccountInvite, Organization, OrgKind, Role
+from registry.models import Account, OrgKind, Role
 from registry.services import accounts as account_service
 from registry.services import keys as key_service
 from registry.services import sessions as session_service
-from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router
+from web.names import Names
+from web.office.core import (
+    FormDep,
+    OfficeUser,
+    UserDep,
+    current_lang,
+    redirect,
+    render,
+    router,
+    translator,
+)
 from web.office.messages import explain
 
 
@@ -36,9 +46,7 @@ def _organizations_page(
     problem: Any = None,
     status_code: int = 200,
 ) -> Response:
-    organizations = list(
-        session.scalars(select(Organization).order_by(Organization.kind, Organization.name_zh))
-    )
+    organizations = account_queries.organizations(session)
     return render(
         request,
         "office/admin_organizations.html",
@@ -63,6 +71,7 @@ def create_organization(
     request: Request, session: SessionDep, user: UserDep, form: FormDep
 ) -> Response:
     _admin(user)
+    _ = translator(request)
     try:
         kind = OrgKind(form.get("kind"))
         approvals = int(form.get("approvals_required") or "1")
@@ -92,7 +101,7 @@ def create_organization(
     return redirect(
         request,
         "/office/admin/organizations",
-        (f"机构“{org.name_zh}”已登记", f"Organization '{org.name_en}' registered"),
+        _("机构“%(name)s”已登记") % {"name": Names(current_lang(request)).name(org)},
     )
 
 
@@ -106,17 +115,9 @@ def _accounts_page(
     invite: tuple[Account, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    rows = session.execute(
-        select(Account, Organization)
-        .join(Organization, Organization.id == Account.organization_id)
-        .order_by(Organization.name_zh, Account.username)
-    ).all()
-    open_invites = set(
-        session.scalars(select(AccountInvite.account_id).where(AccountInvite.used_at.is_(None)))
-    )
-    organizations = list(
-        session.scalars(select(Organization).order_by(Organization.kind, Organization.name_zh))
-    )
+    rows = account_queries.accounts_with_organizations(session)
+    open_invites = account_queries.accounts_with_open_invites(session)
+    organizations = account_queries.organizations(session)
     return render(
         request,
         "office/admin_accounts.html",
@@ -190,10 +191,7 @@ def create_account(
 def reinvite(account_id: str, request: Request, session: SessionDep, user: UserDep) -> Response:
     """A new one-time link (also how an administrator resets a forgotten password)."""
     _admin(user)
-    try:
-        account = session.get(Account, uuid.UUID(account_id))
-    except ValueError:
-        account = None
+    account = account_queries.account(session, account_id)
     if account is None:
         raise NotFound(f"no account {account_id}")
     try:

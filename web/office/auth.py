@@ -18,14 +18,17 @@ from fastapi.responses import Response
 
 from api.deps import ContextDep, SessionDep
 from registry.errors import InvalidInput, NotFound, Unauthenticated
+from registry.i18n import N_
 from registry.services import accounts as account_service
 from registry.services import sessions as session_service
+from web.names import Names
 from web.office.core import (
     LANG_COOKIE,
     SESSION_COOKIE,
     FormDep,
     UserDep,
     clear_session_cookie,
+    current_lang,
     error_page,
     optional_user,
     redirect,
@@ -34,6 +37,7 @@ from web.office.core import (
     safe_next,
     set_cookie,
     set_session_cookie,
+    translator,
 )
 from web.office.messages import explain
 
@@ -114,6 +118,7 @@ def login_page(request: Request, session: SessionDep, next: str = "") -> Respons
 
 @router.post("/login")
 def login(request: Request, session: SessionDep, form: FormDep) -> Response:
+    _ = translator(request)
     username = form.get("username").lower()
     password = form.raw("password")
     target = safe_next(form.get("next"))
@@ -125,7 +130,7 @@ def login(request: Request, session: SessionDep, form: FormDep) -> Response:
             status_code=422,
             values=values,
             next=target,
-            error=("请输入用户名和密码", "Enter your username and password"),
+            error=_("请输入用户名和密码"),
         )
     throttle = login_throttle(request)
     key = LoginThrottle.key(username, _address(request))
@@ -138,10 +143,7 @@ def login(request: Request, session: SessionDep, form: FormDep) -> Response:
             status_code=429,
             values=values,
             next=target,
-            error=(
-                f"登录失败次数过多，请 {minutes} 分钟后再试",
-                f"Too many failed logins: try again in {minutes} min",
-            ),
+            error=_("登录失败次数过多，请 %(minutes)s 分钟后再试") % {"minutes": minutes},
             headers={"Retry-After": str(wait)},
         )
     try:
@@ -154,15 +156,12 @@ def login(request: Request, session: SessionDep, form: FormDep) -> Response:
             status_code=401,
             values=values,
             next=target,
-            error=("用户名或密码不正确", "Wrong username or password"),
+            error=_("用户名或密码不正确"),
         )
     throttle.reset(key)
-    _, token = session_service.start_session(session, account)
-    response = redirect(
-        request,
-        target,
-        (f"欢迎，{account.name_zh}", f"Welcome, {account.name_en or account.name_zh}"),
-    )
+    _login, token = session_service.start_session(session, account)
+    names = Names(current_lang(request))
+    response = redirect(request, target, _("欢迎，%(name)s") % {"name": names.name(account)})
     set_session_cookie(request, response, token)
     return response
 
@@ -172,7 +171,8 @@ def logout(request: Request, session: SessionDep) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         session_service.end_session(session, token)
-    response = redirect(request, "/office/login", ("已退出登录", "You are logged out"))
+    _ = translator(request)
+    response = redirect(request, "/office/login", _("已退出登录"))
     clear_session_cookie(response)
     return response
 
@@ -189,6 +189,7 @@ def password_page(request: Request, user: UserDep) -> Response:
 def change_password(
     request: Request, session: SessionDep, user: UserDep, form: FormDep
 ) -> Response:
+    _ = translator(request)
     try:
         ended = session_service.change_password(
             session,
@@ -205,19 +206,14 @@ def change_password(
             "office/password.html",
             user=user,
             status_code=422,
-            errors={field: problem.heading},
+            errors={field: _(problem.heading)},
             active="password",
         )
     # Every session of the account ended, this one too; this browser gets a fresh one.
-    _, token = session_service.start_session(session, user.account)
+    _login, token = session_service.start_session(session, user.account)
     others = max(ended - 1, 0)
     response = redirect(
-        request,
-        "/office/",
-        (
-            f"密码已修改；其他 {others} 个登录已退出",
-            f"Password changed; {others} other session(s) logged out",
-        ),
+        request, "/office/", _("密码已修改；其他 %(count)s 个登录已退出") % {"count": others}
     )
     set_session_cookie(request, response, token)
     return response
@@ -230,12 +226,9 @@ def _invite_gone(request: Request) -> Response:
     return error_page(
         request,
         410,
-        ("邀请链接已失效", "This invite link is no longer valid"),
+        N_("邀请链接已失效"),
         "this invite link has been used, has expired or does not exist",
-        (
-            "每个邀请链接只能使用一次。请联系管理员获取新链接。",
-            "Each invite link works once. Ask an administrator for a new one.",
-        ),
+        N_("每个邀请链接只能使用一次。请联系管理员获取新链接。"),
     )
 
 
@@ -252,8 +245,9 @@ def invite_page(token: str, request: Request, session: SessionDep) -> Response:
 def redeem_invite(
     token: str, request: Request, session: SessionDep, ctx: ContextDep, form: FormDep
 ) -> Response:
+    _ = translator(request)
     try:
-        _, account = session_service.open_invite(session, token)
+        _invite, account = session_service.open_invite(session, token)
     except NotFound:
         return _invite_gone(request)
     try:
@@ -270,14 +264,10 @@ def redeem_invite(
             status_code=422,
             account=account,
             token=token,
-            errors={field: explain(exc).heading},
+            errors={field: _(explain(exc).heading)},
         )
-    _, session_token = session_service.start_session(session, account)
-    response = redirect(
-        request,
-        "/office/",
-        ("密码已设置，欢迎使用", "Your password is set: welcome"),
-    )
+    _login, session_token = session_service.start_session(session, account)
+    response = redirect(request, "/office/", _("密码已设置，欢迎使用"))
     set_session_cookie(request, response, session_token)
     return response
 

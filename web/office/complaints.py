@@ -1,9 +1,5 @@
 """Complaints: viewers' problem reports (``registry.services.reports``) as the cooperative
-and the endorsing authority read them, and their answers.
-
-An answer is a plain row (``ComplaintAnswer``), not a signed record: it is the
-organization's note of what it did about the report, visible to the same parties as the
-report itself.
+and the endorsing authority read them, and their answers (``registry.reports.queries``).
 """
 
 from __future__ import annotations
@@ -13,63 +9,16 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
+from registry.catalog import queries as catalog
 from registry.errors import InvalidInput, NotFound
-from registry.models import Account, ComplaintAnswer, Organization, ProblemReport, Role
+from registry.models import Organization
+from registry.reports.queries import answer_complaint, answers_to
 from registry.services import reports as report_service
-from web.office import queries
-from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router
+from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router, translator
 from web.office.messages import explain
-
-ANSWER_MAX = 2000
-
-
-def can_read(account: Account, report: ProblemReport) -> bool:
-    """The same rule as the reports API: the asking cooperative, the authority, admins."""
-    return account.role is Role.ADMIN or account.organization_id in (
-        report.organization_id,
-        report.authority_id,
-    )
-
-
-def answer_complaint(
-    session: Session, account: Account, report_id: uuid.UUID, text: str
-) -> ComplaintAnswer:
-    """Record ``account``'s organization's answer to a report it may read."""
-    report = session.get(ProblemReport, report_id)
-    if report is None or not can_read(account, report):
-        raise NotFound(f"no complaint {report_id}")
-    cleaned = text.replace("\r\n", "\n").strip()
-    if len(cleaned) < 2:
-        raise InvalidInput("write an answer", field="text")
-    if len(cleaned) > ANSWER_MAX:
-        raise InvalidInput(f"an answer has at most {ANSWER_MAX} characters", field="text")
-    answer = ComplaintAnswer(
-        report_id=report.id,
-        account_id=account.id,
-        organization_id=account.organization_id,
-        text=cleaned,
-    )
-    session.add(answer)
-    session.flush()
-    return answer
-
-
-def answers_to(session: Session, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
-    rows = session.execute(
-        select(ComplaintAnswer, Account, Organization)
-        .join(Account, Account.id == ComplaintAnswer.account_id)
-        .join(Organization, Organization.id == ComplaintAnswer.organization_id)
-        .where(ComplaintAnswer.report_id.in_(report_ids))
-        .order_by(ComplaintAnswer.created_at)
-    ).all()
-    found: dict[uuid.UUID, list[Any]] = {}
-    for answer, account, org in rows:
-        found.setdefault(answer.report_id, []).append((answer, account, org))
-    return found
 
 
 def _page(
@@ -84,7 +33,7 @@ def _page(
 ) -> Response:
     reports = report_service.list_reports(session, user.account, limit=200)
     ids = [r.id for r, _ in reports]
-    orgs = queries.by_id(session, Organization, [r.organization_id for r, _ in reports])
+    orgs = catalog.by_id(session, Organization, [r.organization_id for r, _ in reports])
     return render(
         request,
         "office/complaints.html",
@@ -118,6 +67,7 @@ def answer(
     report_id: str, request: Request, session: SessionDep, user: UserDep, form: FormDep
 ) -> Response:
     _allowed(user)
+    _ = translator(request)
     try:
         parsed = uuid.UUID(report_id)
     except ValueError:
@@ -131,7 +81,7 @@ def answer(
             request,
             session,
             user,
-            errors={key: ("请填写答复（2-2000 字）", "Write an answer (2-2000 characters)")},
+            errors={key: _("请填写答复（2-2000 字）")},
             values={key: form.get("text")},
             problem=explain(exc),
             status_code=422,
@@ -139,5 +89,5 @@ def answer(
     return redirect(
         request,
         f"/office/complaints#report-{report_id}",
-        ("答复已保存", "Your answer is saved"),
+        _("答复已保存"),
     )

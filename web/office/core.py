@@ -11,8 +11,9 @@ logged-in user.
 - **Errors**: every route here answers in HTML. A domain error that escapes a handler
   becomes an error page with its HTTP status (never a 500); a missing login becomes a
   redirect to the login page.
-- **Language**: zh-CN first; a cookie switches to English. Templates write each text once
-  per language: ``{{ t("登录", "Log in") }}``.
+- **Language**: zh-CN first; a cookie switches to English. Every text comes from the one
+  catalogue (``registry.i18n``; docs/i18n.md): ``{{ _("登录") }}`` in templates, ``_("登录")``
+  with the request's ``translator`` in handlers, ``N_`` in tables shown through ``_()``.
 """
 
 from __future__ import annotations
@@ -24,25 +25,27 @@ import json
 import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
 from api.deps import SessionDep
 from api.problems import status_for
+from registry.accounts import queries as account_queries
 from registry.errors import Forbidden, RegistryError, Unauthenticated
+from registry.i18n import N_, gettext_for, pgettext_for
 from registry.models import Account, LoginSession, Organization, OrgKind, Role
 from registry.services import sessions as session_service
+from web import templating
 from web.office import labels
+from web.office.fields import translate
 from web.responses import PAGE_HEADERS
-from web.templating import TEMPLATES_DIR
 
 SESSION_COOKIE = "gr_office_session"
 PRE_COOKIE = "gr_office_pre"  # binds the CSRF token of forms shown before login
@@ -50,10 +53,6 @@ FLASH_COOKIE = "gr_office_flash"
 LANG_COOKIE = "gr_office_lang"
 COOKIE_PATH = "/office"
 CSRF_FIELD = "csrf_token"
-CST = timezone(timedelta(hours=8), "CST")  # the users' clock: China Standard Time
-
-Bilingual = tuple[str, str]
-
 
 # --- errors that become pages ---------------------------------------------------------------
 
@@ -66,14 +65,14 @@ class CsrfRefused(Exception):
     """A POST without a valid CSRF token."""
 
 
-ERROR_HEADINGS: dict[int, Bilingual] = {
-    400: ("请求有误", "Bad request"),
-    403: ("没有权限", "Not allowed"),
-    404: ("找不到", "Not found"),
-    409: ("与已有记录冲突", "Conflict"),
-    410: ("链接已失效", "Link no longer valid"),
-    422: ("输入有误", "Invalid input"),
-    429: ("尝试次数过多", "Too many attempts"),
+ERROR_HEADINGS: dict[int, str] = {
+    400: N_("请求有误"),
+    403: N_("没有权限"),
+    404: N_("找不到"),
+    409: N_("与已有记录冲突"),
+    410: N_("链接已失效"),
+    422: N_("输入有误"),
+    429: N_("尝试次数过多"),
 }
 
 
@@ -100,17 +99,14 @@ class OfficeRoute(APIRoute):
                 return error_page(
                     request,
                     403,
-                    ("表单已失效或来自其他网站", "The form has expired or came from another site"),
+                    N_("表单已失效或来自其他网站"),
                     "CSRF token missing or wrong: the form was not accepted.",
-                    (
-                        "请返回上一页，刷新后重新提交。",
-                        "Go back, reload the page and submit the form again.",
-                    ),
+                    N_("请返回上一页，刷新后重新提交。"),
                 )
             except RegistryError as exc:
                 status = status_for(exc)
                 return error_page(
-                    request, status, ERROR_HEADINGS.get(status, ("出错了", "Error")), exc.detail
+                    request, status, ERROR_HEADINGS.get(status, N_("出错了")), exc.detail
                 )
 
         return office_handler
@@ -130,47 +126,9 @@ def current_lang(request: Request) -> str:
     return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
 
 
-@pass_context
-def _t(context: Any, zh: str, en: str) -> str:
-    return en if context.get("lang") == "en" else zh
-
-
-@pass_context
-def _pick(context: Any, pair: Bilingual | list[str] | None) -> str:
-    """The current language's half of a (zh, en) pair."""
-    if not pair:
-        return ""
-    return pair[1] if context.get("lang") == "en" else pair[0]
-
-
-@pass_context
-def _name(context: Any, thing: Any) -> str:
-    """An organization's, account's or product's name in the current language."""
-    if thing is None:
-        return ""
-    zh = getattr(thing, "name_zh", "") or ""
-    en = getattr(thing, "name_en", "") or ""
-    return (en or zh) if context.get("lang") == "en" else (zh or en)
-
-
-def cst(value: str | datetime | None, with_time: bool = True) -> str:
-    """A time as users read it (Beijing time)."""
-    if not value:
-        return ""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(CST).strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
-
-
-templates = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-templates.filters["cst"] = cst
-templates.filters["cst_date"] = lambda v: cst(v, with_time=False)
+def translator(request: Request) -> Callable[[str], str]:
+    """The ``_`` of the request's language, for text a handler puts on a page or a flash."""
+    return gettext_for(current_lang(request))
 
 
 def field_value(values: dict[str, Any], name: str) -> str:
@@ -187,12 +145,6 @@ def field_values(values: dict[str, Any], name: str) -> list[str]:
     if not value:
         return []
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
-templates.globals.update(
-    t=_t, pick=_pick, name=_name, field_value=field_value, field_values=field_values
-)
-templates.globals.update(labels.ALL)
 
 
 # --- the logged-in user ---------------------------------------------------------------------
@@ -233,7 +185,7 @@ def current_user(request: Request, session: SessionDep) -> OfficeUser:
         login, account = session_service.authenticate_session(session, token)
     except Unauthenticated:
         raise LoginRequired from None
-    org = session.get(Organization, account.organization_id)
+    org = account_queries.organization(session, account.organization_id)
     assert org is not None
     return OfficeUser(account=account, org=org, login=login)
 
@@ -360,24 +312,24 @@ def clear_session_cookie(response: Response) -> None:
     _delete_cookie(response, SESSION_COOKIE)
 
 
-def redirect(request: Request, url: str, flash: Bilingual | None = None) -> RedirectResponse:
-    """Post/redirect/get; ``flash`` says on the next page what the action did."""
+def redirect(request: Request, url: str, flash: str | None = None) -> RedirectResponse:
+    """Post/redirect/get; ``flash`` (translated) says on the next page what the action did."""
     response = RedirectResponse(url, status_code=303)
     if flash is not None:
-        encoded = base64.urlsafe_b64encode(json.dumps(list(flash)).encode()).decode()
+        encoded = base64.urlsafe_b64encode(json.dumps(flash).encode()).decode()
         set_cookie(request, response, FLASH_COOKIE, encoded, max_age=120)
     return response
 
 
-def _read_flash(request: Request) -> Bilingual | None:
+def _read_flash(request: Request) -> str | None:
     raw = request.cookies.get(FLASH_COOKIE)
     if not raw:
         return None
     try:
-        zh, en = json.loads(base64.urlsafe_b64decode(raw.encode()))
-        return str(zh), str(en)
+        flash = json.loads(base64.urlsafe_b64decode(raw.encode()))
     except (ValueError, TypeError):
         return None
+    return flash if isinstance(flash, str) else None
 
 
 def safe_next(target: str | None, default: str = "/office/") -> str:
@@ -389,38 +341,42 @@ def safe_next(target: str | None, default: str = "/office/") -> str:
 
 @dataclass(frozen=True)
 class NavItem:
+    """One entry of the menu, its label in the page language."""
+
     href: str
-    label: Bilingual
+    label: str
     key: str
 
 
-def navigation(user: OfficeUser | None) -> list[NavItem]:
+def navigation(user: OfficeUser | None, lang: str) -> list[NavItem]:
+    """The menu of the user's role, in ``lang``."""
     if user is None:
         return []
-    items = [NavItem("/office/", ("首页", "Home"), "home")]
+    _, pgettext = gettext_for(lang), pgettext_for(lang)
+    items = [NavItem("/office/", _("首页"), "home")]
     if user.is_admin:
         items += [
-            NavItem("/office/admin/organizations", ("机构", "Organizations"), "orgs"),
-            NavItem("/office/admin/accounts", ("账号", "Accounts"), "accounts"),
-            NavItem("/office/report", ("成绩单", "Report cards"), "report"),
+            NavItem("/office/admin/organizations", pgettext("plural", "机构"), "orgs"),
+            NavItem("/office/admin/accounts", _("账号"), "accounts"),
+            NavItem("/office/report", pgettext("plural", "成绩单"), "report"),
         ]
     if user.is_producer:
         items += [
-            NavItem("/office/products", ("产品", "Products"), "products"),
-            NavItem("/office/batches", ("批次", "Batches"), "batches"),
-            NavItem("/office/requests", ("背书申请", "Endorsements"), "requests"),
+            NavItem("/office/products", pgettext("plural", "产品"), "products"),
+            NavItem("/office/batches", pgettext("plural", "批次"), "batches"),
+            NavItem("/office/requests", pgettext("nav", "背书申请"), "requests"),
         ]
     if user.kind in (OrgKind.CARRIER, OrgKind.LAB):
-        items.append(NavItem("/office/batches", ("批次", "Batches"), "batches"))
+        items.append(NavItem("/office/batches", pgettext("plural", "批次"), "batches"))
     if user.is_official:
         items += [
-            NavItem("/office/requests", ("待审", "Review queue"), "requests"),
-            NavItem("/office/endorsements", ("背书", "Endorsements"), "endorsements"),
-            NavItem("/office/batches", ("批次", "Batches"), "batches"),
-            NavItem("/office/report", ("成绩单", "Report card"), "report"),
+            NavItem("/office/requests", _("待审"), "requests"),
+            NavItem("/office/endorsements", _("背书"), "endorsements"),
+            NavItem("/office/batches", pgettext("plural", "批次"), "batches"),
+            NavItem("/office/report", _("成绩单"), "report"),
         ]
     if user.is_producer or user.is_official or user.is_admin:
-        items.append(NavItem("/office/complaints", ("投诉", "Complaints"), "complaints"))
+        items.append(NavItem("/office/complaints", _("投诉"), "complaints"))
     return items
 
 
@@ -440,18 +396,24 @@ def render(
     if binding is None:
         binding = new_binding = secrets.token_urlsafe(32)
     flash = _read_flash(request)
-    body = templates.get_template(name).render(
-        lang=current_lang(request),
+    lang = current_lang(request)
+    body = templating.render(
+        name,
+        lang,
         user=user,
         csrf_token=csrf_token_for(request, binding),
         csrf_field=Markup('<input type="hidden" name="{}" value="{}">').format(
             CSRF_FIELD, csrf_token_for(request, binding)
         ),
         flash=flash,
-        nav=navigation(user),
+        nav=navigation(user, lang),
         active=active,
         path=request.url.path,
         full_path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        field_value=field_value,
+        field_values=field_values,
+        office_labels=labels,
+        say=partial(translate, lang=lang),
         **context,
     )
     response = HTMLResponse(
@@ -469,10 +431,12 @@ def render(
 def error_page(
     request: Request,
     status_code: int,
-    heading: Bilingual,
+    heading: str,
     detail: str,
-    hint: Bilingual | None = None,
+    hint: str | None = None,
 ) -> HTMLResponse:
+    """The error page: ``heading`` and ``hint`` are catalogue messages, ``detail`` the
+    service's own (English) words."""
     return render(
         request,
         "office/error.html",

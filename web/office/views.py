@@ -7,40 +7,47 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
 
 from api.deps import ContextDep, SessionDep
 from registry import qr
+from registry.accounts import queries as account_queries
+from registry.catalog import queries as catalog
+from registry.endorsements import queries as endorsement_queries
 from registry.errors import Forbidden, NotFound, RegistryError
-from registry.models import (
-    Account,
-    Endorsement,
-    EndorsementBatch,
-    Organization,
-    OrgKind,
-    Product,
-)
+from registry.i18n import gettext_for, pgettext_for
+from registry.models import Organization, OrgKind, Product
 from registry.records import Kind
+from registry.reports.queries import report_card
 from registry.services import batches as batch_service
 from registry.services import endorsements as endorsement_service
 from registry.services import products as product_service
 from registry.services import records as record_service
-from web.office import forms, queries
+from web.names import Names
+from web.office import record_forms as forms
 from web.office.core import (
     FormDep,
     OfficeUser,
     UserDep,
+    current_lang,
     redirect,
     render,
     router,
+    translator,
 )
+from web.office.drafts import FormInvalid
+from web.office.fields import UNITS, translate
 from web.office.messages import explain
-from web.office.reportcard import report_card
 
 CATEGORIES = ("grain", "eggs", "fruit", "vegetables", "tea", "meat", "flowers", "flour", "pastry")
 
 
-VERDICT_WORDS = {"zh": {"pass": "合格", "fail": "不合格"}, "en": {"pass": "pass", "fail": "fail"}}
+def _verdict(verdict: object, lang: str) -> str:
+    pgettext = pgettext_for(lang)
+    if verdict == "pass":
+        return pgettext("lowercase", "合格")
+    if verdict == "fail":
+        return pgettext("lowercase", "不合格")
+    return ""
 
 
 def record_facts(document: dict[str, Any], lang: str = "zh") -> str:
@@ -55,7 +62,7 @@ def record_facts(document: dict[str, Any], lang: str = "zh") -> str:
         return f"{package.get('count', '')} × {package.get('size', '')} {package.get('unit', '')}"
     if kind == "inspection":
         substances = ", ".join(str(r.get("substance", "")) for r in document.get("results", []))
-        verdict = VERDICT_WORDS.get(lang, VERDICT_WORDS["zh"]).get(str(document.get("verdict")), "")
+        verdict = _verdict(document.get("verdict"), lang)
         return f"{document.get('report_number', '')} · {verdict} · {substances}"
     if kind == "certificate":
         return str(document.get("certificate_number", ""))
@@ -81,22 +88,24 @@ def dashboard(request: Request, session: SessionDep, ctx: ContextDep, user: User
     """Each role's main page: what needs doing first, then what was done lately."""
     context: dict[str, Any] = {"specs": forms.specs_for(user)}
     if user.is_admin:
-        context["org_count"] = session.scalar(select(func.count()).select_from(Organization))
-        context["account_count"] = session.scalar(select(func.count()).select_from(Account))
-        context["organizations"] = list(
-            session.scalars(select(Organization).order_by(Organization.created_at.desc()).limit(8))
-        )
+        context["org_count"] = account_queries.organization_count(session)
+        context["account_count"] = account_queries.account_count(session)
+        context["organizations"] = account_queries.recent_organizations(session, limit=8)
     if user.is_producer:
-        context["batches"] = queries.own_batches(session, user, limit=8)
-        context["products"] = {p.id: p for p in queries.products_of(session, user.org.id)}
-        context["requests"] = queries.requests_for(session, user, limit=6)
+        context["batches"] = catalog.own_batches(session, user.org.id, limit=8)
+        context["products"] = {p.id: p for p in catalog.products_of(session, user.org.id)}
+        context["requests"] = endorsement_queries.requests_visible_to(
+            session, user.account, limit=6
+        )
     if user.kind in (OrgKind.CARRIER, OrgKind.LAB) or user.is_producer:
-        context["recent"] = queries.recent_records(session, user, limit=8)
+        context["recent"] = catalog.recent_records(session, user.org.id, limit=8)
     if user.is_official:
-        queue = queries.requests_for(session, user, open_only=True)
+        queue = endorsement_queries.requests_visible_to(
+            session, user.account, statuses=endorsement_queries.OPEN_REQUESTS
+        )
         context["queue"] = [r for r in queue if r.authority_id == user.org.id]
-        context["products"] = queries.by_id(session, Product, [r.product_id for r in queue])
-        context["requesters"] = queries.by_id(
+        context["products"] = catalog.by_id(session, Product, [r.product_id for r in queue])
+        context["requesters"] = catalog.by_id(
             session, Organization, [r.organization_id for r in queue]
         )
         card = report_card(
@@ -105,7 +114,7 @@ def dashboard(request: Request, session: SessionDep, ctx: ContextDep, user: User
         context["card"] = card
         context["latest"] = card.rows[:5]
         context["products"].update(
-            queries.by_id(session, Product, [r.endorsement.product_id for r in card.rows[:5]])
+            catalog.by_id(session, Product, [r.endorsement.product_id for r in card.rows[:5]])
         )
     return render(
         request, "office/dashboard.html", user=user, active="home", **page_helpers(**context)
@@ -123,7 +132,7 @@ def _products_page(
     problem: Any = None,
     status_code: int = 200,
 ) -> Response:
-    products = queries.products_of(session, user.org.id)
+    products = catalog.products_of(session, user.org.id)
     return render(
         request,
         "office/products.html",
@@ -131,7 +140,7 @@ def _products_page(
         active="products",
         status_code=status_code,
         products=products,
-        counts=queries.batch_counts(session, [p.id for p in products]),
+        counts=catalog.batch_counts(session, [p.id for p in products]),
         values=values or {},
         problem=problem,
         categories=CATEGORIES,
@@ -147,6 +156,7 @@ def products_page(request: Request, session: SessionDep, user: UserDep) -> Respo
 @router.post("/products")
 def create_product(request: Request, session: SessionDep, user: UserDep, form: FormDep) -> Response:
     user.require(user.is_producer, "only cooperatives and processors register products")
+    _ = translator(request)
     try:
         with session.begin_nested():
             product = product_service.create_product(
@@ -163,7 +173,7 @@ def create_product(request: Request, session: SessionDep, user: UserDep, form: F
     return redirect(
         request,
         "/office/products",
-        (f"产品“{product.name_zh}”已登记", f"Product '{product.name_en or product.name_zh}' added"),
+        _("产品“%(name)s”已登记") % {"name": Names(current_lang(request)).name(product)},
     )
 
 
@@ -172,7 +182,7 @@ def create_product(request: Request, session: SessionDep, user: UserDep, form: F
 
 @router.get("/batches")
 def batches_page(request: Request, session: SessionDep, user: UserDep, q: str = "") -> Response:
-    batches = queries.visible_batches(session, user, q.strip())
+    batches = catalog.visible_batches(session, user.account, user.org, q.strip())
     return render(
         request,
         "office/batches.html",
@@ -180,8 +190,8 @@ def batches_page(request: Request, session: SessionDep, user: UserDep, q: str = 
         active="batches",
         batches=batches,
         q=q,
-        products=queries.by_id(session, Product, [b.product_id for b in batches]),
-        orgs=queries.by_id(session, Organization, [b.origin_org_id for b in batches]),
+        products=catalog.by_id(session, Product, [b.product_id for b in batches]),
+        orgs=catalog.by_id(session, Organization, [b.origin_org_id for b in batches]),
         **page_helpers(specs=forms.specs_for(user)),
     )
 
@@ -190,17 +200,10 @@ def batches_page(request: Request, session: SessionDep, user: UserDep, q: str = 
 def batch_page(
     code: str, request: Request, session: SessionDep, ctx: ContextDep, user: UserDep
 ) -> Response:
-    batch = queries.visible_batch(session, user, code)
-    product = session.get(Product, batch.product_id)
-    records = queries.record_lines(session, batch_service.batch_records(session, batch.id))
-    endorsements = list(
-        session.scalars(
-            select(Endorsement)
-            .join(EndorsementBatch, EndorsementBatch.endorsement_id == Endorsement.id)
-            .where(EndorsementBatch.batch_id == batch.id)
-            .order_by(Endorsement.record_index)
-        )
-    )
+    batch = catalog.visible_batch(session, user.account, user.org, code)
+    product = catalog.get_by_id(session, Product, batch.product_id)
+    records = catalog.record_lines(session, batch_service.batch_records(session, batch.id))
+    endorsements = endorsement_queries.endorsements_of_batch(session, batch.id)
     now = ctx.clock()
     actions = [
         s
@@ -215,7 +218,7 @@ def batch_page(
         active="batches",
         batch=batch,
         product=product,
-        origin=session.get(Organization, batch.origin_org_id),
+        origin=catalog.get_by_id(session, Organization, batch.origin_org_id),
         records=records,
         endorsements=[
             (e, endorsement_service.status_of(session, e, now).value) for e in endorsements
@@ -237,8 +240,8 @@ def batch_label(
 ) -> Response:
     """Printable package labels: the batch QR (GS1 Digital Link when the product has a
     GTIN), product, lot, code and producer; ``copies`` per sheet."""
-    batch = queries.visible_batch(session, user, code)
-    product = session.get(Product, batch.product_id)
+    batch = catalog.visible_batch(session, user.account, user.org, code)
+    product = catalog.get_by_id(session, Product, batch.product_id)
     assert product is not None
     try:
         url = qr.batch_url(ctx.settings.base_url, product.gtin, batch.lot, batch.code)
@@ -251,7 +254,7 @@ def batch_label(
         active="batches",
         batch=batch,
         product=product,
-        origin=session.get(Organization, batch.origin_org_id),
+        origin=catalog.get_by_id(session, Organization, batch.origin_org_id),
         label_url=url,
         copies=max(1, min(copies, 40)),
     )
@@ -280,9 +283,9 @@ def _record_form(
     status_code: int = 200,
 ) -> Response:
     suggestions = (
-        queries.own_batches(session, user)
+        catalog.own_batches(session, user.org.id)
         if user.is_producer
-        else queries.visible_batches(session, user, limit=50)
+        else catalog.visible_batches(session, user.account, user.org, limit=50)
     )
     return render(
         request,
@@ -294,9 +297,9 @@ def _record_form(
         values=values,
         errors=errors or {},
         problem=problem,
-        products=queries.products_of(session, user.org.id),
+        products=catalog.products_of(session, user.org.id),
         suggestions=suggestions,
-        units=forms.UNITS,
+        units=UNITS,
         **page_helpers(),
     )
 
@@ -309,7 +312,7 @@ def record_form(
     found = None
     if batch:
         try:
-            found = queries.visible_batch(session, user, batch)
+            found = catalog.visible_batch(session, user.account, user.org, batch)
         except NotFound:
             found = None
     values = forms.defaults(spec, user, found)
@@ -330,10 +333,10 @@ def submit_record(
     spec = _spec(user, kind)
     builder = None
     try:
-        builder = forms.build(spec, form, session, user)
+        builder = forms.build(spec, form, session, user, translator(request))
         with session.begin_nested():
             accepted = record_service.sign_and_submit(session, ctx, user.account, builder.draft)
-    except forms.FormInvalid as invalid:
+    except FormInvalid as invalid:
         return _record_form(
             request,
             session,
@@ -351,7 +354,7 @@ def submit_record(
             user,
             spec,
             form.values(),
-            forms.errors_from(spec, builder, exc),
+            forms.errors_from(spec, builder, exc, translator(request)),
             problem=explain(exc),
             status_code=422,
         )
@@ -361,12 +364,12 @@ def submit_record(
     else:
         target_ref = draft["batches"][0]
     target = record_service.find_batch(session, target_ref)
-    label = spec.label
-    index = accepted.index
-    flash = (
-        f"已签名并记入公开日志：{label[0]}（第 {index} 条）",
-        f"Signed and logged: {label[1]} (entry #{index})",
-    )
-    if target is None or not queries.can_see_batch(session, user, target):
+    lang = current_lang(request)
+    _ = gettext_for(lang)
+    flash = _("已签名并记入公开日志：%(label)s（第 %(index)s 条）") % {
+        "label": translate(spec.label, lang),
+        "index": accepted.index,
+    }
+    if target is None or not catalog.can_see_batch(session, user.account, user.org, target):
         return redirect(request, "/office/", flash)
     return redirect(request, f"/office/batches/{target.code}", flash)

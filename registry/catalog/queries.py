@@ -1,0 +1,225 @@
+"""Which batches, products and records a back-office user may see, and the lists pages show.
+
+An organization sees the batches it produced or signed a record on; an authority also sees
+every batch whose lineage starts in its jurisdiction; an administrator sees everything.
+Anything else answers "not found", exactly like a code that does not exist, so a user
+cannot even learn that another organization's batch exists (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from registry.codes import normalize_code
+from registry.errors import InvalidInput, NotFound
+from registry.models import (
+    Account,
+    Batch,
+    Organization,
+    OrgKind,
+    Product,
+    Record,
+    RecordBatch,
+    Role,
+)
+from registry.records import KEY_KINDS
+from registry.services import batches as batch_service
+
+
+def _touched_by(org_id: uuid.UUID) -> Select[uuid.UUID]:
+    return (
+        select(RecordBatch.batch_id)
+        .join(Record, Record.log_index == RecordBatch.record_index)
+        .where(Record.organization_id == org_id)
+    )
+
+
+def can_see_batch(session: Session, account: Account, org: Organization, batch: Batch) -> bool:
+    """Whether ``account`` (of ``org``) may see ``batch``: admin, producer, a signer of one of
+    its records, or an authority whose jurisdiction holds the start of its lineage."""
+    if account.role is Role.ADMIN or batch.origin_org_id == org.id:
+        return True
+    touched = session.scalars(
+        _touched_by(org.id).where(RecordBatch.batch_id == batch.id).limit(1)
+    ).first()
+    if touched is not None:
+        return True
+    if org.kind is OrgKind.AUTHORITY and org.jurisdiction:
+        lineage = batch_service.ancestor_ids(session, [batch.id])
+        inside = session.scalars(
+            select(Batch.id)
+            .where(Batch.id.in_(lineage), Batch.region_code.startswith(org.jurisdiction))
+            .limit(1)
+        ).first()
+        return inside is not None
+    return False
+
+
+def visible_batch(session: Session, account: Account, org: Organization, code: str) -> Batch:
+    """The batch with this code, if the account may see it; NotFound either way otherwise."""
+    try:
+        batch = batch_service.get_batch(session, normalize_code(code))
+    except InvalidInput:
+        raise NotFound(f"no batch {code!r}") from None
+    if not can_see_batch(session, account, org, batch):
+        raise NotFound(f"no batch {code!r}")
+    return batch
+
+
+def visible_batches(
+    session: Session, account: Account, org: Organization, search: str = "", limit: int = 100
+) -> list[Batch]:
+    """The batches the account may see, newest first, optionally matching a lot or code."""
+    query = select(Batch).order_by(Batch.created_index.desc(), Batch.lot).limit(limit)
+    if account.role is not Role.ADMIN:
+        condition = or_(Batch.origin_org_id == org.id, Batch.id.in_(_touched_by(org.id)))
+        if org.kind is OrgKind.AUTHORITY and org.jurisdiction:
+            condition = or_(condition, Batch.region_code.startswith(org.jurisdiction))
+        query = query.where(condition)
+    if search:
+        try:
+            code = normalize_code(search)
+        except InvalidInput:
+            code = None
+        pattern = f"%{search.replace('%', '').replace('_', '')}%"
+        query = query.where(
+            or_(Batch.lot.ilike(pattern), Batch.code == code) if code else Batch.lot.ilike(pattern)
+        )
+    return list(session.scalars(query))
+
+
+def own_batches(session: Session, org_id: uuid.UUID, limit: int = 200) -> list[Batch]:
+    """Batches the organization produced, newest first (suggestions in forms)."""
+    return list(
+        session.scalars(
+            select(Batch)
+            .where(Batch.origin_org_id == org_id)
+            .order_by(Batch.created_index.desc(), Batch.lot)
+            .limit(limit)
+        )
+    )
+
+
+def unrecalled_batches(session: Session, ids: Iterable[uuid.UUID], limit: int = 200) -> list[Batch]:
+    """Those of the given batches that are not recalled, newest first."""
+    return list(
+        session.scalars(
+            select(Batch)
+            .where(Batch.id.in_(list(ids)), Batch.recall_digest.is_(None))
+            .order_by(Batch.created_index.desc(), Batch.lot)
+            .limit(limit)
+        )
+    )
+
+
+def batch_by_ref(session: Session, ref: str) -> Batch | None:
+    """The batch a record names as ``product_id:lot``, if it exists."""
+    product_id, _, lot = ref.partition(":")
+    return session.scalars(
+        select(Batch).where(Batch.product_id == uuid.UUID(product_id), Batch.lot == lot)
+    ).first()
+
+
+def batches_by_id(session: Session, ids: Iterable[str]) -> list[Batch]:
+    """The batches with these ids (as strings), in that order, skipping unknown ones."""
+    found = (session.get(Batch, uuid.UUID(i)) for i in ids)
+    return [b for b in found if b is not None]
+
+
+def by_id(session: Session, model: Any, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, Any]:
+    """Rows of ``model`` (any table with an ``id``) by id, for the ids given (None skipped)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(wanted)))}
+
+
+def get_by_id(session: Session, model: Any, row_id: uuid.UUID | None) -> Any:
+    """One row of ``model`` by primary key, or None (also for a None id)."""
+    return session.get(model, row_id) if row_id is not None else None
+
+
+@dataclass(frozen=True)
+class RecordLine:
+    """One signed record as a list shows it."""
+
+    index: int
+    kind: str
+    time: str
+    org: Organization | None
+    document: dict[str, Any]
+    batches: list[Batch]
+
+
+def record_lines(session: Session, records: list[Record]) -> list[RecordLine]:
+    """The records with their signing organization and the batches each names."""
+    orgs = by_id(session, Organization, [r.organization_id for r in records if r.organization_id])
+    links = session.execute(
+        select(RecordBatch.record_index, Batch)
+        .join(Batch, Batch.id == RecordBatch.batch_id)
+        .where(RecordBatch.record_index.in_([r.log_index for r in records]))
+        .order_by(Batch.lot)
+    ).all()
+    batches: dict[int, list[Batch]] = {}
+    for index, batch in links:
+        batches.setdefault(index, []).append(batch)
+    lines = []
+    for record in records:
+        document = json.loads(record.payload) if record.payload is not None else {}
+        lines.append(
+            RecordLine(
+                index=record.log_index,
+                kind=record.kind,
+                time=document.get("time") or record.logged_at.isoformat(),
+                org=orgs.get(record.organization_id) if record.organization_id else None,
+                document=document,
+                batches=batches.get(record.log_index, []),
+            )
+        )
+    return lines
+
+
+def recent_records(session: Session, org_id: uuid.UUID, limit: int = 10) -> list[RecordLine]:
+    """The organization's latest signed records (keys' records left out), newest first."""
+    records = list(
+        session.scalars(
+            select(Record)
+            .where(
+                Record.organization_id == org_id,
+                Record.kind.not_in([k.value for k in KEY_KINDS]),
+            )
+            .order_by(Record.log_index.desc())
+            .limit(limit)
+        )
+    )
+    return record_lines(session, records)
+
+
+def products_of(session: Session, org_id: uuid.UUID) -> list[Product]:
+    """The organization's products, oldest first."""
+    return list(
+        session.scalars(
+            select(Product)
+            .where(Product.organization_id == org_id)
+            .order_by(Product.created_at, Product.name_zh)
+        )
+    )
+
+
+def batch_counts(session: Session, product_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """How many batches each product has (products without batches left out)."""
+    if not product_ids:
+        return {}
+    rows = session.execute(
+        select(Batch.product_id, func.count())
+        .where(Batch.product_id.in_(product_ids))
+        .group_by(Batch.product_id)
+    ).all()
+    return {product_id: int(count) for product_id, count in rows}
