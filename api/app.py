@@ -23,8 +23,8 @@ from registry.bootstrap import bootstrap
 from registry.db import make_engine, make_session_factory, read_engine_for
 from registry.services.scan_cache import ScanCache
 from registry.services.scans import ScanCounter, ScanFlusher
-from registry.services.witnessing import WitnessSubmitter
 from registry.settings import Settings, get_settings
+from registry.transparency.witnessing import WitnessSubmitter
 from web import export_routes
 from web import routes as web
 from web import trace_routes as trace_pages

@@ -11,7 +11,7 @@
     several sizes.
 (b) Proofs: ``log_nodes`` for 1,000,000 synthetic leaves is written with bulk Core inserts
     from ``registry.log.merkle.append_many`` over an in-memory store (proofs need nothing
-    else), and ``registry.services.log.inclusion_proof`` / ``consistency_proof`` are timed
+    else), and ``registry.transparency.log.inclusion_proof`` / ``consistency_proof`` are timed
     against that tree on one open session: p50 / p99 over random leaves and old sizes.
 (c) Baselines from the same run, so that the numbers read as ratios on a noisy machine: an
     Ed25519 verify loop (what bounds ingestion) and a primary-key select through the same
@@ -63,12 +63,12 @@ from registry.log import merkle
 from registry.log.note import Checkpoint as CheckpointBody
 from registry.log.note import NoteSigner, sign_checkpoint
 from registry.models import Account, Base, Checkpoint, LogNode, LogState, Record
-from registry.records import RECORD_PAYLOAD_TYPE
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 from registry.services import keys as key_service
-from registry.services import log as log_service
 from registry.services import records as record_service
-from registry.services.log import LOG_STATE_ID
 from registry.settings import Settings
+from registry.transparency import log as log_service
+from registry.transparency.log import LOG_STATE_ID
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/registry_bench"
 PROOF_LEAVES = 1_000_000

@@ -68,7 +68,7 @@ from registry.models import (
     Record,
     RecordBatch,
 )
-from registry.records import RECORD_PAYLOAD_TYPE
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 from registry.services import trace as trace_service
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/registry_bench_trace"

@@ -91,7 +91,7 @@ from registry.log.note import (
     parse_cosignature_vkey,
     parse_vkey,
 )
-from registry.records import (
+from registry.records.schema import (
     KEY_KINDS,
     RECORD_PAYLOAD_TYPE,
     Correction,
@@ -196,7 +196,7 @@ def _open_leaf(index: int, leaf: bytes) -> dict[str, Any]:
 def check_entry(index: int, leaf: bytes, envelope_json: object) -> CheckedEntry:
     """Check one served entry on its own: leaf ↔ envelope ↔ payload ↔ record schema.
 
-    The leaf (``registry.records.leaf_bytes``) commits to the payload's SHA-256, the payload
+    The leaf (``registry.records.schema.leaf_bytes``) commits to the payload's SHA-256, the payload
     type, the signatures and the time of logging; it is recomputed from the envelope, with
     ``logged_at`` taken from the served leaf, and must be byte-identical. The payload must be
     RFC 8785 bytes of a record that ``parse_record`` accepts. Raises ``VerificationError``.

@@ -19,7 +19,7 @@
     1,000,000 records; quick: a tenth of a tenth), ``registry.services.trace.trace`` p50 in
     both directions, worst backend.
 (d) Proofs. ``bench/log_bench.py``'s synthetic tree (full: 1,000,000 leaves; quick: 100,000),
-    inclusion and consistency proof p50 through ``registry.services.log``.
+    inclusion and consistency proof p50 through ``registry.transparency.log``.
 (e) Audit. ``registry.audit.run_audit`` against the running server after the ingestion: a
     first audit (mirror every entry over HTTP, rebuild the tree, replay every record), in
     records per second.
@@ -588,9 +588,9 @@ class Prepared:
 
 def prepare(log_bench: ModuleType, url: str, data_dir: Path, records: int) -> Prepared:
     """The demo, a client key for the clerk (log_bench), an API token, signed envelopes."""
+    from registry.accounts.accounts import issue_token
     from registry.db import transaction
     from registry.models import Endorsement
-    from registry.services.accounts import issue_token
     from registry.status import Status, endorsement_status
 
     engine, ingest = log_bench.prepare_registry(url, data_dir)

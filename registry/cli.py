@@ -157,8 +157,8 @@ def create_org(
     gln: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Register an organization; prints its id."""
+    from registry.accounts import accounts
     from registry.models import OrgKind
-    from registry.services import accounts
 
     _, factory = _factory()
     try:
@@ -193,9 +193,9 @@ def create_account(
     """Create an account; prints its id."""
     import uuid
 
+    from registry.accounts import accounts
     from registry.bootstrap import bootstrap, operator
     from registry.models import Role
-    from registry.services import accounts
 
     settings, factory = _factory()
     try:
@@ -230,8 +230,8 @@ def create_token(
     """Issue an API token for an account; the token is printed once."""
     from sqlalchemy import select
 
+    from registry.accounts import accounts
     from registry.models import Account
-    from registry.services import accounts
 
     _, factory = _factory()
     with transaction(factory) as session:
@@ -306,7 +306,7 @@ def sign(
     from registry.crypto.dsse import Envelope, add_signature, sign_envelope
     from registry.crypto.jcs import canonicalize
     from registry.crypto.keys import load_key_file
-    from registry.records import RECORD_PAYLOAD_TYPE, parse_record
+    from registry.records.schema import RECORD_PAYLOAD_TYPE, parse_record
 
     signer = load_key_file(key.read_text())
     try:

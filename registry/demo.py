@@ -19,14 +19,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.accounts import accounts as account_service
+from registry.catalog import products as product_service
 from registry.context import RegistryContext
 from registry.db import transaction
 from registry.errors import ConfigurationError
 from registry.models import Account, Batch, Endorsement, Organization, OrgKind, Product, Role
-from registry.services import accounts as account_service
 from registry.services import endorsements as endorsement_service
 from registry.services import keys as key_service
-from registry.services import products as product_service
 from registry.services import records as record_service
 from registry.settings import Mode
 
@@ -868,7 +868,7 @@ class _Loader:
         )
 
     def summary(self) -> dict[str, Any]:
-        from registry.services.batches import batch_records
+        from registry.catalog.batches import batch_records
 
         batches = []
         for batch in self.session.scalars(select(Batch).order_by(Batch.created_index, Batch.lot)):

@@ -46,6 +46,7 @@ from api.problems import problem
 from api.routers.endorsements import scan_entry, scan_response
 from api.routers.reports import client_address, rate_limiter
 from registry import qr
+from registry.catalog import batches as batch_service
 from registry.codes import ALPHABET, check_character, normalize_code
 from registry.context import RegistryContext
 from registry.errors import InvalidInput, NotFound, RateLimited
@@ -61,14 +62,13 @@ from registry.models import (
     ReportCategory,
     SigningKey,
 )
-from registry.services import batches as batch_service
 from registry.services import endorsements as endorsement_service
-from registry.services import log as log_service
 from registry.services import reports as report_service
 from registry.services.records import find_batch
 from registry.services.scan_cache import Encoded, ScanCache, ScanEntry
 from registry.services.scans import total_scans
 from registry.status import Status
+from registry.transparency import log as log_service
 from web.i18n import TEXT, Translator, negotiate
 
 HERE = Path(__file__).resolve().parent

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import policy
+from registry.catalog import batches as batch_service
 from registry.codes import new_code, normalize_code
 from registry.context import RegistryContext
 from registry.crypto.dsse import Envelope, add_signature, sign_envelope, verified_keyids
@@ -43,7 +44,7 @@ from registry.models import (
     Role,
     SigningKey,
 )
-from registry.records import (
+from registry.records.schema import (
     RECORD_PAYLOAD_TYPE,
     Claim,
     EndorsementRevocation,
@@ -51,11 +52,10 @@ from registry.records import (
     Stream,
     batch_ref,
 )
-from registry.records import Endorsement as EndorsementDoc
-from registry.services import batches as batch_service
+from registry.records.schema import Endorsement as EndorsementDoc
 from registry.services import records as record_service
-from registry.services.log import lock_log
 from registry.status import Status, endorsement_status
+from registry.transparency.log import lock_log
 
 DEFAULT_VALIDITY_AFTER_STREAM = timedelta(days=7)
 
@@ -302,7 +302,7 @@ def _official(session: Session, ident: str) -> Account:
 
 
 def _stream(stream: dict[str, Any], officer: Account) -> Stream:
-    from registry.records import parse_stream
+    from registry.records.schema import parse_stream
 
     document = dict(stream)
     hosts = list(document.get("hosts") or [])

@@ -21,13 +21,13 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from registry import epcis, qr
+from registry.catalog import batches as batch_service
 from registry.db import in_chunks
 from registry.errors import InvalidInput, NotFound
 from registry.gs1 import normalize_gtin
 from registry.models import Batch, Checkpoint, Organization, Product, Record, RecordBatch
-from registry.records import split_batch_ref
-from registry.services import batches as batch_service
-from registry.services import log as log_service
+from registry.records.schema import split_batch_ref
+from registry.transparency import log as log_service
 
 # A bare date in a filter is a day in China Standard Time, where the records are made.
 FILTER_ZONE = epcis.CST

@@ -21,7 +21,7 @@ from registry.crypto.jcs import canonicalize
 from registry.crypto.keys import Signer, key_id, load_public_key, seal_private_key
 from registry.errors import Forbidden, InvalidInput, NotFound
 from registry.models import Account, Organization, Role, SigningKey
-from registry.records import RECORD_PAYLOAD_TYPE, Kind
+from registry.records.schema import RECORD_PAYLOAD_TYPE, Kind
 from registry.services import records as record_service
 
 

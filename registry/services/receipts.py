@@ -13,8 +13,8 @@ from registry.errors import NotFound
 from registry.log import merkle
 from registry.log.receipt import format_tlog_proof
 from registry.models import Record
-from registry.services import log as log_service
 from registry.services import records as record_service
+from registry.transparency import log as log_service
 
 
 def find_record(session: Session, record_id: str) -> Record:

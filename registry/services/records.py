@@ -49,7 +49,7 @@ from registry.models import (
     Role,
     SigningKey,
 )
-from registry.records import (
+from registry.records.schema import (
     KEY_KINDS,
     RECORD_PAYLOAD_TYPE,
     Correction,
@@ -65,8 +65,8 @@ from registry.records import (
     parse_record,
     split_batch_ref,
 )
-from registry.records import Endorsement as EndorsementDoc
-from registry.services import log as log_service
+from registry.records.schema import Endorsement as EndorsementDoc
+from registry.transparency import log as log_service
 
 # Kinds whose checks query rows (lineage, records, keys) that earlier records of the same
 # submission may have added: the session is flushed before them.
@@ -653,7 +653,7 @@ def _apply_supply_chain(
         if role == "output"
     ]
     if isinstance(record, Recall):
-        from registry.services.batches import descendant_ids
+        from registry.catalog.batches import descendant_ids
 
         reached = descendant_ids(session, [b.id for b in existing.values()])
         for batch in session.scalars(select(Batch).where(Batch.id.in_(reached))):

@@ -56,11 +56,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.context import RegistryContext
 from registry.errors import NotFound
 from registry.models import LogState, Record
-from registry.records import Kind
+from registry.records.schema import Kind
 from registry.services import endorsements as endorsement_service
-from registry.services.log import LOG_STATE_ID
 from registry.services.verify import build_document
 from registry.status import Status, endorsement_status
+from registry.transparency.log import LOG_STATE_ID
 
 logger = logging.getLogger(__name__)
 

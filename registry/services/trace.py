@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from registry import policy
+from registry.catalog.batches import get_batch
 from registry.codes import normalize_code
 from registry.context import RegistryContext
 from registry.db import in_chunks
@@ -72,9 +73,8 @@ from registry.models import (
     SigningKey,
     utcnow,
 )
-from registry.records import Kind, batch_ref
+from registry.records.schema import Kind, batch_ref
 from registry.services import webhooks
-from registry.services.batches import get_batch
 from registry.services.records import ACCEPTED_RECALLS
 
 __all__ = [

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.bootstrap import OPERATOR_NAME_EN, OPERATOR_NAME_ZH
+from registry.accounts.operator import OPERATOR_NAME_EN, OPERATOR_NAME_ZH
 from registry.context import RegistryContext
 from registry.log import merkle
 from registry.models import (
@@ -28,10 +28,10 @@ from registry.models import (
 )
 from registry.policy import endorsement_preconditions
 from registry.services import endorsements as endorsement_service
-from registry.services import log as log_service
-from registry.services.log import DatabaseNodeReader
 from registry.services.records import find_batch
 from registry.status import endorsement_status
+from registry.transparency import log as log_service
+from registry.transparency.log import DatabaseNodeReader
 
 
 def _b64(data: bytes) -> str:

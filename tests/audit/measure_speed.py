@@ -39,7 +39,7 @@ from registry.crypto.jcs import canonicalize
 from registry.db import make_engine, make_session_factory, transaction, upgrade
 from registry.demo import demo_id, load_demo
 from registry.models import Account
-from registry.records import RECORD_PAYLOAD_TYPE
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 from registry.services import records as record_service
 from registry.settings import Settings
 

@@ -37,6 +37,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from api.app import create_app
+from registry.accounts import accounts as account_service
+from registry.catalog import products as product_service
 from registry.context import RegistryContext
 from registry.crypto.dsse import Envelope, sign_envelope, verify_signature
 from registry.crypto.jcs import canonicalize
@@ -45,11 +47,9 @@ from registry.db import transaction
 from registry.log.merkle import leaf_hash, verify_inclusion
 from registry.log.note import open_checkpoint, parse_vkey
 from registry.models import Account, Batch, Endorsement, Organization, OrgKind, Role
-from registry.records import RECORD_PAYLOAD_TYPE
-from registry.services import accounts as account_service
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 from registry.services import endorsements as endorsement_service
 from registry.services import keys as key_service
-from registry.services import products as product_service
 from registry.services import records as record_service
 from registry.settings import Settings
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from registry.catalog import batches as batch_service
 from registry.demo import PEOPLE, demo_id
 from registry.models import Batch, BatchInput, Record
-from registry.services import batches as batch_service
 from registry.services.exports import trace_record_indices
 from tests.exports.conftest import PROBLEM_JSON, Registry, assert_valid, sub_document
 

@@ -15,11 +15,11 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from api.deps import ContextDep, SessionDep
+from registry.accounts import accounts as account_service
+from registry.accounts import sessions as session_service
 from registry.errors import NotFound, RegistryError
 from registry.models import Account, AccountInvite, Organization, OrgKind, Role
-from registry.services import accounts as account_service
 from registry.services import keys as key_service
-from registry.services import sessions as session_service
 from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router
 from web.office.messages import explain
 

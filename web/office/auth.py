@@ -17,9 +17,9 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from api.deps import ContextDep, SessionDep
+from registry.accounts import accounts as account_service
+from registry.accounts import sessions as session_service
 from registry.errors import InvalidInput, NotFound, Unauthenticated
-from registry.services import accounts as account_service
-from registry.services import sessions as session_service
 from web.office.core import (
     LANG_COOKIE,
     SESSION_COOKIE,

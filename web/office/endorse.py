@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from api.deps import ContextDep, SessionDep
+from registry.catalog import batches as batch_service
 from registry.errors import Forbidden, NotFound, RegistryError
 from registry.models import (
     Account,
@@ -27,8 +28,7 @@ from registry.models import (
     RequestStatus,
     Role,
 )
-from registry.records import Claim, Platform
-from registry.services import batches as batch_service
+from registry.records.schema import Claim, Platform
 from registry.services import endorsements as endorsement_service
 from registry.services import scans as scan_service
 from web.office import queries

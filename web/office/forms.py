@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.catalog import batches as batch_service
 from registry.errors import InvalidInput, NotFound, RegistryError
 from registry.gs1 import validate_lot
 from registry.models import Batch, OrgKind, Product
-from registry.records import CertificateBasis, Kind
-from registry.services import batches as batch_service
+from registry.records.schema import CertificateBasis, Kind
 from web.office.core import CST, Bilingual, Form, OfficeUser
 
 # --- field specs ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from registry.catalog import batches as batch_service
 from registry.codes import normalize_code
 from registry.errors import InvalidInput, NotFound
 from registry.models import (
@@ -33,8 +34,7 @@ from registry.models import (
     RequestStatus,
     Role,
 )
-from registry.records import KEY_KINDS
-from registry.services import batches as batch_service
+from registry.records.schema import KEY_KINDS
 from web.office.core import OfficeUser
 
 OPEN_REQUESTS = (RequestStatus.PENDING, RequestStatus.PARTIALLY_APPROVED)

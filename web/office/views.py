@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 
 from api.deps import ContextDep, SessionDep
 from registry import qr
+from registry.catalog import batches as batch_service
+from registry.catalog import products as product_service
 from registry.errors import Forbidden, NotFound, RegistryError
 from registry.models import (
     Account,
@@ -20,10 +22,8 @@ from registry.models import (
     OrgKind,
     Product,
 )
-from registry.records import Kind
-from registry.services import batches as batch_service
+from registry.records.schema import Kind
 from registry.services import endorsements as endorsement_service
-from registry.services import products as product_service
 from registry.services import records as record_service
 from web.office import forms, queries
 from web.office.core import (
