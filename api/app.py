@@ -21,8 +21,8 @@ from api.security import SecurityHeaders
 from registry import __version__
 from registry.bootstrap import bootstrap
 from registry.db import make_engine, make_session_factory, read_engine_for
-from registry.services.scan_cache import ScanCache
-from registry.services.scans import ScanCounter, ScanFlusher
+from registry.endorsements.scan_cache import ScanCache
+from registry.endorsements.scans import ScanCounter, ScanFlusher
 from registry.settings import Settings, get_settings
 from registry.transparency.witnessing import WitnessSubmitter
 from web import export_routes

@@ -6,7 +6,7 @@
     the Aohan cooperative's clerk registers a client-held key, and that key signs harvest
     records (new lots of the cooperative's millet) each followed by storage records chained
     on the lot. The envelopes are signed before the clock starts, as a client would; the
-    clock covers ``registry.services.records.submit_many`` (parse, JCS check, Ed25519 verify,
+    clock covers ``registry.records.ingest.submit_many`` (parse, JCS check, Ed25519 verify,
     policy, projections, leaf, log nodes, signed checkpoint) and the commit, in batches of
     several sizes.
 (b) Proofs: ``log_nodes`` for 1,000,000 synthetic leaves is written with bulk Core inserts
@@ -63,9 +63,9 @@ from registry.log import merkle
 from registry.log.note import Checkpoint as CheckpointBody
 from registry.log.note import NoteSigner, sign_checkpoint
 from registry.models import Account, Base, Checkpoint, LogNode, LogState, Record
+from registry.records import ingest as record_service
+from registry.records import keys as key_service
 from registry.records.schema import RECORD_PAYLOAD_TYPE
-from registry.services import keys as key_service
-from registry.services import records as record_service
 from registry.settings import Settings
 from registry.transparency import log as log_service
 from registry.transparency.log import LOG_STATE_ID

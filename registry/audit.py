@@ -91,6 +91,7 @@ from registry.log.note import (
     parse_cosignature_vkey,
     parse_vkey,
 )
+from registry.records.ingest import MAX_CLOCK_SKEW
 from registry.records.schema import (
     KEY_KINDS,
     RECORD_PAYLOAD_TYPE,
@@ -109,7 +110,6 @@ from registry.records.schema import (
     parse_record,
     split_batch_ref,
 )
-from registry.services.records import MAX_CLOCK_SKEW
 
 __all__ = [
     "EXIT_FAILED",

@@ -15,8 +15,8 @@ from registry.crypto.jcs import canonicalize
 from registry.crypto.keys import Signer, open_private_key, seal_private_key
 from registry.db import transaction
 from registry.models import Organization, OrgKind, ServerKey, SigningKey, utcnow
+from registry.records import ingest as record_service
 from registry.records.schema import RECORD_PAYLOAD_TYPE, Kind
-from registry.services import records as record_service
 from registry.settings import Settings
 from registry.transparency import log as log_service
 

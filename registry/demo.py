@@ -23,11 +23,13 @@ from registry.accounts import accounts as account_service
 from registry.catalog import products as product_service
 from registry.context import RegistryContext
 from registry.db import transaction
+from registry.endorsements import decisions as endorsement_decisions
+from registry.endorsements import published as endorsement_service
+from registry.endorsements import requests as endorsement_requests
 from registry.errors import ConfigurationError
 from registry.models import Account, Batch, Endorsement, Organization, OrgKind, Product, Role
-from registry.services import endorsements as endorsement_service
-from registry.services import keys as key_service
-from registry.services import records as record_service
+from registry.records import ingest as record_service
+from registry.records import keys as key_service
 from registry.settings import Mode
 
 NAMESPACE = uuid.UUID("5b0c2b8e-6f2a-4c1e-9a57-2f3d8e1c7a10")
@@ -718,7 +720,7 @@ class _Loader:
         batch = self.session.scalars(
             select(Batch).where(Batch.product_id == self.product(product), Batch.lot == lot)
         ).one()
-        request = endorsement_service.request_endorsement(
+        request = endorsement_requests.request_endorsement(
             self.session,
             self.ctx,
             self.account(requester),
@@ -731,7 +733,7 @@ class _Loader:
         )
         at = self.now + timedelta(days=approved_day)
         for official in officials:  # a threshold: each official signs the same envelope
-            request = endorsement_service.approve(
+            request = endorsement_decisions.approve(
                 self.session, self.ctx, request.id, self.account(official), at=at
             )
         assert request.code is not None
@@ -847,7 +849,7 @@ class _Loader:
 
     def aftermath(self) -> None:
         """What happened after the streams: a revocation and a recall."""
-        endorsement_service.revoke(
+        endorsement_decisions.revoke(
             self.session,
             self.ctx,
             self.revoked_code,

@@ -10,7 +10,7 @@ toggle); every word comes from ``web/i18n.py``.
 
 The consumer page is the scan path: thousands of viewers may scan within seconds of the QR
 appearing on stream. Its data (the verification document, with inclusion proofs) comes from
-the process's scan cache (``registry.services.scan_cache``), shared with
+the process's scan cache (``registry.endorsements.scan_cache``), shared with
 ``GET /api/v1/verify/{code}``: prepared in memory, rendered once per (status, language),
 invalidated by a watcher thread when a status-relevant record is logged (a revocation or recall
 shows within 2 s). A cached scan makes no database query and no write (the scan is counted in
@@ -47,8 +47,12 @@ from api.routers.endorsements import scan_entry, scan_response
 from api.routers.reports import client_address, rate_limiter
 from registry import qr
 from registry.catalog import batches as batch_service
+from registry.catalog.batches import find_batch
 from registry.codes import ALPHABET, check_character, normalize_code
 from registry.context import RegistryContext
+from registry.endorsements import published as endorsement_service
+from registry.endorsements.scan_cache import Encoded, ScanCache, ScanEntry
+from registry.endorsements.scans import total_scans
 from registry.errors import InvalidInput, NotFound, RateLimited
 from registry.gs1 import parse_digital_link
 from registry.models import (
@@ -62,11 +66,8 @@ from registry.models import (
     ReportCategory,
     SigningKey,
 )
-from registry.services import endorsements as endorsement_service
+from registry.records import stored as stored_records
 from registry.services import reports as report_service
-from registry.services.records import find_batch
-from registry.services.scan_cache import Encoded, ScanCache, ScanEntry
-from registry.services.scans import total_scans
 from registry.status import Status
 from registry.transparency import log as log_service
 from web.i18n import TEXT, Translator, negotiate
@@ -947,7 +948,7 @@ def _batch_page(
     }
     steps = []
     for record in records:
-        problem = endorsement_service.record_problem(record, keys)
+        problem = stored_records.record_problem(record, keys)
         steps.append(
             _step(
                 record.log_index,

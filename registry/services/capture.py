@@ -24,7 +24,8 @@ from registry.context import RegistryContext
 from registry.errors import InvalidInput, RegistryError
 from registry.gs1 import validate_lot
 from registry.models import Account, Batch, Organization, Product
-from registry.services import records as record_service
+from registry.records import custodial
+from registry.records import ingest as record_service
 
 MAX_EVENTS = 10_000
 
@@ -164,7 +165,7 @@ def capture(
         raise InvalidInput("the document has no events (epcisBody.eventList is empty)")
     if len(parsed.events) > MAX_EVENTS:
         raise InvalidInput(f"at most {MAX_EVENTS} events per capture")
-    record_service.custodial_signer(session, ctx, account)  # 409 now, not once per event
+    custodial.custodial_signer(session, ctx, account)  # 409 now, not once per event
     org = session.get(Organization, account.organization_id)
     assert org is not None
     resolve = _Resolver(session, ctx.settings.base_url, parsed)

@@ -26,6 +26,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from registry.endorsements import published as endorsement_service
 from registry.errors import InvalidInput, RateLimited
 from registry.models import (
     Account,
@@ -35,7 +36,6 @@ from registry.models import (
     ReportCategory,
     Role,
 )
-from registry.services import endorsements as endorsement_service
 
 TEXT_MIN = 5
 TEXT_MAX = 2000

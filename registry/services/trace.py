@@ -73,9 +73,9 @@ from registry.models import (
     SigningKey,
     utcnow,
 )
+from registry.records.ingest import ACCEPTED_RECALLS
 from registry.records.schema import Kind, batch_ref
 from registry.services import webhooks
-from registry.services.records import ACCEPTED_RECALLS
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -573,7 +573,7 @@ def issue_recall(
     the batch's region, or the batch's producer); ingestion marks the batch and every
     descendant. The webhook deliveries are enqueued in the same transaction.
     """
-    from registry.services.records import sign_and_submit
+    from registry.records.ingest import sign_and_submit
 
     batch = get_batch(session, ident)
     reason = reason.strip()

@@ -40,8 +40,8 @@ from registry.crypto.keys import Signer
 from registry.db import transaction
 from registry.log.note import Checkpoint
 from registry.models import Account, Base, Batch, OrgKind, Record, Role, SigningKey
+from registry.records import keys
 from registry.records.schema import RECORD_PAYLOAD_TYPE
-from registry.services import keys
 from registry.settings import Settings
 
 PROBLEM_JSON = "application/problem+json"

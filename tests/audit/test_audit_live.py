@@ -26,9 +26,9 @@ from registry.db import transaction
 from registry.demo import demo_id
 from registry.log.note import CosignatureSigner, NoteSigner, add_signatures
 from registry.models import Account, SigningKey
+from registry.records import ingest as record_service
+from registry.records import keys as key_service
 from registry.records.schema import leaf_bytes
-from registry.services import keys as key_service
-from registry.services import records as record_service
 from tests.audit.helpers import AuditRun, LiveRegistry, audit
 
 

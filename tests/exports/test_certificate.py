@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from registry.models import Account, Batch
-from registry.services import records as record_service
+from registry.records import ingest as record_service
 from registry.services.exports import label_url
 from tests.exports.conftest import PROBLEM_JSON, Registry
 

@@ -318,7 +318,7 @@ def test_correction_exports_as_an_error_declaration(demo: Registry, epcis_valida
     """A correction names the wrong record: EPCIS says so with the erroneous event again
     (same eventID) carrying an errorDeclaration, and the correction's own log index."""
     from registry.models import Account
-    from registry.services import records as record_service
+    from registry.records import ingest as record_service
 
     code = demo.code("AH2026-001")
     storage = next(

@@ -51,8 +51,8 @@ from registry.models import (
     Role,
     SigningKey,
 )
+from registry.records import keys as key_service
 from registry.records.schema import RECORD_PAYLOAD_TYPE
-from registry.services import keys as key_service
 from registry.services import reports as report_service
 from registry.services import webhooks as webhook_service
 from registry.settings import Settings

@@ -18,7 +18,7 @@ from registry.bootstrap import bootstrap, operator
 from registry.context import RegistryContext
 from registry.db import make_session_factory, transaction
 from registry.models import Account, Role
-from registry.services import keys as key_service
+from registry.records import keys as key_service
 from registry.settings import Settings
 from registry.transparency import log as log_service
 from registry.witness import Witness

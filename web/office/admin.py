@@ -19,7 +19,7 @@ from registry.accounts import accounts as account_service
 from registry.accounts import sessions as session_service
 from registry.errors import NotFound, RegistryError
 from registry.models import Account, AccountInvite, Organization, OrgKind, Role
-from registry.services import keys as key_service
+from registry.records import keys as key_service
 from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router
 from web.office.messages import explain
 

@@ -16,6 +16,10 @@ from sqlalchemy import select
 
 from api.deps import ContextDep, SessionDep
 from registry.catalog import batches as batch_service
+from registry.endorsements import decisions as endorsement_decisions
+from registry.endorsements import published as endorsement_service
+from registry.endorsements import requests as endorsement_requests
+from registry.endorsements import scans as scan_service
 from registry.errors import Forbidden, NotFound, RegistryError
 from registry.models import (
     Account,
@@ -29,8 +33,6 @@ from registry.models import (
     Role,
 )
 from registry.records.schema import Claim, Platform
-from registry.services import endorsements as endorsement_service
-from registry.services import scans as scan_service
 from web.office import queries
 from web.office.core import (
     CST,
@@ -197,7 +199,7 @@ def create_request(
     }
     try:
         with session.begin_nested():
-            created = endorsement_service.request_endorsement(
+            created = endorsement_requests.request_endorsement(
                 session,
                 ctx,
                 user.account,
@@ -241,7 +243,7 @@ def _request_view(
     review: dict[str, Any] | None = None
     lineage: list[Any] = []
     if reviewing:
-        review = endorsement_service.review(session, found.id, user.account)
+        review = endorsement_decisions.review(session, found.id, user.account)
         lineage = _lineage(session, review["evidence"])
     covered = [
         b for b in (session.get(Batch, uuid.UUID(i)) for i in found.batch_ids) if b is not None
@@ -323,7 +325,7 @@ def approve_request(
     found = queries.visible_request(session, user, request_id)
     try:
         with session.begin_nested():
-            decided = endorsement_service.approve(session, ctx, found.id, user.account)
+            decided = endorsement_decisions.approve(session, ctx, found.id, user.account)
     except RegistryError as exc:
         session.refresh(found)
         return _request_view(
@@ -359,7 +361,7 @@ def reject_request(
         )
     try:
         with session.begin_nested():
-            endorsement_service.reject(session, found.id, user.account, reason)
+            endorsement_decisions.reject(session, found.id, user.account, reason)
     except RegistryError as exc:
         session.refresh(found)
         return _request_view(
@@ -500,7 +502,7 @@ def revoke_endorsement(
         )
     try:
         with session.begin_nested():
-            endorsement_service.revoke(session, ctx, endorsement.code, user.account, reason)
+            endorsement_decisions.revoke(session, ctx, endorsement.code, user.account, reason)
     except RegistryError as exc:
         return _endorsement_view(
             request,

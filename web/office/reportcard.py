@@ -17,6 +17,8 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.endorsements import published as endorsement_service
+from registry.endorsements.scans import ScanCounter
 from registry.models import (
     Account,
     Endorsement,
@@ -29,8 +31,6 @@ from registry.models import (
     ScanCount,
     SigningKey,
 )
-from registry.services import endorsements as endorsement_service
-from registry.services.scans import ScanCounter
 from registry.status import Status
 from web.office.core import CST
 

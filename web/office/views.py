@@ -13,6 +13,7 @@ from api.deps import ContextDep, SessionDep
 from registry import qr
 from registry.catalog import batches as batch_service
 from registry.catalog import products as product_service
+from registry.endorsements import published as endorsement_service
 from registry.errors import Forbidden, NotFound, RegistryError
 from registry.models import (
     Account,
@@ -22,9 +23,8 @@ from registry.models import (
     OrgKind,
     Product,
 )
+from registry.records import ingest as record_service
 from registry.records.schema import Kind
-from registry.services import endorsements as endorsement_service
-from registry.services import records as record_service
 from web.office import forms, queries
 from web.office.core import (
     FormDep,
@@ -360,7 +360,7 @@ def submit_record(
         target_ref = draft["outputs"][0]["batch"]
     else:
         target_ref = draft["batches"][0]
-    target = record_service.find_batch(session, target_ref)
+    target = batch_service.find_batch(session, target_ref)
     label = spec.label
     index = accepted.index
     flash = (
