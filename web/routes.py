@@ -47,7 +47,6 @@ from api.routers.endorsements import scan_entry, scan_response
 from api.routers.reports import client_address, rate_limiter
 from registry import qr
 from registry.catalog import batches as batch_service
-from registry.catalog.batches import find_batch
 from registry.codes import ALPHABET, check_character, normalize_code
 from registry.context import RegistryContext
 from registry.endorsements import published as endorsement_service
@@ -67,7 +66,8 @@ from registry.models import (
     SigningKey,
 )
 from registry.records import stored as stored_records
-from registry.services import reports as report_service
+from registry.records.stored import find_batch
+from registry.reports import problems as report_service
 from registry.status import Status
 from registry.transparency import log as log_service
 from web.i18n import TEXT, Translator, negotiate

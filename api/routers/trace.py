@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import idempotency, pagination
 from api.deps import ContextDep, CurrentAccount, SessionDep
+from registry.notifications import delivery as webhook_delivery
+from registry.notifications import subscriptions as webhooks
 from registry.services import trace as trace_service
-from registry.services import webhooks
 from registry.services.trace import Direction
 
 
@@ -29,7 +30,7 @@ from registry.services.trace import Direction
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx = app.state.ctx
     factory = app.state.session_factory
-    deliverer = webhooks.WebhookDeliverer(factory, ctx.master_key)
+    deliverer = webhook_delivery.WebhookDeliverer(factory, ctx.master_key)
     trace_service.install_recall_notifications(factory, ctx, on_commit=deliverer.wake)
     app.state.webhook_deliverer = deliverer
     deliverer.start()

@@ -1,7 +1,7 @@
 """Batches and their lineage (recursive CTEs over ``batch_inputs``).
 
-A batch is named in records by its ``"<product id>:<lot>"`` reference (docs/records.md)
-and on labels by its public code."""
+A batch is found here by its id or by the public code on its label; records name it by a
+``"<product id>:<lot>"`` reference instead (``registry.records.stored.find_batch``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from registry.codes import normalize_code
 from registry.errors import InvalidInput, NotFound
 from registry.models import Batch, BatchInput, Record, RecordBatch
-from registry.records.schema import split_batch_ref
 
 
 def descendant_ids(session: Session, batch_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -69,11 +68,3 @@ def batch_records(session: Session, batch_id: uuid.UUID) -> list[Record]:
             .order_by(Record.log_index)
         )
     )
-
-
-def find_batch(session: Session, ref: str) -> Batch | None:
-    """The batch a record's ``"<product id>:<lot>"`` reference names, or None."""
-    product_id, lot = split_batch_ref(ref)
-    return session.scalars(
-        select(Batch).where(Batch.product_id == product_id, Batch.lot == lot)
-    ).first()

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.accounts.operator import OPERATOR_NAME_EN, OPERATOR_NAME_ZH
-from registry.catalog.batches import find_batch
 from registry.context import RegistryContext
 from registry.endorsements.published import covered_batches
 from registry.log import merkle
@@ -34,7 +33,7 @@ from registry.models import (
 )
 from registry.policy import endorsement_preconditions
 from registry.records.evidence import Evidence, gather_evidence
-from registry.records.stored import record_problem
+from registry.records.stored import find_batch, record_problem
 from registry.status import endorsement_status
 from registry.transparency import log as log_service
 from registry.transparency.log import DatabaseNodeReader

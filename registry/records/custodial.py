@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry.catalog.batches import find_batch
 from registry.context import RegistryContext
 from registry.crypto.keys import Signer, open_private_key
 from registry.errors import Conflict, InvalidInput
 from registry.models import Account, KeyStatus, SigningKey
 from registry.records.schema import KEY_KINDS, Kind
+from registry.records.stored import find_batch
 
 
 def custodial_signer(session: Session, ctx: RegistryContext, account: Account) -> Signer:

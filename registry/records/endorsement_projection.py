@@ -17,7 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import policy
-from registry.catalog.batches import find_batch
 from registry.errors import Conflict, InvalidInput, PolicyViolation
 from registry.models import (
     Batch,
@@ -36,6 +35,7 @@ from registry.models import (
 from registry.records.evidence import preconditions_for
 from registry.records.schema import Endorsement as EndorsementDoc
 from registry.records.schema import EndorsementRevocation
+from registry.records.stored import find_batch
 
 
 def apply_endorsement(

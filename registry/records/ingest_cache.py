@@ -17,11 +17,11 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from registry import policy
-from registry.catalog.batches import find_batch
 from registry.crypto.dsse import Envelope
 from registry.db import in_chunks, insert_rows
 from registry.models import Batch, Product, Record, RecordBatch, SigningKey
 from registry.records.schema import batch_ref, split_batch_ref
+from registry.records.stored import find_batch
 
 # Written as plain rows, through the session's connection (so no autoflush runs first).
 _RECORDS = cast(Table, Record.__table__)

@@ -1,4 +1,5 @@
-"""Stored records: found by digest, their DSSE envelope rebuilt, and whether it still verifies.
+"""Stored records: found by digest, their DSSE envelope rebuilt, and whether it still verifies;
+and the stored batch a record's ``"<product id>:<lot>"`` reference names.
 
 A record row keeps the payload bytes, the payload type and the signatures as they were
 signed (DSSE v1, docs/records.md "Bytes that get signed"), so the envelope can be rebuilt
@@ -15,7 +16,8 @@ from sqlalchemy.orm import Session
 from registry.crypto.dsse import Envelope, verified_keyids
 from registry.crypto.keys import load_public_key
 from registry.errors import NotFound
-from registry.models import Record, SigningKey
+from registry.models import Batch, Record, SigningKey
+from registry.records.schema import split_batch_ref
 
 
 def record_by_digest(session: Session, digest: str) -> Record:
@@ -24,6 +26,14 @@ def record_by_digest(session: Session, digest: str) -> Record:
     if record is None:
         raise NotFound(f"no record with digest {digest}")
     return record
+
+
+def find_batch(session: Session, ref: str) -> Batch | None:
+    """The batch a record's ``"<product id>:<lot>"`` reference names, or None."""
+    product_id, lot = split_batch_ref(ref)
+    return session.scalars(
+        select(Batch).where(Batch.product_id == product_id, Batch.lot == lot)
+    ).first()
 
 
 def all_keys(session: Session) -> list[SigningKey]:

@@ -73,9 +73,9 @@ from registry.models import (
     SigningKey,
     utcnow,
 )
+from registry.notifications import outbox as webhooks
 from registry.records.ingest import ACCEPTED_RECALLS
 from registry.records.schema import Kind, batch_ref
-from registry.services import webhooks
 
 __all__ = [
     "DEFAULT_LIMIT",

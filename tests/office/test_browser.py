@@ -271,7 +271,7 @@ def something_to_review(live_office: LiveOffice) -> None:
     from registry.db import transaction
     from registry.endorsements import requests as endorsement_service
     from registry.models import Account, Batch, Endorsement
-    from registry.services import reports as report_service
+    from registry.reports import problems as report_service
 
     factory = live_office.app.state.session_factory
     ctx = live_office.app.state.ctx

@@ -51,10 +51,10 @@ from registry.models import (
     Role,
     SigningKey,
 )
+from registry.notifications import subscriptions as webhook_service
 from registry.records import keys as key_service
 from registry.records.schema import RECORD_PAYLOAD_TYPE
-from registry.services import reports as report_service
-from registry.services import webhooks as webhook_service
+from registry.reports import problems as report_service
 from registry.settings import Settings
 from tests.endorsements.world import CLAIMS, Party, World, build_world, moment, stamp, stream
 from tests.support import empty_tables

@@ -33,7 +33,7 @@ from registry.codes import ALPHABET, check_character
 from registry.db import make_engine, transaction, upgrade
 from registry.demo import load_demo
 from registry.models import Account, Endorsement, EndorsementRequest, ProblemReport
-from registry.services.reports import RateLimited, RateLimiter
+from registry.reports.problems import RateLimited, RateLimiter
 from registry.settings import Settings
 from tests.support import empty_tables, serve_in_thread
 from web.i18n import negotiate

@@ -1,4 +1,4 @@
-"""Complaints: viewers' problem reports (``registry.services.reports``) as the cooperative
+"""Complaints: viewers' problem reports (``registry.reports.problems``) as the cooperative
 and the endorsing authority read them, and their answers.
 
 An answer is a plain row (``ComplaintAnswer``), not a signed record: it is the
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from api.deps import SessionDep
 from registry.errors import InvalidInput, NotFound
 from registry.models import Account, ComplaintAnswer, Organization, ProblemReport, Role
-from registry.services import reports as report_service
+from registry.reports import problems as report_service
 from web.office import queries
 from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router
 from web.office.messages import explain

@@ -24,6 +24,7 @@ from registry.models import (
     Product,
 )
 from registry.records import ingest as record_service
+from registry.records import stored as stored_records
 from registry.records.schema import Kind
 from web.office import forms, queries
 from web.office.core import (
@@ -360,7 +361,7 @@ def submit_record(
         target_ref = draft["outputs"][0]["batch"]
     else:
         target_ref = draft["batches"][0]
-    target = batch_service.find_batch(session, target_ref)
+    target = stored_records.find_batch(session, target_ref)
     label = spec.label
     index = accepted.index
     flash = (
