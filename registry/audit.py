@@ -653,7 +653,7 @@ class LogReplay:
         self._endorsements[entry.digest] = _Endorsed(record.code, signer.org_id)
 
     def _evidence(self, covered: list[_Batch]) -> tuple[list[policy.BatchEvidence], dict[str, str]]:
-        """What ``services.endorsements.gather_evidence`` builds, from the replayed log."""
+        """What ``registry.records.evidence.gather_evidence`` builds, from the replayed log."""
         lineage: dict[str, _Batch] = {}
         pending = list(covered)
         while pending:
