@@ -21,10 +21,10 @@ from api.security import SecurityHeaders
 from registry import __version__
 from registry.bootstrap import bootstrap
 from registry.db import make_engine, make_session_factory, read_engine_for
-from registry.services.scan_cache import ScanCache
-from registry.services.scans import ScanCounter, ScanFlusher
-from registry.services.witnessing import WitnessSubmitter
+from registry.endorsements.scan_cache import ScanCache
+from registry.endorsements.scans import ScanCounter, ScanFlusher
 from registry.settings import Settings, get_settings
+from registry.transparency.witnessing import WitnessSubmitter
 from web.errors import error_page
 from web.office import router as office_router
 from web.pages import batch, certificate, consumer, overlay, qr

@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
+from registry.accounts.accounts import authenticate_token
 from registry.context import RegistryContext
 from registry.errors import Unauthenticated
 from registry.models import Account
-from registry.services.accounts import authenticate_token
 
 
 def get_session(request: Request) -> Iterator[Session]:

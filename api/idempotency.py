@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from registry.errors import Conflict, InvalidInput
 from registry.models import Account, IdempotencyKey
-from registry.services import log as log_service
+from registry.transparency import log as log_service
 
 
 def run(

@@ -11,9 +11,9 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from registry.codes import normalize_code
+from registry.endorsements.scan_cache import Encoded, ScanCache, ScanEntry
 from registry.errors import InvalidInput, NotFound
-from registry.services import reports
-from registry.services.scan_cache import Encoded, ScanCache, ScanEntry
+from registry.reports import problems as reports
 
 # The scan path's HTTP caching: browsers and a CDN in front may reuse a verification document
 # or consumer page for one second, then revalidate with the ETag (a 304 costs no bytes). One

@@ -39,8 +39,9 @@ from registry.crypto.jcs import canonicalize
 from registry.db import make_engine, make_session_factory, transaction, upgrade
 from registry.demo import demo_id, load_demo
 from registry.models import Account
-from registry.records import RECORD_PAYLOAD_TYPE
-from registry.services import records as record_service
+from registry.records import custodial
+from registry.records import ingest as record_service
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 from registry.settings import Settings
 
 BATCH = 500
@@ -52,7 +53,7 @@ def _append_records(factory: Any, ctx: RegistryContext, count: int) -> None:
     while written < count:
         with transaction(factory) as session:
             clerk = session.scalars(select(Account).where(Account.username == "aohan-clerk")).one()
-            signer = record_service.custodial_signer(session, ctx, clerk)
+            signer = custodial.custodial_signer(session, ctx, clerk)
             when = (ctx.clock() - timedelta(days=1)).astimezone().isoformat(timespec="seconds")
             envelopes = []
             for _ in range(min(BATCH, count - written) // 2):

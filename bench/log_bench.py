@@ -6,13 +6,13 @@
     the Aohan cooperative's clerk registers a client-held key, and that key signs harvest
     records (new lots of the cooperative's millet) each followed by storage records chained
     on the lot. The envelopes are signed before the clock starts, as a client would; the
-    clock covers ``registry.services.records.submit_many`` (parse, JCS check, Ed25519 verify,
+    clock covers ``registry.records.ingest.submit_many`` (parse, JCS check, Ed25519 verify,
     policy, projections, leaf, log nodes, signed checkpoint) and the commit, in batches of
     several sizes.
 (b) Proofs (``bench.proof_bench``): ``log_nodes`` for 1,000,000 synthetic leaves is
     written with bulk Core inserts from ``registry.log.merkle.append_many`` over an
     in-memory store (proofs need nothing else), and
-    ``registry.services.log.inclusion_proof`` / ``consistency_proof`` are timed against that
+    ``registry.transparency.log.inclusion_proof`` / ``consistency_proof`` are timed against that
     tree on one open session: p50 / p99 over random leaves and old sizes.
 (c) Baselines from the same run, so that the numbers read as ratios on a noisy machine: an
     Ed25519 verify loop (what bounds ingestion) and a primary-key select through the same
@@ -58,9 +58,9 @@ from registry.crypto.keys import Signer
 from registry.db import make_engine, make_session_factory, transaction, upgrade
 from registry.demo import demo_id, load_demo
 from registry.models import Account, Base, LogState, Record
-from registry.records import RECORD_PAYLOAD_TYPE
-from registry.services import keys as key_service
-from registry.services import records as record_service
+from registry.records import ingest as record_ingest
+from registry.records import keys as key_service
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 from registry.settings import Settings
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/registry_bench"
@@ -216,7 +216,7 @@ def bench_appends(ingest: Ingest, batch: int, records: int, budget_s: float) -> 
     while done < len(envelopes):
         chunk = envelopes[done : done + batch]
         with transaction(ingest.factory) as session:
-            record_service.submit_many(session, ingest.ctx, chunk, ingest.account)
+            record_ingest.submit_many(session, ingest.ctx, chunk, ingest.account)
         done += len(chunk)
         if time.perf_counter() - started > budget_s:
             break

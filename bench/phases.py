@@ -21,9 +21,9 @@ from bench.plan import Plan
 from bench.progress import say
 from bench.scan import bench_scans
 from bench.servers import Server
+from registry.accounts.accounts import issue_token
 from registry.db import make_engine, transaction
 from registry.models import Endorsement
-from registry.services.accounts import issue_token
 from registry.status import Status, endorsement_status
 
 

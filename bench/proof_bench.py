@@ -21,8 +21,8 @@ from registry.log import merkle
 from registry.log.note import Checkpoint as CheckpointBody
 from registry.log.note import NoteSigner, sign_checkpoint
 from registry.models import Checkpoint, LogNode, LogState
-from registry.services import log as log_service
-from registry.services.log import LOG_STATE_ID
+from registry.transparency import log as log_service
+from registry.transparency.log import LOG_STATE_ID
 
 
 class FrontierStore:

@@ -20,7 +20,7 @@
     1,000,000 records; quick: a tenth of a tenth), ``registry.trace.trace`` p50 in
     both directions, worst backend.
 (d) Proofs. ``bench.log_bench``'s synthetic tree (full: 1,000,000 leaves; quick: 100,000),
-    inclusion and consistency proof p50 through ``registry.services.log``.
+    inclusion and consistency proof p50 through ``registry.transparency.log``.
 (e) Audit (``bench.audit``). ``registry.audit.run_audit`` against the running server after
     the ingestion: a first audit (mirror every entry over HTTP, rebuild the tree, replay every
     record), in records per second.

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from registry.codes import ALPHABET, check_character
-from registry.records import RECORD_PAYLOAD_TYPE
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 
 SEED = 20261121
 CLUSTER = 200  # batches per supply cluster

@@ -8,20 +8,18 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.accounts.operator import OPERATOR_NAME_EN, OPERATOR_NAME_ZH, OPERATOR_REGION
 from registry.context import RegistryContext
 from registry.crypto.dsse import sign_envelope
 from registry.crypto.jcs import canonicalize
 from registry.crypto.keys import Signer, open_private_key, seal_private_key
 from registry.db import transaction
 from registry.models import Organization, OrgKind, ServerKey, SigningKey, utcnow
-from registry.records import RECORD_PAYLOAD_TYPE, Kind
-from registry.services import log as log_service
-from registry.services import records as record_service
+from registry.records import ingest as record_service
+from registry.records.schema import RECORD_PAYLOAD_TYPE, Kind
 from registry.settings import Settings
+from registry.transparency import log as log_service
 
-OPERATOR_NAME_ZH = "担保登记处运营方"
-OPERATOR_NAME_EN = "Guarantee Registry operator"
-OPERATOR_REGION = "110000"
 REGISTRY_KEY = "registry"
 LOG_KEY = "log"
 

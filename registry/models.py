@@ -504,7 +504,7 @@ class WebhookSubscription(Base):
     """An organization's webhook: events are POSTed to ``url``, signed with HMAC-SHA256.
 
     The secret is shown once, at creation; at rest it is sealed with AES-256-GCM under the
-    master key, bound to the subscription id (``registry.services.webhooks``).
+    master key, bound to the subscription id (``registry.notifications.signing``).
     """
 
     __tablename__ = "webhook_subscriptions"

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from registry.errors import PolicyViolation
-from registry.records import (
+from registry.records.schema import (
     KEY_KINDS,
     Correction,
     Kind,

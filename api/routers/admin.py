@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from api.deps import CurrentAccount, SessionDep
 from api.schemas import AccountIn, AccountOut, OrganizationIn, OrganizationOut, Page
+from registry.accounts import accounts
 from registry.models import Account, Organization, Role
-from registry.services import accounts
 
 router = APIRouter(prefix="/api/v1", tags=["organizations and accounts"])
 

@@ -11,8 +11,8 @@ from sqlalchemy import and_, or_, select
 from api import pagination
 from api.deps import CurrentAccount, SessionDep
 from api.schemas import BatchOut, Page, ProductIn, ProductOut, RecordOut
+from registry.catalog import batches, products
 from registry.models import Batch, Product
-from registry.services import batches, products
 
 router = APIRouter(prefix="/api/v1", tags=["products and batches"])
 Limit = Annotated[int, Query(ge=1, le=500)]

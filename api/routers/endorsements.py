@@ -13,11 +13,14 @@ from sqlalchemy import select
 
 from api.deps import ContextDep, CurrentAccount, SessionDep
 from api.scan import scan_entry, scan_response
+from registry.endorsements import decisions as endorsement_decisions
+from registry.endorsements import published as endorsement_service
 from registry.endorsements import queries as endorsement_queries
+from registry.endorsements import requests as endorsement_requests
+from registry.endorsements import scans
 from registry.errors import Forbidden, InvalidInput
 from registry.models import Endorsement, EndorsementRequest, RequestStatus
-from registry.services import endorsements as service
-from registry.services import scans
+from registry.records import stored as stored_records
 
 router = APIRouter(prefix="/api/v1", tags=["endorsements"])
 
@@ -148,7 +151,9 @@ def create_request(
 ) -> RequestOut:
     data = body.model_dump(exclude={"stream"})
     stream = body.stream.model_dump()
-    return RequestOut.of(service.request_endorsement(session, ctx, account, stream=stream, **data))
+    return RequestOut.of(
+        endorsement_requests.request_endorsement(session, ctx, account, stream=stream, **data)
+    )
 
 
 @router.get("/endorsement-requests", response_model=list[RequestOut])
@@ -163,7 +168,7 @@ def list_requests(
 
 @router.get("/endorsement-requests/{request_id}", response_model=RequestOut)
 def get_request(request_id: uuid.UUID, session: SessionDep, account: CurrentAccount) -> RequestOut:
-    request = service.get_request(session, request_id)
+    request = endorsement_requests.get_request(session, request_id)
     _visible(request, account)
     return RequestOut.of(request)
 
@@ -172,12 +177,12 @@ def get_request(request_id: uuid.UUID, session: SessionDep, account: CurrentAcco
 def review(request_id: uuid.UUID, session: SessionDep, account: CurrentAccount) -> ReviewOut:
     """The evidence an official reviews: the whole chain, each record's verification, and
     every precondition with its reason."""
-    result = service.review(session, request_id, account)
+    result = endorsement_decisions.review(session, request_id, account)
     import json
 
-    from registry.services.endorsements import record_problem
+    from registry.records.stored import record_problem
 
-    keys = {k.key_id: k for k in service.all_keys(session)}
+    keys = {k.key_id: k for k in stored_records.all_keys(session)}
     return ReviewOut(
         request=RequestOut.of(result["request"]),
         preconditions=[PreconditionOut(**p.__dict__) for p in result["preconditions"]],
@@ -202,20 +207,20 @@ def approve(
 ) -> RequestOut:
     """Sign the endorsement (custodial key). With a threshold, the request stays
     ``partially_approved`` until enough distinct officials have signed."""
-    return RequestOut.of(service.approve(session, ctx, request_id, account))
+    return RequestOut.of(endorsement_decisions.approve(session, ctx, request_id, account))
 
 
 @router.post("/endorsement-requests/{request_id}/reject", response_model=RequestOut)
 def reject(
     request_id: uuid.UUID, body: ReasonIn, session: SessionDep, account: CurrentAccount
 ) -> RequestOut:
-    return RequestOut.of(service.reject(session, request_id, account, body.reason))
+    return RequestOut.of(endorsement_decisions.reject(session, request_id, account, body.reason))
 
 
 def _out(session: Any, ctx: Any, counter: Any, endorsement: Endorsement) -> EndorsementOut:
     return EndorsementOut(
         code=endorsement.code,
-        status=service.status_of(session, endorsement, ctx.clock()).value,
+        status=endorsement_service.status_of(session, endorsement, ctx.clock()).value,
         authority_id=endorsement.authority_id,
         product_id=endorsement.product_id,
         valid_from=endorsement.valid_from,
@@ -241,13 +246,13 @@ def list_endorsements(
 def get_endorsement(
     code: str, request: Request, session: SessionDep, ctx: ContextDep
 ) -> EndorsementOut:
-    endorsement = service.get_endorsement(session, code)
+    endorsement = endorsement_service.get_endorsement(session, code)
     return _out(session, ctx, request.app.state.scan_counter, endorsement)
 
 
 @router.get("/endorsements/{code}/scans", response_model=ScansOut)
 def endorsement_scans(code: str, request: Request, session: SessionDep) -> ScansOut:
-    endorsement = service.get_endorsement(session, code)
+    endorsement = endorsement_service.get_endorsement(session, code)
     counter = request.app.state.scan_counter
     return ScansOut(
         code=endorsement.code,
@@ -268,7 +273,7 @@ def revoke(
     ctx: ContextDep,
     account: CurrentAccount,
 ) -> EndorsementOut:
-    endorsement = service.revoke(session, ctx, code, account, body.reason)
+    endorsement = endorsement_decisions.revoke(session, ctx, code, account, body.reason)
     return _out(session, ctx, request.app.state.scan_counter, endorsement)
 
 
@@ -316,7 +321,7 @@ async def verify(request: Request) -> Response:
     and the signed checkpoint. Each call counts as a scan (no IP address is stored), except
     with ``count=0``: the consumer page's script, whose page view was counted already.
 
-    Served from memory (``registry.services.scan_cache``): the status is computed per
+    Served from memory (``registry.endorsements.scan_cache``): the status is computed per
     request from the clock, a revocation or recall shows within 2 s, ``ETag`` /
     ``If-None-Match`` give a 304, and ``Cache-Control: public, max-age=1`` lets a CDN absorb
     a burst. The live scan total is at ``/api/v1/endorsements/{code}/scans``."""

@@ -20,8 +20,8 @@ from registry.crypto.dsse import Envelope
 from registry.crypto.keys import key_id
 from registry.errors import Forbidden, InvalidInput, NotFound
 from registry.models import Account, Role, SigningKey
-from registry.records import RECORD_PAYLOAD_TYPE
-from registry.services import keys
+from registry.records import keys
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 

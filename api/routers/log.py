@@ -15,8 +15,8 @@ from api.deps import ContextDep, SessionDep
 from api.schemas import RecordOut
 from registry.errors import InvalidInput
 from registry.models import Record
-from registry.services import log as log_service
-from registry.services import witnessing
+from registry.transparency import log as log_service
+from registry.transparency import witnessing
 
 router = APIRouter(prefix="/log", tags=["log"])
 ENTRIES_PAGE_MAX = 1000

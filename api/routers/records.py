@@ -17,7 +17,8 @@ from api.schemas import AcceptedOut, EnvelopeIn, Page, RecordOut
 from registry.crypto.dsse import Envelope
 from registry.errors import NotFound
 from registry.models import Record
-from registry.services import records
+from registry.records import ingest as records
+from registry.records import stored as stored_records
 
 router = APIRouter(prefix="/api/v1/records", tags=["records"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -148,4 +149,4 @@ def get_record(record_id: str, session: SessionDep) -> RecordOut:
         if found is None:
             raise NotFound(f"no record at index {record_id}")
         return RecordOut.of(found)
-    return RecordOut.of(records.record_by_digest(session, record_id.lower()))
+    return RecordOut.of(stored_records.record_by_digest(session, record_id.lower()))

@@ -19,7 +19,7 @@ from api.schemas import Page
 from registry.codes import normalize_code
 from registry.errors import InvalidInput, RateLimited
 from registry.models import ProblemReport, ReportCategory
-from registry.services import reports as service
+from registry.reports import problems as service
 
 router = APIRouter(prefix="/api/v1", tags=["problem reports"])
 

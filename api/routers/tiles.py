@@ -14,8 +14,8 @@ from fastapi.responses import Response
 
 from api.deps import SessionDep
 from registry.log.receipt import MEDIA_TYPE as TLOG_PROOF_MEDIA_TYPE
-from registry.services import receipts
-from registry.services import tiles as tile_service
+from registry.records import receipts
+from registry.transparency import tiles as tile_service
 
 router = APIRouter(tags=["log"])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import CurrentAccount, SessionDep
 from api.schemas import NewTokenOut, TokenIn, TokenOut
-from registry.services import accounts
+from registry.accounts import accounts
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 

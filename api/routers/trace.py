@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import idempotency, pagination
 from api.deps import ContextDep, CurrentAccount, SessionDep
 from registry import trace as trace_service
-from registry.services import webhooks
+from registry.notifications import subscriptions as webhook_subscriptions
 from registry.trace import Direction
 
 
@@ -255,7 +255,7 @@ def list_webhooks(session: SessionDep, account: CurrentAccount) -> list[dict[str
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, tags=["webhooks"])
 def delete_webhook(webhook_id: uuid.UUID, session: SessionDep, account: CurrentAccount) -> Response:
-    webhooks.delete_subscription(session, account, webhook_id)
+    webhook_subscriptions.delete_subscription(session, account, webhook_id)
     return Response(status_code=204)
 
 

@@ -21,8 +21,8 @@ def create_org(
     gln: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Register an organization; prints its id."""
+    from registry.accounts import accounts
     from registry.models import OrgKind
-    from registry.services import accounts
 
     _, factory = session_factory()
     try:
@@ -57,9 +57,9 @@ def create_account(
     """Create an account; prints its id."""
     import uuid
 
+    from registry.accounts import accounts
     from registry.bootstrap import bootstrap, operator
     from registry.models import Role
-    from registry.services import accounts
 
     settings, factory = session_factory()
     try:
@@ -94,8 +94,8 @@ def create_token(
     """Issue an API token for an account; the token is printed once."""
     from sqlalchemy import select
 
+    from registry.accounts import accounts
     from registry.models import Account
-    from registry.services import accounts
 
     _, factory = session_factory()
     with transaction(factory) as session:

@@ -60,7 +60,7 @@ def sign(
     from registry.crypto.dsse import Envelope, add_signature, sign_envelope
     from registry.crypto.jcs import canonicalize
     from registry.crypto.keys import load_key_file
-    from registry.records import RECORD_PAYLOAD_TYPE, parse_record
+    from registry.records.schema import RECORD_PAYLOAD_TYPE, parse_record
 
     signer = load_key_file(key.read_text())
     try:

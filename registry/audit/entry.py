@@ -20,8 +20,8 @@ from registry.audit.failures import failure
 from registry.crypto.dsse import Envelope
 from registry.crypto.jcs import parse_canonical
 from registry.errors import InvalidInput
-from registry.records import RECORD_PAYLOAD_TYPE, Kind, leaf_bytes, parse_record
-from registry.services.records import MAX_CLOCK_SKEW
+from registry.records.ingest import MAX_CLOCK_SKEW
+from registry.records.schema import RECORD_PAYLOAD_TYPE, Kind, leaf_bytes, parse_record
 
 _LEAF_FIELDS = frozenset({"kind", "logged_at", "payload_sha256", "payload_type", "signatures", "v"})
 

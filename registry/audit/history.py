@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from registry import policy
 from registry.crypto.keys import PublicKey
-from registry.records import Kind, split_batch_ref
+from registry.records.schema import Kind, split_batch_ref
 
 
 @dataclass

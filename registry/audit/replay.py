@@ -34,7 +34,7 @@ from registry.crypto.dsse import verify_signature
 from registry.crypto.keys import PublicKey, load_public_key
 from registry.crypto.keys import key_id as compute_key_id
 from registry.errors import InvalidInput, PolicyViolation, VerificationError
-from registry.records import (
+from registry.records.schema import (
     KEY_KINDS,
     Correction,
     Endorsement,

@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import qr
+from registry.catalog import batches as batch_service
 from registry.codes import normalize_code
+from registry.endorsements import published as published_endorsements
 from registry.errors import InvalidInput
 from registry.models import (
     Account,
@@ -26,9 +28,8 @@ from registry.models import (
     Record,
     SigningKey,
 )
-from registry.services import batches as batch_service
-from registry.services import endorsements as endorsement_service
-from registry.services.records import find_batch
+from registry.records import stored as stored_records
+from registry.records.stored import find_batch
 
 
 def batch_by_code(session: Session, code: str) -> Batch:
@@ -168,13 +169,13 @@ def batch_page(session: Session, batch: Batch, now: datetime, base_url: str) -> 
                 record=record,
                 document=json.loads(record.payload) if record.payload is not None else None,
                 signers=[signers.get(s["keyid"], {}) for s in record.signatures],
-                problem=endorsement_service.record_problem(record, keys),
+                problem=stored_records.record_problem(record, keys),
             )
             for record in records
         ],
         links=batch_links(session, records),
         endorsements=[
-            (e, endorsement_service.status_of(session, e, now).value) for e in endorsements
+            (e, published_endorsements.status_of(session, e, now).value) for e in endorsements
         ],
         label_url=label_url(session, base_url, batch),
     )

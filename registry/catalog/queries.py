@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from registry.catalog import batches as batch_service
 from registry.codes import normalize_code
 from registry.errors import InvalidInput, NotFound
 from registry.models import (
@@ -29,8 +30,7 @@ from registry.models import (
     RecordBatch,
     Role,
 )
-from registry.records import KEY_KINDS
-from registry.services import batches as batch_service
+from registry.records.schema import KEY_KINDS
 
 
 def _touched_by(org_id: uuid.UUID) -> Select[uuid.UUID]:

@@ -10,13 +10,13 @@ from typing import NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.accounts import accounts as account_service
 from registry.bootstrap import operator
+from registry.catalog import products as product_service
 from registry.context import RegistryContext
 from registry.demo.ids import demo_id
 from registry.models import Account, Organization, OrgKind, Role
-from registry.services import accounts as account_service
-from registry.services import keys as key_service
-from registry.services import products as product_service
+from registry.records import keys as key_service
 
 DEMO_PASSWORD = "guarantee-demo-2026"  # noqa: S105 - published on purpose, development only
 """The one password of every demo account; the demo loads only in development mode."""

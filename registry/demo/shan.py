@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from registry.demo.writer import CLAIMS, DemoWriter, stream
-from registry.services import endorsements as endorsement_service
+from registry.endorsements import decisions as endorsement_decisions
 
 PLACE = {"region": "371722", "lat": "34.79", "lon": "116.09", "name": "单县终兴镇"}
 """Where the hens are kept: Zhongxing, Shan County, Heze, Shandong."""
@@ -97,6 +97,6 @@ def endorse(w: DemoWriter) -> str:
 
 def revoke(w: DemoWriter, code: str) -> None:
     """After the encore: the county head revokes its endorsement for the host's claims."""
-    endorsement_service.revoke(
+    endorsement_decisions.revoke(
         w.session, w.ctx, code, w.account("shanxian-head"), REVOCATION_REASON
     )

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.catalog.batches import batch_records
 from registry.context import RegistryContext
 from registry.demo.people import DEMO_PASSWORD, PEOPLE
+from registry.endorsements import published as published_endorsements
 from registry.models import Account, Batch, Endorsement, Organization, Product
-from registry.services import endorsements as endorsement_service
-from registry.services.batches import batch_records
 from registry.settings import Mode
 
 
@@ -63,11 +63,11 @@ def _endorsements(session: Session, ctx: RegistryContext) -> list[dict[str, Any]
     for endorsement in session.scalars(select(Endorsement).order_by(Endorsement.record_index)):
         product = session.get(Product, endorsement.product_id)
         assert product is not None
-        covered = endorsement_service.covered_batches(session, endorsement)
+        covered = published_endorsements.covered_batches(session, endorsement)
         endorsements.append(
             {
                 "code": endorsement.code,
-                "status": endorsement_service.status_of(session, endorsement, ctx.clock()).value,
+                "status": published_endorsements.status_of(session, endorsement, ctx.clock()).value,
                 "url": f"{ctx.settings.base_url}/e/{endorsement.code}",
                 "product": {"zh": product.name_zh, "en": product.name_en},
                 "batches": [b.code for b in covered],

@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from registry.clock import CHINA_TZ
 from registry.context import RegistryContext
 from registry.demo.ids import demo_id
+from registry.endorsements import decisions as endorsement_decisions
+from registry.endorsements import requests as endorsement_requests
 from registry.models import Account, Batch
-from registry.services import endorsements as endorsement_service
-from registry.services import records as record_service
+from registry.records import ingest as record_ingest
 
 CLAIMS = ("origin_verified", "lab_tested", "certified", "personally_vouched")
 """The claims an official makes in most demo endorsements."""
@@ -81,7 +82,7 @@ class DemoWriter:
 
     def record(self, username: str, draft: dict[str, Any]) -> None:
         """Sign ``draft`` with ``username``'s custodial key and submit it."""
-        record_service.sign_and_submit(self.session, self.ctx, self.account(username), draft)
+        record_ingest.sign_and_submit(self.session, self.ctx, self.account(username), draft)
 
     def harvest(
         self,
@@ -233,7 +234,7 @@ class DemoWriter:
         batch = self.session.scalars(
             select(Batch).where(Batch.product_id == self.product(product), Batch.lot == lot)
         ).one()
-        request = endorsement_service.request_endorsement(
+        request = endorsement_requests.request_endorsement(
             self.session,
             self.ctx,
             self.account(requester),
@@ -246,7 +247,7 @@ class DemoWriter:
         )
         at = self.now + timedelta(days=approved_day)
         for official in officials:
-            request = endorsement_service.approve(
+            request = endorsement_decisions.approve(
                 self.session, self.ctx, request.id, self.account(official), at=at
             )
         assert request.code is not None

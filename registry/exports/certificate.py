@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import qr
+from registry.catalog import batches as batch_service
 from registry.errors import InvalidInput, NotFound
 from registry.exports.epcis.values import local_date
 from registry.models import Batch, Organization, Product, Record, RecordBatch
-from registry.services import batches as batch_service
-from registry.services import log as log_service
+from registry.transparency import log as log_service
 
 BASIS_LABELS = {
     "self_test": ("自我检测合格", "Self-tested"),

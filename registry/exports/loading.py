@@ -16,12 +16,12 @@ from typing import Any
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
 
+from registry.catalog import batches as batch_service
 from registry.db import in_chunks
 from registry.exports.epcis.facts import BatchInfo, LoggedRecord, OrgInfo
 from registry.exports.filters import TimeRange
 from registry.models import Batch, Checkpoint, Organization, Product, Record, RecordBatch
-from registry.records import split_batch_ref
-from registry.services import batches as batch_service
+from registry.records.schema import split_batch_ref
 
 
 @dataclass

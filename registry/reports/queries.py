@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from registry.clock import CHINA_TZ
+from registry.endorsements import published as published_endorsements
+from registry.endorsements.scans import ScanCounter
 from registry.errors import InvalidInput, NotFound
 from registry.models import (
     Account,
@@ -34,8 +36,6 @@ from registry.models import (
     ScanCount,
     SigningKey,
 )
-from registry.services import endorsements as endorsement_service
-from registry.services.scans import ScanCounter
 from registry.status import Status
 
 HOURS_SHOWN = 48
@@ -149,7 +149,7 @@ def _rows(
         rows.append(
             EndorsementRow(
                 endorsement=endorsement,
-                status=endorsement_service.status_of(session, endorsement, now).value,
+                status=published_endorsements.status_of(session, endorsement, now).value,
                 scans=scans,
                 stream=request_streams.get(endorsement.request_id, {})
                 if endorsement.request_id

@@ -4,7 +4,7 @@ to the outbox in the recall's own transaction.
 ``install_recall_notifications`` hooks a session factory so that a recall accepted through any
 path (client-signed envelope, custodial draft, ``registry.trace.recalls.issue_recall``) has its
 deliveries enqueued before its transaction commits; the deliverer
-(``registry.services.webhooks.WebhookDeliverer``) sends them after the commit. Ingestion notes
+(``registry.notifications.delivery.WebhookDeliverer``) sends them after the commit. Ingestion notes
 the recalls a transaction accepted under ``ACCEPTED_RECALLS`` in ``Session.info``.
 """
 
@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from registry.context import RegistryContext
 from registry.errors import InvalidInput
 from registry.models import Record, utcnow
-from registry.records import Kind
-from registry.services import webhooks
-from registry.services.records import ACCEPTED_RECALLS
+from registry.notifications import delivery as webhook_delivery
+from registry.notifications import outbox as webhook_outbox
+from registry.records.ingest import ACCEPTED_RECALLS
+from registry.records.schema import Kind
 from registry.trace.reach import recall_audience
 from registry.trace.summaries import RecallSummary, summarize
 
@@ -62,7 +63,7 @@ def enqueue_summary_notifications(
         return {"recall": recall_doc, "your_batches": yours}
 
     # Real time, not ctx.clock: the deliverer schedules by the wall clock.
-    notified = webhooks.enqueue(session, "recall", record.digest, audience, body, utcnow())
+    notified = webhook_outbox.enqueue(session, "recall", record.digest, audience, body, utcnow())
     session.info.setdefault(_NOTIFIED, set()).add(record.log_index)
     return notified
 
@@ -104,9 +105,9 @@ def install_recall_notifications(
 
 def recall_deliverer(
     factory: sessionmaker[Session], ctx: RegistryContext
-) -> webhooks.WebhookDeliverer:
+) -> webhook_delivery.WebhookDeliverer:
     """A webhook deliverer for sessions of ``factory``, woken after every commit that enqueued
     recall notifications (``install_recall_notifications``). Not started yet."""
-    deliverer = webhooks.WebhookDeliverer(factory, ctx.master_key)
+    deliverer = webhook_delivery.WebhookDeliverer(factory, ctx.master_key)
     install_recall_notifications(factory, ctx, on_commit=deliverer.wake)
     return deliverer

@@ -2,7 +2,7 @@
 
 Who may recall is the signing policy's to decide (docs/records.md, "Kinds and who signs
 them": an official of an authority whose jurisdiction covers the batch's origin, or its
-producer). Ingestion (``registry.services.records``) marks the batch and every descendant;
+producer). Ingestion (``registry.records``) marks the batch and every descendant;
 this module reports what the recall reached and turned, and enqueues its webhook deliveries
 in the same transaction (``registry.trace.notifications``).
 """
@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from registry.catalog.batches import get_batch
 from registry.context import RegistryContext
 from registry.errors import InvalidInput
 from registry.models import Account, Record
-from registry.records import Kind, batch_ref
-from registry.services.batches import get_batch
-from registry.services.records import sign_and_submit
+from registry.records.ingest import sign_and_submit
+from registry.records.schema import Kind, batch_ref
 from registry.trace.notifications import enqueue_summary_notifications
 from registry.trace.queries import organization_names
 from registry.trace.reach import endorsements_turned

@@ -1,7 +1,7 @@
 """Webhook subscriptions to recall notifications, and their delivery logs, as the API shows
 them (``/api/v1/webhooks``).
 
-The subscriptions, the outbox and the deliverer are ``registry.services.webhooks``; this module
+The subscriptions, the outbox and the deliverer are ``registry.notifications``; this module
 only shapes what it returns. A subscription's secret is shown once, when it is created; a
 delivery's ``X-Registry-Signature`` is ``sha256=<hex HMAC-SHA256(secret, body)>``.
 """
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from registry.context import RegistryContext
 from registry.models import Account, WebhookSubscription
-from registry.services import webhooks
+from registry.notifications import subscriptions
 
 __all__ = ["delivery_log", "subscribe", "subscription_document", "subscription_documents"]
 
@@ -38,7 +38,7 @@ def subscribe(
 ) -> dict[str, Any]:
     """Subscribe ``account``'s organization to ``events`` at ``url``: the new subscription's
     JSON form with its secret (shown this once)."""
-    created = webhooks.create_subscription(
+    created = subscriptions.create_subscription(
         session, ctx.master_key, ctx.settings.mode, account, url, events
     )
     return subscription_document(created.subscription) | {"secret": created.secret}
@@ -46,7 +46,7 @@ def subscribe(
 
 def subscription_documents(session: Session, account: Account) -> list[dict[str, Any]]:
     """The live subscriptions of ``account``'s organization, oldest first."""
-    return [subscription_document(s) for s in webhooks.list_subscriptions(session, account)]
+    return [subscription_document(s) for s in subscriptions.list_subscriptions(session, account)]
 
 
 def delivery_log(
@@ -76,5 +76,5 @@ def delivery_log(
                 for a in attempts
             ],
         }
-        for d, attempts in webhooks.deliveries(session, account, subscription_id, limit)
+        for d, attempts in subscriptions.deliveries(session, account, subscription_id, limit)
     ]

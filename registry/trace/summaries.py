@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.models import Account, Batch, Product, Record, RecordBatch, SigningKey
-from registry.records import Kind
+from registry.records.schema import Kind
 from registry.trace.queries import organization_names
 from registry.trace.reach import reach_per_recall
 from registry.trace.view import OrganizationName, TracedBatch

@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from registry.records import batch_ref
+from registry.records.schema import batch_ref
 
 __all__ = [
     "DEFAULT_LIMIT",

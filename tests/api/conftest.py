@@ -32,14 +32,16 @@ from sqlalchemy import Engine, func, select
 
 from api.app import create_app
 from registry import bootstrap
+from registry.accounts import accounts
+from registry.catalog import products
 from registry.crypto.dsse import sign_envelope
 from registry.crypto.jcs import canonicalize
 from registry.crypto.keys import Signer
 from registry.db import transaction
 from registry.log.note import Checkpoint
 from registry.models import Account, Base, Batch, OrgKind, Record, Role, SigningKey
-from registry.records import RECORD_PAYLOAD_TYPE
-from registry.services import accounts, keys, products
+from registry.records import keys
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 from registry.settings import Settings
 
 PROBLEM_JSON = "application/problem+json"

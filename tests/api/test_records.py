@@ -15,7 +15,7 @@ import pytest
 
 from registry.crypto.jcs import canonicalize
 from registry.crypto.keys import Signer
-from registry.records import RECORD_PAYLOAD_TYPE
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 from tests.api.conftest import (
     World,
     assert_problem,

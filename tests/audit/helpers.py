@@ -33,8 +33,8 @@ from registry.crypto.keys import Signer, open_private_key
 from registry.db import transaction
 from registry.log import merkle
 from registry.models import Base, Checkpoint, LogNode, Record, SigningKey
-from registry.records import leaf_bytes
-from registry.services import log as log_service
+from registry.records.schema import leaf_bytes
+from registry.transparency import log as log_service
 from tests.support import empty_tables
 
 

@@ -30,9 +30,9 @@ from registry.db import transaction
 from registry.demo import demo_id
 from registry.log.note import CosignatureSigner, NoteSigner, add_signatures
 from registry.models import Account, SigningKey
-from registry.records import leaf_bytes
-from registry.services import keys as key_service
-from registry.services import records as record_service
+from registry.records import ingest as record_service
+from registry.records import keys as key_service
+from registry.records.schema import leaf_bytes
 from tests.audit.helpers import AuditRun, LiveRegistry, audit
 
 
@@ -107,7 +107,7 @@ def test_an_untouched_registry_verifies_and_the_next_run_is_incremental(live, tm
 
 def test_the_pinned_log_key_is_checked(live, tmp_path):
     served = live.ctx  # the true key, as /log/vkey serves it
-    from registry.services.log import log_vkey
+    from registry.transparency.log import log_vkey
 
     true_vkey = log_vkey(served)
     impostor = NoteSigner.generate(served.log_origin).to_vkey()

@@ -1,7 +1,7 @@
 """The auditor's pure checks over small synthetic logs: no server, no database.
 
 ``SyntheticLog`` signs records the way the registry does (DSSE over RFC 8785 payloads, leaves
-from ``registry.records.leaf_bytes``) so each test can write exactly the history it needs,
+from ``registry.records.schema.leaf_bytes``) so each test can write exactly the history it needs,
 including histories the server would have refused, and assert which log index the replay
 names.
 """
@@ -35,7 +35,7 @@ from registry.log.note import (
     add_signatures,
     sign_checkpoint,
 )
-from registry.records import RECORD_PAYLOAD_TYPE, leaf_bytes
+from registry.records.schema import RECORD_PAYLOAD_TYPE, leaf_bytes
 
 LOGGED_AT = "2026-03-01T00:00:00.000000Z"
 TIME = "2026-03-01T08:00:00+08:00"

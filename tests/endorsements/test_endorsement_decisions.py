@@ -10,7 +10,7 @@ from registry.codes import new_code
 from registry.crypto.dsse import sign_envelope
 from registry.crypto.jcs import canonicalize
 from registry.crypto.keys import Signer
-from registry.records import RECORD_PAYLOAD_TYPE
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 from tests.endorsements.world import (
     World,
     assert_problem,

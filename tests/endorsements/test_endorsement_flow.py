@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.codes import new_code
-from registry.services.scans import ScanCounter
+from registry.endorsements.scans import ScanCounter
 from tests.endorsements.world import (
     CLAIMS,
     PRECONDITIONS,

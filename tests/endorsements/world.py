@@ -37,20 +37,22 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from api.app import create_app
+from registry.accounts import accounts as account_service
+from registry.catalog import products as product_service
 from registry.context import RegistryContext
 from registry.crypto.dsse import Envelope, sign_envelope, verify_signature
 from registry.crypto.jcs import canonicalize
 from registry.crypto.keys import Signer, load_public_key
 from registry.db import transaction
+from registry.endorsements import decisions as endorsement_service
+from registry.endorsements import requests as endorsement_requests
 from registry.log.merkle import leaf_hash, verify_inclusion
 from registry.log.note import open_checkpoint, parse_vkey
 from registry.models import Account, Batch, Endorsement, Organization, OrgKind, Role
-from registry.records import RECORD_PAYLOAD_TYPE
-from registry.services import accounts as account_service
-from registry.services import endorsements as endorsement_service
-from registry.services import keys as key_service
-from registry.services import products as product_service
-from registry.services import records as record_service
+from registry.records import custodial
+from registry.records import ingest as record_service
+from registry.records import keys as key_service
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 from registry.settings import Settings
 
 PROBLEM_JSON = "application/problem+json"
@@ -376,14 +378,14 @@ class World:
         with transaction(self.app.state.session_factory) as session:
             account = session.get(Account, who.account_id)
             assert account is not None
-            return record_service.custodial_signer(session, self.ctx, account)
+            return custodial.custodial_signer(session, self.ctx, account)
 
     def endorsement_document(self, request_id: str, **overrides: Any) -> dict[str, Any]:
         """The endorsement record the registry would sign for a pending request (nothing is
         written: the session is rolled back)."""
         factory = self.app.state.session_factory
         with factory() as session:
-            request = endorsement_service.get_request(session, uuid.UUID(request_id))
+            request = endorsement_requests.get_request(session, uuid.UUID(request_id))
             authority = session.get(Organization, request.authority_id)
             assert authority is not None
             document = endorsement_service.endorsement_document(
@@ -403,7 +405,7 @@ class World:
 
     def request_status(self, request_id: str) -> str:
         with transaction(self.app.state.session_factory) as session:
-            request = endorsement_service.get_request(session, uuid.UUID(request_id))
+            request = endorsement_requests.get_request(session, uuid.UUID(request_id))
             return request.status.value
 
     # --- the endorsement workflow, over HTTP ------------------------------------------

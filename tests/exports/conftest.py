@@ -21,11 +21,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
+from registry.accounts import accounts as account_service
 from registry.context import RegistryContext
 from registry.db import make_engine, transaction, upgrade
 from registry.demo import load_demo
 from registry.models import Account, Batch, Product, Record
-from registry.services import accounts as account_service
 from registry.settings import Settings
 from tests.conftest import _recreate_postgres
 from tests.support import empty_tables

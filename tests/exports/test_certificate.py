@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from registry.exports.certificate import label_url
 from registry.models import Account, Batch
-from registry.services import records as record_service
+from registry.records import ingest as record_ingest
 from tests.exports.conftest import PROBLEM_JSON, Registry
 
 
@@ -106,7 +106,7 @@ def test_no_certificate_no_page(demo: Registry):
     with demo.session() as session:
         clerk = session.scalars(select(Account).where(Account.username == "aohan-clerk")).one()
         millet = session.scalars(select(Batch.product_id).where(Batch.lot == "AH2026-001")).one()
-        record_service.sign_and_submit(
+        record_ingest.sign_and_submit(
             session,
             demo.ctx,
             clerk,

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from registry.catalog import batches as batch_service
 from registry.demo import PEOPLE, demo_id
 from registry.exports.loading import trace_record_indices
 from registry.models import Batch, BatchInput, Record
-from registry.services import batches as batch_service
 from tests.exports.conftest import PROBLEM_JSON, Registry, assert_valid, sub_document
 
 _DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
@@ -318,7 +318,7 @@ def test_correction_exports_as_an_error_declaration(demo: Registry, epcis_valida
     """A correction names the wrong record: EPCIS says so with the erroneous event again
     (same eventID) carrying an errorDeclaration, and the correction's own log index."""
     from registry.models import Account
-    from registry.services import records as record_service
+    from registry.records import ingest as record_service
 
     code = demo.code("AH2026-001")
     storage = next(

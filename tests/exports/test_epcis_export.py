@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from registry.catalog import batches as batch_service
 from registry.models import Record
-from registry.services import batches as batch_service
 from tests.exports.conftest import PROBLEM_JSON, Registry, assert_valid, schema_errors
 
 SUPPLY_KINDS = {

@@ -269,9 +269,9 @@ def something_to_review(live_office: LiveOffice) -> None:
     """A pending request in the banner head's queue and a viewer's complaint, so the main
     pages show work waiting, as they would on a working day."""
     from registry.db import transaction
+    from registry.endorsements import requests as endorsement_service
     from registry.models import Account, Batch, Endorsement
-    from registry.services import endorsements as endorsement_service
-    from registry.services import reports as report_service
+    from registry.reports import problems as report_service
 
     factory = live_office.app.state.session_factory
     ctx = live_office.app.state.ctx

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from registry.db import transaction
 from registry.models import Batch, ComplaintAnswer, Record
-from registry.services import reports as report_service
+from registry.reports import problems as report_service
 from tests.office.conftest import Browser, Office, csrf_of
 
 CST = timezone(timedelta(hours=8))

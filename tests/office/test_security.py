@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from registry.accounts import sessions as session_service
 from registry.db import transaction
 from registry.models import Account, EndorsementRequest, LoginSession
-from registry.services import sessions as session_service
 from tests.office.conftest import Browser, Office, csrf_of
 
 PASSWORD = "a-long-enough-password"

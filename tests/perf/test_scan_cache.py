@@ -1,4 +1,4 @@
-"""The scan path (``registry.services.scan_cache``): cached scans make no database query,
+"""The scan path (``registry.endorsements.scan_cache``): cached scans make no database query,
 ETag / If-None-Match give 304s, unknown codes are remembered, and a status change made by
 another process shows everywhere within 2 s. Nothing here is timed except that bound."""
 
@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from registry import trace as trace_service
 from registry.db import transaction
+from registry.endorsements import decisions as endorsement_decisions
+from registry.endorsements.scan_cache import Encoded, ScanCache
 from registry.models import Account, Batch, Endorsement, EndorsementBatch, EndorsementSigner
-from registry.services import endorsements as endorsement_service
-from registry.services.scan_cache import Encoded, ScanCache
 from tests.perf.conftest import Scan, counting_statements
 
 SCAN_URLS = ("/api/v1/verify/{code}", "/e/{code}", "/e/{code}/verify.json")
@@ -176,7 +176,7 @@ def test_an_untrusted_cache_builds_from_the_database(scan: Scan):
 def test_a_build_raced_by_an_invalidation_is_served_once_and_not_kept(
     scan: Scan, monkeypatch: pytest.MonkeyPatch
 ):
-    from registry.services import scan_cache
+    from registry.endorsements import scan_cache
 
     cache: ScanCache = scan.app.state.scan_cache
     code = scan.codes("expired")[0]
@@ -224,7 +224,7 @@ def test_a_revocation_elsewhere_shows_within_two_seconds(scan: Scan):
         assert _status(scan, url.format(code=code)) == "valid"
     old_etag = scan.client.get(f"/api/v1/verify/{code}").headers["etag"]
     with transaction(scan.outside) as session:
-        endorsement_service.revoke(
+        endorsement_decisions.revoke(
             session, scan.app.state.ctx, code, _signer(session, code), "撤销测试 revoked by a test"
         )
     print(f"revocation shown after {_wait_for(scan, code, 'revoked'):.2f} s")

@@ -7,7 +7,7 @@ import pytest
 
 from registry.errors import PolicyViolation
 from registry.policy import BatchFacts, SignerFacts, check_record, check_signers
-from registry.records import Kind, parse_record
+from registry.records.schema import Kind, parse_record
 
 COOP, OTHER_COOP, MILL, LAB, GOV = (uuid.uuid4() for _ in range(5))
 PRODUCT = str(uuid.uuid4())

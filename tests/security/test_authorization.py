@@ -33,6 +33,8 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text, update
 
+from registry.accounts import accounts as account_service
+from registry.accounts import sessions as session_service
 from registry.crypto.dsse import sign_envelope
 from registry.crypto.jcs import canonicalize
 from registry.crypto.keys import Signer
@@ -49,12 +51,10 @@ from registry.models import (
     Role,
     SigningKey,
 )
-from registry.records import RECORD_PAYLOAD_TYPE
-from registry.services import accounts as account_service
-from registry.services import keys as key_service
-from registry.services import reports as report_service
-from registry.services import sessions as session_service
-from registry.services import webhooks as webhook_service
+from registry.notifications import subscriptions as webhook_service
+from registry.records import keys as key_service
+from registry.records.schema import RECORD_PAYLOAD_TYPE
+from registry.reports import problems as report_service
 from registry.settings import Settings
 from tests.endorsements.world import CLAIMS, Party, World, build_world, moment, stamp, stream
 from tests.support import empty_tables

@@ -37,10 +37,10 @@ from schemathesis.python import asgi as schemathesis_asgi
 from sqlalchemy import Engine, select
 
 from api.app import create_app
+from registry.accounts import accounts
 from registry.db import transaction
 from registry.demo import load_demo
 from registry.models import Account
-from registry.services import accounts
 from registry.settings import Settings
 from tests.support import empty_tables
 

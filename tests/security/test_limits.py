@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
+from registry.accounts import accounts as account_service
 from registry.db import transaction
 from registry.models import Account, ProblemReport
-from registry.services import accounts as account_service
 from registry.settings import Settings
 from tests.endorsements.world import World, assert_problem, build_world, expect
 from tests.office.conftest import Browser

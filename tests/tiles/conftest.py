@@ -32,9 +32,9 @@ from registry.db import transaction
 from registry.demo import demo_id, load_demo
 from registry.log.note import Checkpoint, NoteVerifier, open_checkpoint, parse_vkey
 from registry.models import Account, Batch
-from registry.records import RECORD_PAYLOAD_TYPE
-from registry.services import keys as key_service
-from registry.services import records as record_service
+from registry.records import ingest as record_service
+from registry.records import keys as key_service
+from registry.records.schema import RECORD_PAYLOAD_TYPE
 from registry.settings import Settings
 from tests.support import empty_tables
 

@@ -168,7 +168,7 @@ def test_malformed_tile_paths_are_404_problems(grown: Grown, path: str) -> None:
 
 
 def test_index_path_encoding_matches_the_independent_client() -> None:
-    from registry.services.tiles import encode_tile_index, parse_tile_index
+    from registry.transparency.tiles import encode_tile_index, parse_tile_index
 
     for n in (0, 5, 999, 1000, 1001, 65535, 1234067, 10**9, 2**40 + 3):
         assert encode_tile_index(n) == tile_index_path(n)

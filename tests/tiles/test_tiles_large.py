@@ -17,9 +17,9 @@ from sqlalchemy import Engine, insert
 from api.app import create_app
 from registry.log import merkle
 from registry.models import LogNode, LogState
-from registry.services.log import LOG_STATE_ID
-from registry.services.tiles import partial_width
 from registry.settings import Settings
+from registry.transparency.log import LOG_STATE_ID
+from registry.transparency.tiles import partial_width
 from tests.tiles.conftest import TileClient, open_latest
 
 SYNTHETIC = 70_000

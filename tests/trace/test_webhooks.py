@@ -17,7 +17,10 @@ from sqlalchemy import select
 from registry.db import transaction
 from registry.errors import InvalidInput
 from registry.models import WebhookDelivery, WebhookSubscription
-from registry.services import webhooks
+from registry.notifications import delivery as webhooks
+from registry.notifications import outbox as webhook_outbox
+from registry.notifications import signing as webhook_signing
+from registry.notifications import subscriptions as webhook_subscriptions
 from registry.settings import Mode
 from tests.endorsements.world import World, assert_problem, expect, wait_for
 from tests.trace.conftest import Lineage, Receiver
@@ -68,7 +71,9 @@ def test_a_recall_is_delivered_signed_and_retried_after_a_500(
     for delivery in (first, second):
         expected = "sha256=" + hmac.new(secret.encode(), delivery.body, hashlib.sha256).hexdigest()
         assert delivery.headers["X-Registry-Signature"] == expected
-        webhooks.verify_signature(secret, delivery.body, delivery.headers["X-Registry-Signature"])
+        webhook_signing.verify_signature(
+            secret, delivery.body, delivery.headers["X-Registry-Signature"]
+        )
         assert delivery.headers["X-Registry-Event"] == "recall"
         assert delivery.headers["Content-Type"] == "application/json"
     assert first.headers["X-Registry-Delivery"] == second.headers["X-Registry-Delivery"]
@@ -132,7 +137,7 @@ def test_the_secret_is_sealed_at_rest(world: World, receiver: Receiver) -> None:
         raw = isinstance(value, bytes | memoryview)
         text = bytes(value).decode("latin-1") if raw else str(value)
         assert secret not in text and secret[10:] not in text, "the secret is stored in plaintext"
-    opened = webhooks.open_secret(row.sealed_secret, world.ctx.master_key, row.id)
+    opened = webhook_signing.open_secret(row.sealed_secret, world.ctx.master_key, row.id)
     assert opened == secret
     listed = expect(world.client.get("/api/v1/webhooks", headers=world.coop.headers), 200, "list")
     assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]
@@ -176,11 +181,11 @@ def test_production_mode_refuses_local_and_plain_http_urls() -> None:
         "https://localhost/x",
     ):
         try:
-            webhooks._check_url(url, Mode.PRODUCTION)
+            webhook_subscriptions._check_url(url, Mode.PRODUCTION)
         except InvalidInput:
             continue
         raise AssertionError(f"{url} must be refused in production")
-    assert webhooks._check_url("https://hooks.example.com/x", Mode.PRODUCTION)
+    assert webhook_subscriptions._check_url("https://hooks.example.com/x", Mode.PRODUCTION)
 
 
 def test_retry_backoff_doubles_and_is_capped() -> None:
@@ -195,7 +200,7 @@ def test_a_delivery_fails_after_max_attempts(world: World, receiver: Receiver) -
     factory = world.app.state.session_factory
     world.app.state.webhook_deliverer.stop()  # this test delivers by hand
     with transaction(factory) as session:
-        webhooks.enqueue(
+        webhook_outbox.enqueue(
             session,
             "recall",
             "f" * 64,

@@ -28,14 +28,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from api.app import create_app
+from registry.accounts import accounts
 from registry.codes import ALPHABET, check_character
 from registry.db import make_engine, transaction, upgrade
 from registry.demo import load_demo
 from registry.endorsements.lookups import code_candidates
 from registry.i18n import negotiate
 from registry.models import Account, Endorsement, EndorsementRequest, ProblemReport
-from registry.services import accounts
-from registry.services.reports import RateLimited, RateLimiter
+from registry.reports.problems import RateLimited, RateLimiter
 from registry.settings import Settings
 from tests.support import empty_tables, serve_in_thread
 

@@ -26,8 +26,8 @@ from registry import qr
 from registry.codes import ALPHABET, check_character
 from registry.db import transaction
 from registry.demo import load_demo
+from registry.endorsements import decisions as endorsement_service
 from registry.models import Account, Endorsement, EndorsementSigner
-from registry.services import endorsements as endorsement_service
 from registry.settings import Settings
 from tests.support import empty_tables
 
@@ -418,7 +418,7 @@ def test_the_overlay_counts_no_scan_and_the_scans_api_counts_verifications(demo:
 
 def test_a_revocation_shows_within_two_seconds_on_a_cached_page(demo: Demo):
     """Runs last in this module: it revokes the demo's last valid endorsement. Pages come
-    from the scan cache (registry.services.scan_cache); its watcher thread sees the
+    from the scan cache (registry.endorsements.scan_cache); its watcher thread sees the
     revocation in the log and drops the cached documents."""
     code = demo.endorsement("valid", last=True)["code"]
     other = demo.endorsement("valid")["code"]

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from registry.demo import load_demo
 from registry.log.note import Checkpoint, open_note, parse_cosignature_vkey, parse_vkey
-from registry.services import witnessing
+from registry.transparency import witnessing
 from registry.witness import Witness
 
 

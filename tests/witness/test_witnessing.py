@@ -18,9 +18,9 @@ from app.witness import create_witness_app
 from registry.errors import VerificationError
 from registry.log.note import CosignatureSigner, open_checkpoint, open_cosignature, parse_vkey
 from registry.models import Checkpoint, CheckpointCosignature
-from registry.services import log as log_service
-from registry.services import witnessing
-from registry.services.witnessing import (
+from registry.transparency import log as log_service
+from registry.transparency import witnessing
+from registry.transparency.witnessing import (
     SubmissionFailed,
     WitnessEndpoint,
     WitnessProgress,

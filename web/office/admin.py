@@ -14,12 +14,12 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from api.deps import ContextDep, SessionDep
+from registry.accounts import accounts as account_service
 from registry.accounts import queries as account_queries
+from registry.accounts import sessions as session_service
 from registry.errors import NotFound, RegistryError
 from registry.models import Account, OrgKind, Role
-from registry.services import accounts as account_service
-from registry.services import keys as key_service
-from registry.services import sessions as session_service
+from registry.records import keys as key_service
 from web.names import Names
 from web.office.core import (
     FormDep,

@@ -17,10 +17,10 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from api.deps import ContextDep, SessionDep
+from registry.accounts import accounts as account_service
+from registry.accounts import sessions as session_service
 from registry.errors import InvalidInput, NotFound, Unauthenticated
 from registry.i18n import N_
-from registry.services import accounts as account_service
-from registry.services import sessions as session_service
 from web.names import Names
 from web.office.core import (
     LANG_COOKIE,

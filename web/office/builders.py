@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.records import CertificateBasis
+from registry.records.schema import CertificateBasis
 from web.office.drafts import DraftBuilder
 from web.office.fields import (
     INSPECTION_RESULTS,

@@ -1,4 +1,4 @@
-"""Complaints: viewers' problem reports (``registry.services.reports``) as the cooperative
+"""Complaints: viewers' problem reports (``registry.reports.problems``) as the cooperative
 and the endorsing authority read them, and their answers (``registry.reports.queries``).
 """
 
@@ -15,8 +15,8 @@ from api.deps import SessionDep
 from registry.catalog import queries as catalog
 from registry.errors import InvalidInput, NotFound
 from registry.models import Organization
+from registry.reports import problems as report_service
 from registry.reports.queries import answer_complaint, answers_to
-from registry.services import reports as report_service
 from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router, translator
 from web.office.messages import explain
 

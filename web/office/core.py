@@ -3,7 +3,7 @@ logged-in user.
 
 - **Sessions**: a random token in an HttpOnly, SameSite=Lax cookie scoped to ``/office``
   (``Secure`` when the request came over HTTPS or the registry's public URL is https); the
-  database keeps only its SHA-256 (``registry.services.sessions``).
+  database keeps only its SHA-256 (``registry.accounts.sessions``).
 - **CSRF**: every POST carries ``csrf_token`` = HMAC-SHA256(secret, binding), where the
   binding is the session cookie's token (or, before login, a random pre-session cookie) and
   the secret is derived from the registry's master key. A cross-site page can neither read
@@ -38,10 +38,10 @@ from starlette.datastructures import FormData
 from api.deps import SessionDep
 from api.problems import status_for
 from registry.accounts import queries as account_queries
+from registry.accounts import sessions as session_service
 from registry.errors import Forbidden, RegistryError, Unauthenticated
 from registry.i18n import N_, gettext_for, pgettext_for
 from registry.models import Account, LoginSession, Organization, OrgKind, Role
-from registry.services import sessions as session_service
 from web import templating
 from web.office import labels
 from web.office.fields import translate

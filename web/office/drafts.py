@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from registry.catalog import batches as batch_service
 from registry.catalog import queries as catalog
 from registry.clock import CHINA_TZ
 from registry.errors import InvalidInput, NotFound
 from registry.gs1 import validate_lot
 from registry.models import Batch, Product
-from registry.services import batches as batch_service
 from web.office.core import Form, OfficeUser
 from web.office.fields import Option, Rows
 

@@ -12,11 +12,12 @@ from markupsafe import Markup
 from api.deps import ContextDep, SessionDep
 from registry.catalog import queries as catalog
 from registry.clock import CHINA_TZ
+from registry.endorsements import decisions as endorsement_decisions
+from registry.endorsements import published as published_endorsements
 from registry.endorsements import queries as endorsement_queries
+from registry.endorsements import scans as scan_service
 from registry.errors import NotFound, RegistryError
 from registry.models import Organization, OrgKind, Product
-from registry.services import endorsements as endorsement_service
-from registry.services import scans as scan_service
 from web.office.charts import bar_chart
 from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router, translator
 from web.office.messages import explain, refusal_status
@@ -42,7 +43,7 @@ def endorsements_page(
         rows=[
             (
                 e,
-                endorsement_service.status_of(session, e, now).value,
+                published_endorsements.status_of(session, e, now).value,
                 scan_service.total_scans(session, counter, e.id),
             )
             for e in found
@@ -77,7 +78,7 @@ def _endorsement_view(
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    endorsement = endorsement_service.get_endorsement(session, code)
+    endorsement = published_endorsements.get_endorsement(session, code)
     if not endorsement_queries.can_see_endorsement(session, user.account, endorsement):
         raise NotFound(f"no endorsement {code}")
     counter = request.app.state.scan_counter
@@ -88,11 +89,11 @@ def _endorsement_view(
         active="endorsements" if user.is_official else "requests",
         status_code=status_code,
         endorsement=endorsement,
-        status=endorsement_service.status_of(session, endorsement, ctx.clock()).value,
+        status=published_endorsements.status_of(session, endorsement, ctx.clock()).value,
         req=endorsement_queries.request_of(session, endorsement),
         product=catalog.get_by_id(session, Product, endorsement.product_id),
         authority=catalog.get_by_id(session, Organization, endorsement.authority_id),
-        covered=endorsement_service.covered_batches(session, endorsement),
+        covered=published_endorsements.covered_batches(session, endorsement),
         signers=endorsement_queries.signers_of(session, endorsement),
         scans=scan_service.total_scans(session, counter, endorsement.id),
         chart=_scan_chart(session, counter, endorsement),
@@ -123,7 +124,7 @@ def revoke_endorsement(
     form: FormDep,
 ) -> Response:
     _ = translator(request)
-    endorsement = endorsement_service.get_endorsement(session, code)
+    endorsement = published_endorsements.get_endorsement(session, code)
     if not endorsement_queries.can_see_endorsement(session, user.account, endorsement):
         raise NotFound(f"no endorsement {code}")
     reason = form.get("reason")
@@ -139,7 +140,7 @@ def revoke_endorsement(
         )
     try:
         with session.begin_nested():
-            endorsement_service.revoke(session, ctx, endorsement.code, user.account, reason)
+            endorsement_decisions.revoke(session, ctx, endorsement.code, user.account, reason)
     except RegistryError as exc:
         return _endorsement_view(
             request,

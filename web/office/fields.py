@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from registry.i18n import N_, gettext_for, pgettext_for
-from registry.records import CertificateBasis
+from registry.records.schema import CertificateBasis
 
 
 class InContext(NamedTuple):

@@ -19,7 +19,7 @@ from registry.clock import CHINA_TZ
 from registry.errors import RegistryError
 from registry.i18n import N_
 from registry.models import Batch, OrgKind
-from registry.records import CertificateBasis, Kind
+from registry.records.schema import CertificateBasis, Kind
 from web.office import builders
 from web.office.core import Form, OfficeUser
 from web.office.drafts import DraftBuilder, FormInvalid

@@ -12,13 +12,13 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from api.deps import ContextDep, SessionDep
+from registry.catalog import batches as batch_service
 from registry.catalog import queries as catalog
 from registry.endorsements import queries as endorsement_queries
+from registry.endorsements import requests as endorsement_requests
 from registry.errors import RegistryError
 from registry.models import Batch, Product
-from registry.records import Claim, Platform
-from registry.services import batches as batch_service
-from registry.services import endorsements as endorsement_service
+from registry.records.schema import Claim, Platform
 from web.office.core import (
     Form,
     FormDep,
@@ -171,7 +171,7 @@ def create_request(
         return _new_request_page(request, session, user, values, errors, status_code=422)
     try:
         with session.begin_nested():
-            created = endorsement_service.request_endorsement(
+            created = endorsement_requests.request_endorsement(
                 session,
                 ctx,
                 user.account,

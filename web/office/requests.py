@@ -12,10 +12,10 @@ from fastapi.responses import Response
 from api.deps import ContextDep, SessionDep
 from registry.accounts import queries as account_queries
 from registry.catalog import queries as catalog
+from registry.endorsements import decisions as endorsement_decisions
 from registry.endorsements import queries as endorsement_queries
 from registry.errors import RegistryError
 from registry.models import Account, EndorsementRequest, Organization, Product, RequestStatus
-from registry.services import endorsements as endorsement_service
 from web.office.core import FormDep, OfficeUser, UserDep, redirect, render, router, translator
 from web.office.messages import explain, refusal_status
 from web.office.views import page_helpers
@@ -64,7 +64,7 @@ def _request_view(
     review: dict[str, Any] | None = None
     lineage: list[Any] = []
     if reviewing:
-        review = endorsement_service.review(session, found.id, user.account)
+        review = endorsement_decisions.review(session, found.id, user.account)
         lineage = _lineage(session, review["evidence"])
     covered = catalog.batches_by_id(session, found.batch_ids)
     authority = catalog.get_by_id(session, Organization, found.authority_id)
@@ -134,7 +134,7 @@ def approve_request(
     found = endorsement_queries.visible_request(session, user.account, request_id)
     try:
         with session.begin_nested():
-            decided = endorsement_service.approve(session, ctx, found.id, user.account)
+            decided = endorsement_decisions.approve(session, ctx, found.id, user.account)
     except RegistryError as exc:
         session.refresh(found)
         return _request_view(
@@ -168,7 +168,7 @@ def reject_request(
         )
     try:
         with session.begin_nested():
-            endorsement_service.reject(session, found.id, user.account, reason)
+            endorsement_decisions.reject(session, found.id, user.account, reason)
     except RegistryError as exc:
         session.refresh(found)
         return _request_view(

@@ -11,17 +11,22 @@ from fastapi.responses import Response
 from api.deps import ContextDep, SessionDep
 from registry import qr
 from registry.accounts import queries as account_queries
+from registry.catalog import batches as batch_service
+from registry.catalog import products as product_service
 from registry.catalog import queries as catalog
+from registry.endorsements import published as published_endorsements
 from registry.endorsements import queries as endorsement_queries
 from registry.errors import Forbidden, NotFound, RegistryError
 from registry.i18n import gettext_for, pgettext_for
-from registry.models import Organization, OrgKind, Product
-from registry.records import Kind
+from registry.models import (
+    Organization,
+    OrgKind,
+    Product,
+)
+from registry.records import ingest as record_ingest
+from registry.records import stored as stored_records
+from registry.records.schema import Kind
 from registry.reports.queries import report_card
-from registry.services import batches as batch_service
-from registry.services import endorsements as endorsement_service
-from registry.services import products as product_service
-from registry.services import records as record_service
 from web.names import Names
 from web.office import record_forms as forms
 from web.office.core import (
@@ -221,7 +226,7 @@ def batch_page(
         origin=catalog.get_by_id(session, Organization, batch.origin_org_id),
         records=records,
         endorsements=[
-            (e, endorsement_service.status_of(session, e, now).value) for e in endorsements
+            (e, published_endorsements.status_of(session, e, now).value) for e in endorsements
         ],
         actions=actions,
         can_request=user.is_producer and batch.recall_digest is None,
@@ -335,7 +340,7 @@ def submit_record(
     try:
         builder = forms.build(spec, form, session, user, translator(request))
         with session.begin_nested():
-            accepted = record_service.sign_and_submit(session, ctx, user.account, builder.draft)
+            accepted = record_ingest.sign_and_submit(session, ctx, user.account, builder.draft)
     except FormInvalid as invalid:
         return _record_form(
             request,
@@ -363,7 +368,7 @@ def submit_record(
         target_ref = draft["outputs"][0]["batch"]
     else:
         target_ref = draft["batches"][0]
-    target = record_service.find_batch(session, target_ref)
+    target = stored_records.find_batch(session, target_ref)
     lang = current_lang(request)
     _ = gettext_for(lang)
     flash = _("已签名并记入公开日志：%(label)s（第 %(index)s 条）") % {

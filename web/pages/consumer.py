@@ -4,7 +4,7 @@ viewers who cannot scan.
 
 The consumer page is the scan path: thousands of viewers may scan within seconds of the QR
 appearing on stream. Its data (the verification document, with inclusion proofs) comes from
-the process's scan cache (``registry.services.scan_cache``), shared with
+the process's scan cache (``registry.endorsements.scan_cache``), shared with
 ``GET /api/v1/verify/{code}`` through ``api.scan``: prepared in memory, rendered once per
 (status, language), invalidated by a watcher thread when a status-relevant record is logged
 (a revocation or recall shows within 2 s). A cached scan makes no database query and no
@@ -34,13 +34,13 @@ from registry import qr
 from registry.codes import normalize_code
 from registry.context import RegistryContext
 from registry.endorsements import lookups
+from registry.endorsements.scan_cache import Encoded, ScanCache, ScanEntry
 from registry.errors import InvalidInput, NotFound, RateLimited
 from registry.i18n import gettext_for
 from registry.models import ReportCategory
-from registry.services import log as log_service
-from registry.services import reports as report_service
-from registry.services.scan_cache import Encoded, ScanCache, ScanEntry
+from registry.reports import problems as report_service
 from registry.status import Status
+from registry.transparency import log as log_service
 from web import labels
 from web.errors import NO_ENDORSEMENT, bad_code, not_found
 from web.language import Language, language_of, page_context, scan_language

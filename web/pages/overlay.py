@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, Response
 from api.deps import ContextDep, SessionDep
 from registry import qr
 from registry.codes import normalize_code
+from registry.endorsements.scan_cache import ScanCache
+from registry.endorsements.scans import total_scans
 from registry.errors import InvalidInput, NotFound
-from registry.services.scan_cache import ScanCache
-from registry.services.scans import total_scans
 from web.errors import NO_ENDORSEMENT, bad_code, not_found
 from web.pages.qr import QR_CACHE
 from web.responses import GET_HEAD, OVERLAY_CONTENT_SECURITY_POLICY, html

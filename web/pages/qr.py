@@ -18,8 +18,8 @@ from api.deps import ContextDep, SessionDep
 from registry import qr
 from registry.catalog import lookups as catalog
 from registry.codes import normalize_code
+from registry.endorsements import published as published_endorsements
 from registry.errors import InvalidInput, NotFound
-from registry.services import endorsements as endorsement_service
 from web.errors import NO_BATCH, NO_ENDORSEMENT, bad_code, not_found
 from web.responses import GET_HEAD, IMMUTABLE, LABEL_CACHE
 
@@ -46,7 +46,7 @@ def image(request: Request, rendered: qr.Rendered, cache_control: str) -> Respon
 def _stream_url(session: Session, base_url: str, code: str) -> str:
     """The stream URL of an endorsement that exists."""
     try:
-        endorsement = endorsement_service.get_endorsement(session, normalize_code(code))
+        endorsement = published_endorsements.get_endorsement(session, normalize_code(code))
     except InvalidInput as exc:
         raise bad_code(exc) from exc
     except NotFound as exc:

@@ -27,7 +27,8 @@ from registry.exports.epcis.event_view import ResolvedClass, event_id
 from registry.exports.epcis.identifiers import gtin_and_lot
 from registry.gs1 import validate_lot
 from registry.models import Account, Batch, Organization, Product
-from registry.services import records as record_service
+from registry.records import custodial
+from registry.records import ingest as record_service
 
 MAX_EVENTS = 10_000
 """The most events one capture request may hold."""
@@ -198,7 +199,7 @@ def capture(
     Raises InvalidInput listing every event's problems when ``atomic`` and any event fails
     (the caller's transaction must then roll back, as a request's does)."""
     parsed = _parsed(document)
-    record_service.custodial_signer(session, ctx, account)  # 409 now, not once per event
+    custodial.custodial_signer(session, ctx, account)  # 409 now, not once per event
     org = session.get(Organization, account.organization_id)
     assert org is not None
     resolve = _Resolver(session, ctx.settings.base_url, parsed)

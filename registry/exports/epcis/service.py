@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from registry.catalog import batches as batch_service
 from registry.exports.epcis.document import epcis_document
 from registry.exports.epcis.export import Exporter
 from registry.exports.epcis.facts import BatchInfo
@@ -26,7 +27,6 @@ from registry.exports.loading import (
     load_batches,
     trace_record_indices,
 )
-from registry.services import batches as batch_service
 
 
 def epcis_export(

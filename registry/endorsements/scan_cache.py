@@ -54,17 +54,16 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.context import RegistryContext
+from registry.endorsements import published as endorsement_service
+from registry.endorsements.verify import build_document
 from registry.errors import NotFound
 from registry.models import LogState, Record
-from registry.records import Kind
-from registry.services import endorsements as endorsement_service
-from registry.services.log import LOG_STATE_ID
-from registry.services.verify import build_document
+from registry.records.schema import Kind
 from registry.status import Status, endorsement_status
+from registry.transparency.log import LOG_STATE_ID
 
 logger = logging.getLogger(__name__)
 
-# Record kinds whose arrival can change a cached document's status or signatures' meaning.
 INVALIDATING_KINDS = frozenset(
     {
         Kind.RECALL.value,
@@ -74,16 +73,22 @@ INVALIDATING_KINDS = frozenset(
         Kind.ENDORSEMENT_REVOCATION.value,
     }
 )
-# A new endorsement makes a remembered unknown code known.
+"""Record kinds whose arrival can change a cached document's status or signatures' meaning."""
 NEW_CODE_KINDS = frozenset({Kind.ENDORSEMENT.value})
+"""Record kinds whose arrival makes a remembered unknown code known."""
 
 POLL_SECONDS = 0.5
+"""Seconds between two polls of the log by the watcher."""
 REFRESH_SECONDS = 60.0
+"""Age after which an entry that was read is rebuilt in the background."""
 TRUST_SECONDS = 5.0
+"""How old the last successful poll may be for the cache to be served from."""
 MISSING_SECONDS = 30.0
+"""How long an unknown code is remembered as unknown."""
 GZIP_LEVEL = 6
-# A document's Python objects, its JSON, gzip and a few rendered pages, over its JSON size.
+"""The gzip level of prepared responses."""
 WEIGHT_FACTOR = 8
+"""A document's Python objects, its JSON, gzip and a few rendered pages, over its JSON size."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,7 @@ class Encoded:
 
     @classmethod
     def of(cls, body: bytes) -> Encoded:
+        """Prepare ``body``: gzip it (deterministically, mtime 0) and tag it with its SHA-256."""
         tag = hashlib.sha256(body).hexdigest()[:32]
         return cls(body, gzip.compress(body, GZIP_LEVEL, mtime=0), f'W/"{tag}"')
 
@@ -115,7 +121,7 @@ class Encoded:
 
 @dataclass(eq=False)
 class ScanEntry:
-    """One endorsement's prepared verification document (``GET /api/v1/verify``)."""
+    """One endorsement's prepared verification document (``GET /api/v1/verify/{code}``)."""
 
     code: str
     endorsement_id: uuid.UUID
@@ -137,6 +143,7 @@ class ScanEntry:
     render_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def status(self, now: datetime) -> Status:
+        """The endorsement's status at ``now`` (``registry.status.endorsement_status``)."""
         return endorsement_status(
             now, self.valid_from, self.valid_until, revoked=self.revoked, recalled=self.recalled
         )
@@ -225,6 +232,7 @@ class ScanCache:
     # --- the hot path ---------------------------------------------------------------------
 
     def trusted(self) -> bool:
+        """Whether the last successful poll is recent enough for lookups to be served."""
         return time.monotonic() - self.last_poll <= self.trust_seconds
 
     def lookup(self, code: str) -> ScanEntry | None:
@@ -388,6 +396,7 @@ class ScanCache:
             self._watcher.start()
 
     def stop(self) -> None:
+        """Stop the watcher thread, if it runs."""
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
@@ -423,15 +432,18 @@ class ScanWatcher:
         self._thread = threading.Thread(target=self._run, name="scan-watcher", daemon=True)
 
     def start(self) -> None:
+        """Poll once (so the cache is trusted from the first request), then start."""
         self._step()  # so the cache is trusted from the first request
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the thread and wait for it (at most 5 seconds)."""
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5)
 
     def wake(self) -> None:
+        """Poll now rather than at the next interval."""
         self._wake.set()
 
     def _step(self) -> None:

@@ -16,15 +16,19 @@ from argon2 import PasswordHasher
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from registry.accounts.accounts import check_password
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from registry.models import Account, AccountInvite, LoginSession, Role, utcnow
-from registry.services.accounts import check_password
 
 SESSION_LIFETIME = timedelta(hours=12)
+"""How long a back-office login lasts."""
 SESSION_RETENTION = timedelta(days=7)  # how long an expired session's row is kept
+"""How long an ended session's row is kept before housekeeping deletes it."""
 INVITE_LIFETIME = timedelta(days=7)
+"""How long an invite link can be redeemed."""
 MIN_PASSWORD_LENGTH = 10
-# Same parameters as registry.services.accounts: argon2id with the library's defaults.
+"""The shortest password the back office accepts."""
+# Same parameters as registry.accounts.accounts: argon2id with the library's defaults.
 _hasher = PasswordHasher()
 
 

@@ -5,7 +5,8 @@ A record is the JSON object whose RFC 8785 bytes are a DSSE payload of type
 Supply-chain records also name the signing organization (``org``), the batches they touch
 (``batches``: ``"<product id>:<lot>"``) and, for each, the digest of that batch's previous
 record (``prev``; null when the record creates the batch) — the per-batch hash chain.
-Quantities and measurements are decimal strings (docs/records.md); integers stay within ±2^53.
+Quantities and measurements are decimal strings (docs/records.md); integers stay within
+±(2^53 − 1). The field types are in ``registry.records.fields``.
 
 EPCIS 2.0 / CBV mapping (used by the exporter): harvest → ObjectEvent ADD ``commissioning``;
 processing → TransformationEvent; packing → ``packing``; inspection → ``inspecting``;
@@ -15,17 +16,12 @@ certificate → certificationInfo; storage → ``holding``/``sensor_reporting``;
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     TypeAdapter,
@@ -33,14 +29,43 @@ from pydantic import (
     model_validator,
 )
 
+from registry.crypto.jcs import canonicalize
 from registry.errors import InvalidInput
-from registry.gs1 import validate_lot
+from registry.records.fields import (
+    BatchRef,
+    DateStr,
+    Digest,
+    KeyId,
+    Measure,
+    Quantity,
+    ShortText,
+    StrictModel,
+    Text,
+    Timestamp,
+    Unit,
+    Uuid,
+)
+from registry.records.parts import (
+    Consumed,
+    Holder,
+    Host,
+    OrgInfo,
+    Package,
+    Party,
+    Place,
+    PreconditionResult,
+    Produced,
+    PublicKey,
+    Reading,
+)
 
 RECORD_PAYLOAD_TYPE = "application/vnd.guarantee-registry.record.v1+json"
-JCS_MAX_INT = 2**53 - 1
+"""The DSSE ``payloadType`` of every record (docs/records.md, "Bytes that get signed")."""
 
 
 class Kind(StrEnum):
+    """The record kinds of format v1 (docs/records.md, "Kinds and who signs them")."""
+
     HARVEST = "harvest"
     PROCESSING = "processing"
     PACKING = "packing"
@@ -59,92 +84,10 @@ class Kind(StrEnum):
 
 
 KEY_KINDS = frozenset({Kind.KEY_REGISTRATION, Kind.KEY_ROTATION, Kind.KEY_REVOCATION})
-
-_DECIMAL_RE = re.compile(r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?$")
-_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
-_DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
-# What str(uuid.UUID(x)) gives back: lowercase hex, hyphenated 8-4-4-4-12.
-_LOWERCASE_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""The kinds that register, rotate or revoke a signing key (made through the keys API)."""
 
 
-def _decimal(value: str) -> str:
-    if not _DECIMAL_RE.match(value):
-        raise ValueError("must be a decimal string like '12.5' (at most 15 digits, 6 decimals)")
-    return value
-
-
-def _positive(value: str) -> str:
-    if Decimal(value) <= 0:
-        raise ValueError("must be greater than zero")
-    return value
-
-
-def _timestamp(value: str) -> str:
-    if not _TIME_RE.match(value):
-        raise ValueError("must be an RFC 3339 time with an offset, e.g. 2026-09-20T08:00:00+08:00")
-    datetime.fromisoformat(value)  # rejects 2026-02-30 and the like
-    return value
-
-
-def _date(value: str) -> str:
-    date.fromisoformat(value)
-    if len(value) != 10:
-        raise ValueError("must be a date YYYY-MM-DD")
-    return value
-
-
-def _batch_ref(value: str) -> str:
-    product, sep, lot = value.partition(":")
-    if not sep:
-        raise ValueError("must be '<product id>:<lot>'")
-    if not _LOWERCASE_UUID_RE.fullmatch(product):
-        raise ValueError("product id must be a lowercase UUID")
-    validate_lot(lot)
-    return value
-
-
-def _latitude(value: str) -> str:
-    if not -90 <= Decimal(_decimal(value)) <= 90:
-        raise ValueError("latitude must be within -90..90")
-    return value
-
-
-def _longitude(value: str) -> str:
-    if not -180 <= Decimal(_decimal(value)) <= 180:
-        raise ValueError("longitude must be within -180..180")
-    return value
-
-
-Text = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-DecimalStr = Annotated[str, AfterValidator(_decimal)]
-Quantity = Annotated[str, AfterValidator(_decimal), AfterValidator(_positive)]
-Measure = Annotated[str, AfterValidator(_decimal)]
-Timestamp = Annotated[str, AfterValidator(_timestamp)]
-DateStr = Annotated[str, AfterValidator(_date)]
-BatchRef = Annotated[str, AfterValidator(_batch_ref)]
-Digest = Annotated[str, StringConstraints(pattern=_DIGEST_RE.pattern)]
-KeyId = Digest
-RegionCode = Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{5}$")]
-Uuid = Annotated[
-    str,
-    StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
-]
-Unit = Annotated[str, StringConstraints(min_length=1, max_length=16)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class Place(_Strict):
-    region: RegionCode
-    lat: Annotated[str, AfterValidator(_latitude)] | None = None
-    lon: Annotated[str, AfterValidator(_longitude)] | None = None
-    name: ShortText | None = None
-
-
-class _Base(_Strict):
+class _Base(StrictModel):
     kind: Kind
     time: Timestamp
     note: Text | None = None
@@ -182,18 +125,6 @@ class Harvest(_SupplyChain):
         return self
 
 
-class Consumed(_Strict):
-    batch: BatchRef
-    quantity: Quantity
-
-
-class Produced(_Strict):
-    batch: BatchRef
-    quantity: Quantity
-    unit: Unit
-    best_before: DateStr | None = None
-
-
 class Processing(_SupplyChain):
     """Transformation: consumes quantities of input batches, creates output batches."""
 
@@ -215,28 +146,29 @@ class Processing(_SupplyChain):
         return self
 
 
-class Package(_Strict):
-    count: Annotated[int, Field(ge=1, le=JCS_MAX_INT)]
-    size: Quantity
-    unit: Unit
-
-
 class Packing(_SupplyChain):
+    """Packing of a batch (CBV ``packing``), signed by its producer."""
+
     kind: Literal[Kind.PACKING]
     package: Package
     packaging: ShortText | None = None
 
 
 class Verdict(StrEnum):
+    """A lab verdict, per substance and overall."""
+
     PASS = "pass"  # noqa: S105 - a verdict, not a password
     FAIL = "fail"
 
 
 # Strict mode wants enum instances; records arrive as JSON strings, so enums are lax.
 LooseVerdict = Annotated[Verdict, Field(strict=False)]
+"""A verdict read from JSON text (strict mode would want the enum instance)."""
 
 
-class SubstanceResult(_Strict):
+class SubstanceResult(StrictModel):
+    """One tested substance: measured value, limit, unit, method standard, verdict."""
+
     substance: ShortText
     value: Measure
     limit: Measure
@@ -246,6 +178,8 @@ class SubstanceResult(_Strict):
 
 
 class Inspection(_SupplyChain):
+    """A lab inspection report (CBV ``inspecting``); fails if any substance failed."""
+
     kind: Literal[Kind.INSPECTION]
     report_number: ShortText
     results: list[SubstanceResult] = Field(min_length=1, max_length=200)
@@ -261,6 +195,8 @@ class Inspection(_SupplyChain):
 
 
 class CertificateBasis(StrEnum):
+    """What a 合格证 promise rests on: self test, commissioned test, quality control."""
+
     SELF_TEST = "self_test"
     COMMISSIONED_TEST = "commissioned_test"
     QUALITY_CONTROL = "quality_control"
@@ -279,25 +215,17 @@ class Certificate(_SupplyChain):
     unit: Unit | None = None
 
 
-class Reading(_Strict):
-    time: Timestamp
-    celsius: Measure
-    humidity: Measure | None = None
-
-
 class Storage(_SupplyChain):
+    """Storage of a batch (CBV ``holding`` / ``sensor_reporting``) with its readings."""
+
     kind: Literal[Kind.STORAGE]
     location: ShortText
     readings: list[Reading] = Field(default_factory=list, max_length=1000)
 
 
-class Party(_Strict):
-    org: Uuid | None = None
-    name: ShortText
-    place: Place | None = None
-
-
 class Shipping(_SupplyChain):
+    """A batch leaving for a destination (CBV ``shipping``), signed by the carrier."""
+
     kind: Literal[Kind.SHIPPING]
     to: Party
     quantity: Quantity | None = None
@@ -307,6 +235,8 @@ class Shipping(_SupplyChain):
 
 
 class Receiving(_SupplyChain):
+    """A batch arriving from a source (CBV ``receiving``)."""
+
     kind: Literal[Kind.RECEIVING]
     source: Party
     quantity: Quantity | None = None
@@ -331,30 +261,6 @@ class Correction(_SupplyChain):
     corrected: dict[str, Any] | None = None
 
 
-class PublicKey(_Strict):
-    id: KeyId
-    public_key: Annotated[str, StringConstraints(min_length=40, max_length=64)]  # base64 raw
-    algorithm: Literal["ed25519"] = "ed25519"
-
-
-class Holder(_Strict):
-    account: Uuid | None
-    role: Literal["registry", "admin", "clerk", "official"]
-    name_zh: ShortText
-    name_en: ShortText | None = None
-    title_zh: ShortText | None = None
-    title_en: ShortText | None = None
-
-
-class OrgInfo(_Strict):
-    id: Uuid
-    kind: Literal["operator", "cooperative", "processor", "carrier", "lab", "authority"]
-    name_zh: ShortText
-    name_en: ShortText
-    region: RegionCode
-    jurisdiction: Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{1,5}$")] | None = None
-
-
 class KeyRegistration(_Base):
     """Binds a key to a holder and organization. Signed by the registry key (attesting the
     binding) and by the new key itself (proof of possession)."""
@@ -366,12 +272,16 @@ class KeyRegistration(_Base):
 
 
 class KeyRotation(_Base):
+    """Replaces an active key by a new one (signed by the registry and the new key)."""
+
     kind: Literal[Kind.KEY_ROTATION]
     old_key: KeyId
     key: PublicKey
 
 
 class KeyRevocation(_Base):
+    """Revokes a key, optionally from when it was compromised (signed by the registry)."""
+
     kind: Literal[Kind.KEY_REVOCATION]
     key_id: KeyId
     reason: Text
@@ -379,6 +289,8 @@ class KeyRevocation(_Base):
 
 
 class Claim(StrEnum):
+    """What an endorsement vouches for (docs/records.md, "Endorsements")."""
+
     ORIGIN_VERIFIED = "origin_verified"  # 产地核验
     LAB_TESTED = "lab_tested"  # 检测合格
     CERTIFIED = "certified"  # 承诺达标合格证
@@ -387,6 +299,8 @@ class Claim(StrEnum):
 
 
 class Platform(StrEnum):
+    """The livestream platform an endorsement is given on."""
+
     TAOBAO_LIVE = "taobao_live"
     PINDUODUO = "pinduoduo"
     DOUYIN = "douyin"
@@ -395,14 +309,9 @@ class Platform(StrEnum):
     OTHER = "other"
 
 
-class Host(_Strict):
-    name: ShortText
-    role: Literal["official", "streamer"]
-    account: Uuid | None = None
-    title: ShortText | None = None
+class Stream(StrictModel):
+    """The livestream an endorsement is given on: platform, room, title, times, hosts."""
 
-
-class Stream(_Strict):
     platform: Annotated[Platform, Field(strict=False)]
     room: Annotated[str, StringConstraints(min_length=1, max_length=300)]  # room id or URL
     title: Text
@@ -417,14 +326,9 @@ class Stream(_Strict):
         return self
 
 
-class PreconditionResult(_Strict):
-    id: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]
-    ok: bool
-    detail: Text
-
-
 class Endorsement(_Base):
-    """An official's guarantee: names exactly what it covers (docs/records.md). ``evidence``
+    """An official's guarantee: names exactly what it covers (docs/records.md,
+    "Endorsements"). ``evidence``
     pins each covered batch's chain head as reviewed; ``threshold`` officials of the
     authority sign the same envelope."""
 
@@ -456,6 +360,8 @@ class Endorsement(_Base):
 
 
 class EndorsementRevocation(_Base):
+    """Withdraws an endorsement, by an official of the endorsing authority."""
+
     kind: Literal[Kind.ENDORSEMENT_REVOCATION]
     org: Uuid
     endorsement: Digest
@@ -481,6 +387,8 @@ AnyRecord = Annotated[
     | EndorsementRevocation,
     Field(discriminator="kind"),
 ]
+"""Any record of format v1, told apart by its ``kind``."""
+
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyRecord)
 
 
@@ -510,11 +418,13 @@ def _error_entry(error: Any) -> dict[str, str]:
 
 
 def split_batch_ref(ref: str) -> tuple[uuid.UUID, str]:
+    """The product id and lot of a ``"<product id>:<lot>"`` batch reference."""
     product, _, lot = ref.partition(":")
     return uuid.UUID(product), lot
 
 
 def batch_ref(product_id: uuid.UUID, lot: str) -> str:
+    """The ``"<product id>:<lot>"`` reference records use for a batch."""
     return f"{product_id}:{lot}"
 
 
@@ -531,8 +441,6 @@ def leaf_bytes(
     personal data can be erased later without breaking the log; and to the signatures, so a
     signature cannot be swapped. ``logged_at`` is the registry's time of appending.
     """
-    from registry.crypto.jcs import canonicalize
-
     return canonicalize(
         {
             "kind": kind,

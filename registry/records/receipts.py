@@ -13,8 +13,8 @@ from registry.errors import NotFound
 from registry.log import merkle
 from registry.log.receipt import format_tlog_proof
 from registry.models import Record
-from registry.services import log as log_service
-from registry.services import records as record_service
+from registry.records.stored import record_by_digest
+from registry.transparency import log as log_service
 
 
 def find_record(session: Session, record_id: str) -> Record:
@@ -24,7 +24,7 @@ def find_record(session: Session, record_id: str) -> Record:
         if found is None:
             raise NotFound(f"no record at index {record_id}")
         return found
-    return record_service.record_by_digest(session, record_id.lower())
+    return record_by_digest(session, record_id.lower())
 
 
 def record_tlog_proof(session: Session, record: Record) -> str:

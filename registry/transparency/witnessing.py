@@ -42,8 +42,8 @@ from registry.log.note import (
     parse_cosignature_vkey,
 )
 from registry.models import Checkpoint, CheckpointCosignature, utcnow
-from registry.services.log import DatabaseNodeReader, latest_checkpoint
 from registry.settings import Settings, parse_witness_entry
+from registry.transparency.log import DatabaseNodeReader, latest_checkpoint
 
 __all__ = [
     "COSIGNATURE_GRACE",
@@ -67,7 +67,9 @@ REQUEST_TIMEOUT = 5.0
 """Seconds for connecting to, and then for each read from, a witness."""
 
 BASE_BACKOFF = 1.0
+"""Seconds to wait after a witness's first failure; doubled per failure."""
 MAX_BACKOFF = 60.0
+"""The longest wait between submissions to a failing witness, in seconds."""
 MAX_CONFLICT_RETRIES = 3
 """409 answers followed within one submission; more means the witness keeps moving."""
 
@@ -75,6 +77,7 @@ COSIGNATURE_GRACE = timedelta(seconds=10)
 """How long ``GET /log/checkpoint`` waits for witnesses before serving an uncosigned head."""
 
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
+"""The media type of a witness's 409 answer giving the size it knows (C2SP tlog-witness)."""
 _MAX_RESPONSE = 64 * 1024
 
 
@@ -96,14 +99,17 @@ class WitnessEndpoint:
 
     @property
     def name(self) -> str:
+        """The witness's name, as its C2SP tlog-cosignature key names it."""
         return self.verifier.name
 
     @property
     def add_checkpoint_url(self) -> str:
+        """Where checkpoints are submitted (C2SP tlog-witness ``add-checkpoint``)."""
         return f"{self.url}/add-checkpoint"
 
 
 def configured_witnesses(settings: Settings) -> list[WitnessEndpoint]:
+    """The witnesses ``REGISTRY_WITNESSES`` names."""
     return [WitnessEndpoint.parse(entry) for entry in settings.witnesses]
 
 
@@ -380,9 +386,11 @@ class WitnessSubmitter:
         factory: sessionmaker[Session],
         clock: Callable[[], datetime] = utcnow,
     ) -> WitnessSubmitter:
+        """A submitter for the witnesses the settings configure."""
         return cls(factory, configured_witnesses(settings), clock=clock)
 
     def start(self) -> None:
+        """Start one background thread per witness."""
         for worker in self._workers:
             worker.start()
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from registry.errors import NotFound
 from registry.models import LogNode, Record
-from registry.services import log as log_service
+from registry.transparency import log as log_service
 
 __all__ = [
     "MAX_ENTRY_SIZE",
@@ -82,6 +82,7 @@ class Tile:
 
     @property
     def partial(self) -> bool:
+        """Whether the tile is partial (C2SP tlog-tiles: under 256 hashes, ``.p/<width>``)."""
         return self.width < TILE_WIDTH
 
     @property
@@ -111,13 +112,16 @@ class EntryBundle:
 
     @property
     def partial(self) -> bool:
+        """Whether this is a partial bundle (fewer than 256 entries)."""
         return self.width < TILE_WIDTH
 
     @property
     def first_leaf(self) -> int:
+        """The log index of the bundle's first entry."""
         return self.index * TILE_WIDTH
 
     def path(self) -> str:
+        """The tlog-tiles path below the log prefix, e.g. ``tile/entries/x001/067.p/17``."""
         return f"tile/entries/{_path_suffix(self.index, self.width)}"
 
 

@@ -14,9 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from registry.gs1 import gtin_check_digit
 from registry.models import Account, ApiToken, Organization, OrgKind, Role, utcnow
 
 TOKEN_PREFIX = "grt_"  # noqa: S105 - a public prefix that makes leaked tokens greppable
+"""How every plain API token begins, so a leaked one is easy to find and revoke."""
+
 _hasher = PasswordHasher()
 _REGION_RE = re.compile(r"^[1-8][0-9]{5}$")
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
@@ -34,6 +37,9 @@ def create_organization(
     approvals_required: int = 1,
     id: uuid.UUID | None = None,
 ) -> Organization:
+    """Register an organization: a GB/T 2260 region, a GS1 GLN if it has one (unique, with a valid
+    check digit), and for an authority its jurisdiction (a prefix of its region) and how many
+    officials must approve an endorsement (1-3)."""
     if not _REGION_RE.match(region_code):
         raise InvalidInput(f"region_code {region_code!r} is not a 6-digit GB/T 2260 code")
     if kind is OrgKind.AUTHORITY:
@@ -48,8 +54,6 @@ def create_organization(
     ):
         raise InvalidInput("approvals_required is 1-3, and above 1 only for an authority")
     if gln is not None:
-        from registry.gs1 import gtin_check_digit
-
         if not (
             gln.isascii()
             and gln.isdigit()
@@ -75,6 +79,7 @@ def create_organization(
 
 
 def get_organization(session: Session, org_id: uuid.UUID) -> Organization:
+    """The organization with this id; ``NotFound`` if there is none."""
     org = session.get(Organization, org_id)
     if org is None:
         raise NotFound(f"no organization {org_id}")
@@ -124,10 +129,13 @@ def create_account(
 
 
 def hash_password(password: str) -> str:
+    """An Argon2id hash of a password (the library's default parameters)."""
     return _hasher.hash(password)
 
 
 def check_password(session: Session, username: str, password: str) -> Account:
+    """The enabled account with this username and password; ``Unauthenticated`` otherwise, with the
+    same message whichever part was wrong."""
     account = session.scalars(select(Account).where(Account.username == username)).first()
     if account is None or account.password_hash is None or account.disabled_at is not None:
         raise Unauthenticated("wrong username or password")
@@ -160,6 +168,8 @@ def issue_token(
 
 
 def authenticate_token(session: Session, plain: str) -> Account:
+    """The enabled account a plain bearer token belongs to; ``Unauthenticated`` if the token is
+    unknown, revoked or expired."""
     token = session.scalars(
         select(ApiToken).where(ApiToken.token_hash == _hash_token(plain))
     ).first()
@@ -177,6 +187,7 @@ def authenticate_token(session: Session, plain: str) -> Account:
 
 
 def list_tokens(session: Session, account: Account) -> list[ApiToken]:
+    """The account's API tokens, oldest first (hashes and prefixes only)."""
     return list(
         session.scalars(
             select(ApiToken).where(ApiToken.account_id == account.id).order_by(ApiToken.created_at)
@@ -185,6 +196,7 @@ def list_tokens(session: Session, account: Account) -> list[ApiToken]:
 
 
 def revoke_token(session: Session, account: Account, token_id: uuid.UUID) -> ApiToken:
+    """Revoke a token of one's own (an admin may revoke any); revoking twice is harmless."""
     token = session.get(ApiToken, token_id)
     if token is None:
         raise NotFound(f"no token {token_id}")
@@ -197,5 +209,6 @@ def revoke_token(session: Session, account: Account, token_id: uuid.UUID) -> Api
 
 
 def require_admin(account: Account) -> None:
+    """Refuse with ``Forbidden`` unless the account is a registry administrator."""
     if account.role is not Role.ADMIN:
         raise Forbidden("this needs a registry administrator")

@@ -1,4 +1,4 @@
-"""``registry.services.sessions`` on its own (SQLite and PostgreSQL): expiry, revocation,
+"""``registry.accounts.sessions`` on its own (SQLite and PostgreSQL): expiry, revocation,
 housekeeping, and invites that expire or are replaced."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.accounts import accounts
+from registry.accounts import sessions as service
 from registry.db import transaction
 from registry.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from registry.models import Account, LoginSession, OrgKind, Role, utcnow
-from registry.services import accounts
-from registry.services import sessions as service
 
 
 def _people(session: Session) -> tuple[Account, Account]:

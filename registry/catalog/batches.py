@@ -1,4 +1,7 @@
-"""Batches and their lineage (recursive CTEs over ``batch_inputs``)."""
+"""Batches and their lineage (recursive CTEs over ``batch_inputs``).
+
+A batch is found here by its id or by the public code on its label; records name it by a
+``"<product id>:<lot>"`` reference instead (``registry.records.stored.find_batch``)."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from registry.log.note import NoteSigner, sign_checkpoint, vkey
 from registry.models import Checkpoint, LogNode, LogState
 
 LOG_STATE_ID = 1
+"""The primary key of the single ``log_state`` row (the tree size and append lock)."""
 
 
 class DatabaseNodeReader:
@@ -33,6 +34,8 @@ class DatabaseNodeReader:
         self._session = session
 
     def get_nodes(self, keys: Collection[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        """The stored node hashes for ``(level, index)`` keys (RFC 6962 §2.1 subtree roots); missing
+        keys are absent from the result."""
         if not keys:
             return {}
         by_level: dict[int, list[int]] = {}
@@ -71,6 +74,7 @@ _LOG_NODES = cast(Table, LogNode.__table__)
 
 
 def ensure_log_state(session: Session) -> None:
+    """Create the single ``log_state`` row (tree size 0) if it is not there yet."""
     if session.get(LogState, LOG_STATE_ID) is None:
         session.add(LogState(id=LOG_STATE_ID, size=0))
         session.flush()
@@ -112,6 +116,7 @@ def append_leaves(session: Session, size: int, leaves: Sequence[bytes]) -> int:
 
 
 def log_note_signer(ctx: RegistryContext) -> NoteSigner:
+    """The C2SP signed-note signer of checkpoints: the log key under the log origin."""
     return NoteSigner(ctx.log_origin, ctx.log_signer.private_key)
 
 
@@ -139,6 +144,7 @@ def publish_checkpoint(session: Session, ctx: RegistryContext, size: int) -> Che
 
 
 def latest_checkpoint(session: Session) -> Checkpoint:
+    """The newest stored checkpoint (C2SP tlog-checkpoint); ``NotFound`` before the first."""
     checkpoint: Checkpoint = _newest(session, Checkpoint)
     return checkpoint
 
@@ -164,11 +170,13 @@ def _check_range(index: int, size: int, published: int) -> None:
 
 
 def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
+    """The RFC 6962 §2.1.1 audit path of leaf ``index`` in the tree of (published) ``size``."""
     _check_range(index, size, tree_size(session))
     return merkle.inclusion_proof(index, size, DatabaseNodeReader(session))
 
 
 def consistency_proof(session: Session, old_size: int, new_size: int) -> list[bytes]:
+    """The RFC 6962 §2.1.2 consistency proof from ``old_size`` to ``new_size``, both published."""
     published = tree_size(session)
     if not 1 <= old_size <= new_size <= published:
         raise InvalidInput(f"need 1 <= old <= new <= {published} (the latest tree size)")

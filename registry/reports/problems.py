@@ -26,6 +26,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from registry.endorsements.published import get_endorsement
 from registry.errors import InvalidInput, RateLimited
 from registry.models import (
     Account,
@@ -35,11 +36,13 @@ from registry.models import (
     ReportCategory,
     Role,
 )
-from registry.services import endorsements as endorsement_service
 
 TEXT_MIN = 5
+"""The fewest characters a report's text may have."""
 TEXT_MAX = 2000
+"""The most characters a report's text may have."""
 CONTACT_MAX = 200
+"""The most characters a report's contact may have."""
 
 # Control characters other than tab and newline: never useful in a report, and a way to
 # garble the screens that show them.
@@ -83,7 +86,7 @@ def validate_report(category: str | None, text: str | None, contact: str | None)
 
 def submit_report(session: Session, code: str, report: ReportInput, now: datetime) -> ProblemReport:
     """Store a validated report on endorsement ``code`` (``NotFound`` if there is none)."""
-    endorsement = endorsement_service.get_endorsement(session, code)
+    endorsement = get_endorsement(session, code)
     organization_id = None
     if endorsement.request_id is not None:
         request = session.get(EndorsementRequest, endorsement.request_id)
@@ -129,7 +132,7 @@ def list_reports(
             )
         )
     if code is not None:
-        query = query.where(Endorsement.id == endorsement_service.get_endorsement(session, code).id)
+        query = query.where(Endorsement.id == get_endorsement(session, code).id)
     if after is not None:
         query = query.where(tuple_(ProblemReport.created_at, ProblemReport.id) < after)
     return [(report, endorsement_code) for report, endorsement_code in session.execute(query)]

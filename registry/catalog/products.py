@@ -1,4 +1,5 @@
-"""Products: registry metadata owned by the organization that makes them."""
+"""Products: registry metadata owned by the organization that makes them (GS1 GTIN-14
+when the producer has one, see ``registry.gs1``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from registry.gs1 import normalize_gtin
 from registry.models import Account, Organization, OrgKind, Product
 
 PRODUCER_KINDS = frozenset({OrgKind.COOPERATIVE, OrgKind.PROCESSOR})
+"""The organization kinds that make goods and so may register products."""
 
 
 def create_product(
@@ -25,6 +27,9 @@ def create_product(
     standard_ref: str = "",
     id: uuid.UUID | None = None,
 ) -> Product:
+    """Register a product of ``account``'s organization (a cooperative or processor).
+
+    The GTIN, if given, is normalized to GTIN-14 and must be unique in the registry."""
     org = session.get(Organization, account.organization_id)
     assert org is not None
     if org.kind not in PRODUCER_KINDS:
@@ -49,6 +54,7 @@ def create_product(
 
 
 def get_product(session: Session, product_id: uuid.UUID) -> Product:
+    """The product with this id; ``NotFound`` if there is none."""
     product = session.get(Product, product_id)
     if product is None:
         raise NotFound(f"no product {product_id}")

@@ -32,6 +32,9 @@ def _hour(moment: datetime) -> datetime:
 
 
 class ScanCounter:
+    """Scans counted in memory per endorsement and hour until a flush adds them to the
+    ``scan_counts`` table."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()  # guards _pending; held for microseconds
         self._pending: Counter[tuple[uuid.UUID, datetime]] = Counter()
@@ -41,13 +44,16 @@ class ScanCounter:
         self._flushing = threading.Lock()  # one flush at a time, or a batch is added twice
 
     def record(self, endorsement_id: uuid.UUID, when: datetime | None = None) -> None:
+        """Count one scan of ``endorsement_id`` in the hour of ``when`` (now by default)."""
         with self._lock:
             self._pending[(endorsement_id, _hour(when or utcnow()))] += 1
 
     def pending(self, endorsement_id: uuid.UUID) -> int:
+        """The scans of ``endorsement_id`` counted but not yet flushed."""
         return sum(self.pending_by_hour(endorsement_id).values())
 
     def pending_by_hour(self, endorsement_id: uuid.UUID) -> Counter[datetime]:
+        """The unflushed scans of ``endorsement_id``, by hour."""
         with self._lock:
             return Counter(
                 {hour: n for (eid, hour), n in self._pending.items() if eid == endorsement_id}
@@ -144,14 +150,17 @@ class ScanFlusher:
         self._thread = threading.Thread(target=self._run, name="scan-flusher", daemon=True)
 
     def start(self) -> None:
+        """Start the background thread that flushes every ``interval`` seconds."""
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the thread, then flush what is still pending."""
         self._stop.set()
         self._thread.join(timeout=5)
         self.flush_now()
 
     def flush_now(self) -> None:
+        """Flush now; on failure the counts stay pending and a warning is logged."""
         try:
             self.counter.flush(self.factory)
         except Exception:  # counts stay pending and are retried next time

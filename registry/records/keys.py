@@ -21,8 +21,8 @@ from registry.crypto.jcs import canonicalize
 from registry.crypto.keys import Signer, key_id, load_public_key, seal_private_key
 from registry.errors import Forbidden, InvalidInput, NotFound
 from registry.models import Account, Organization, Role, SigningKey
-from registry.records import RECORD_PAYLOAD_TYPE, Kind
-from registry.services import records as record_service
+from registry.records import ingest
+from registry.records.schema import RECORD_PAYLOAD_TYPE, Kind
 
 
 def _now_text(ctx: RegistryContext) -> str:
@@ -105,7 +105,7 @@ def register_client_key(
             rule="not-a-key-record",
         )
     countersigned = add_signature(envelope, ctx.registry_signer)
-    accepted = record_service.submit(session, ctx, countersigned, submitter)
+    accepted = ingest.submit(session, ctx, countersigned, submitter)
     return _key_of(session, accepted.row(session).payload)
 
 
@@ -118,7 +118,7 @@ def create_custodial_key(
         registration_document(session, ctx, account, signer.public_key_raw, rotates)
     )
     envelope = sign_envelope(RECORD_PAYLOAD_TYPE, payload, [ctx.registry_signer, signer])
-    accepted = record_service.submit(session, ctx, envelope, None)
+    accepted = ingest.submit(session, ctx, envelope, None)
     key = _key_of(session, accepted.row(session).payload)
     key.custodial = True
     key.sealed_private_key = seal_private_key(signer.private_raw(), ctx.master_key, key.key_id)
@@ -134,6 +134,8 @@ def revoke_key(
     reason: str,
     compromised_since: datetime | None = None,
 ) -> SigningKey:
+    """Revoke a key by a key-revocation record signed by the registry key (its holder or an admin
+    asks); ``compromised_since`` marks what it signed from then on as suspect (docs/records.md)."""
     key = session.get(SigningKey, key_to_revoke)
     if key is None:
         raise NotFound(f"no key {key_to_revoke}")
@@ -150,12 +152,13 @@ def revoke_key(
     if compromised_since is not None:
         document["compromised_since"] = compromised_since.isoformat(timespec="seconds")
     envelope = sign_envelope(RECORD_PAYLOAD_TYPE, canonicalize(document), [ctx.registry_signer])
-    record_service.submit(session, ctx, envelope, None)
+    ingest.submit(session, ctx, envelope, None)
     session.refresh(key)
     return key
 
 
 def list_keys(session: Session, account: Account) -> list[SigningKey]:
+    """The keys an account may see (its organization's; an admin, all), by registration index."""
     query = select(SigningKey).order_by(SigningKey.registered_index)
     if account.role is not Role.ADMIN:
         query = query.where(SigningKey.organization_id == account.organization_id)

@@ -1,0 +1,4 @@
+"""The catalogue: products an organization registers and the batches (lots) made of them.
+
+Functions take a SQLAlchemy ``Session``; they flush, and the caller's boundary commits.
+"""

@@ -1,0 +1,127 @@
+"""The parts records are made of: places, batch quantities, readings, parties, keys and
+their holders, stream hosts, precondition results (docs/records.md).
+
+Each is a strict model (``StrictModel``): unknown fields are refused, nothing is coerced.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from registry.records.fields import (
+    BatchRef,
+    DateStr,
+    KeyId,
+    Measure,
+    Quantity,
+    RegionCode,
+    ShortText,
+    StrictModel,
+    Text,
+    Timestamp,
+    Unit,
+    Uuid,
+    latitude,
+    longitude,
+)
+
+JCS_MAX_INT = 2**53 - 1
+"""The largest integer RFC 8785 keeps exact (an IEEE 754 double's integer range)."""
+
+
+class Place(StrictModel):
+    """Where a step happened: a GB/T 2260 region code, optionally a point and a name."""
+
+    region: RegionCode
+    lat: Annotated[str, AfterValidator(latitude)] | None = None
+    lon: Annotated[str, AfterValidator(longitude)] | None = None
+    name: ShortText | None = None
+
+
+class Consumed(StrictModel):
+    """A processing input: how much of which batch the transformation used."""
+
+    batch: BatchRef
+    quantity: Quantity
+
+
+class Produced(StrictModel):
+    """A processing output: the batch it creates, its quantity and best-before."""
+
+    batch: BatchRef
+    quantity: Quantity
+    unit: Unit
+    best_before: DateStr | None = None
+
+
+class Package(StrictModel):
+    """How a packed batch is packaged: ``count`` packages of ``size`` ``unit`` each."""
+
+    count: Annotated[int, Field(ge=1, le=JCS_MAX_INT)]
+    size: Quantity
+    unit: Unit
+
+
+class Reading(StrictModel):
+    """One storage sensor reading: temperature (and humidity) at a time."""
+
+    time: Timestamp
+    celsius: Measure
+    humidity: Measure | None = None
+
+
+class Party(StrictModel):
+    """The other side of a shipment: a registry organization or just a name."""
+
+    org: Uuid | None = None
+    name: ShortText
+    place: Place | None = None
+
+
+class PublicKey(StrictModel):
+    """An Ed25519 public key as records carry it: key id (SHA-256) and raw base64."""
+
+    id: KeyId
+    public_key: Annotated[str, StringConstraints(min_length=40, max_length=64)]  # base64 raw
+    algorithm: Literal["ed25519"] = "ed25519"
+
+
+class Holder(StrictModel):
+    """Who holds a registered key: an account (none for the registry key) and its role."""
+
+    account: Uuid | None
+    role: Literal["registry", "admin", "clerk", "official"]
+    name_zh: ShortText
+    name_en: ShortText | None = None
+    title_zh: ShortText | None = None
+    title_en: ShortText | None = None
+
+
+class OrgInfo(StrictModel):
+    """The facts of a key holder's organization, as the registry key attests them."""
+
+    id: Uuid
+    kind: Literal["operator", "cooperative", "processor", "carrier", "lab", "authority"]
+    name_zh: ShortText
+    name_en: ShortText
+    region: RegionCode
+    jurisdiction: Annotated[str, StringConstraints(pattern=r"^[1-8][0-9]{1,5}$")] | None = None
+
+
+class Host(StrictModel):
+    """A person on the stream: the endorsing official or the streamer."""
+
+    name: ShortText
+    role: Literal["official", "streamer"]
+    account: Uuid | None = None
+    title: ShortText | None = None
+
+
+class PreconditionResult(StrictModel):
+    """One precondition as evaluated when the endorsement was signed."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]
+    ok: bool
+    detail: Text
