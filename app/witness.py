@@ -1,9 +1,9 @@
 """The witness's server: ``POST /add-checkpoint`` (c2sp.org/tlog-witness) and ``GET /vkey``.
 
 Deliberately tiny and separate from the registry's app: a witness is run by someone other
-than the log's operator. Every decision is made by ``registry.witness.Witness``; this module
-only reads the body, runs the blocking check (file lock, fsync) off the event loop, and maps
-``WitnessError.status`` to the response the spec requires.
+than the log's operator. Every decision is made by ``registry.transparency.witness.Witness``;
+this module only reads the body, runs the blocking check (file lock, fsync) off the event
+loop, and maps ``WitnessError.status`` to the response the spec requires.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from registry.errors import RegistryError
-from registry.witness import (
+from registry.transparency.witness import (
     MAX_REQUEST_SIZE,
     SIZE_CONTENT_TYPE,
     CheckpointConflict,

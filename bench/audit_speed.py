@@ -32,13 +32,13 @@ import httpx
 from sqlalchemy import select
 
 from registry.audit import Mirror, _Audit, run_audit
-from registry.bootstrap import bootstrap
 from registry.context import RegistryContext
 from registry.crypto.dsse import sign_envelope
 from registry.crypto.jcs import canonicalize
 from registry.db import make_engine, make_session_factory, transaction, upgrade
 from registry.demo import demo_id, load_demo
 from registry.models import Account
+from registry.operations.bootstrap import bootstrap
 from registry.records import custodial
 from registry.records import ingest as record_service
 from registry.records.schema import RECORD_PAYLOAD_TYPE

@@ -49,7 +49,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from bench.common import latency_ms, machine, table_row
 from bench.progress import say
 from bench.proof_bench import ProofTree, bench_proofs, compute_proof_tree, load_proof_tree
-from registry.bootstrap import bootstrap
 from registry.clock import CHINA_TZ
 from registry.context import RegistryContext
 from registry.crypto.dsse import Envelope, sign_envelope
@@ -58,6 +57,7 @@ from registry.crypto.keys import Signer
 from registry.db import make_engine, make_session_factory, transaction, upgrade
 from registry.demo import demo_id, load_demo
 from registry.models import Account, Base, LogState, Record
+from registry.operations.bootstrap import bootstrap
 from registry.records import ingest as record_ingest
 from registry.records import keys as key_service
 from registry.records.schema import RECORD_PAYLOAD_TYPE

@@ -6,7 +6,7 @@ import json
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.app import create_app
+from app.factory import create_app
 from registry.crypto.dsse import Envelope, verified_keyids
 from registry.crypto.keys import load_public_key
 from registry.db import transaction

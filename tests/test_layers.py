@@ -30,6 +30,8 @@ CORE = (
     "registry.clock",
     "registry.qr",
     "registry.records.schema",
+    "registry.records.fields",
+    "registry.records.parts",
 )
 
 

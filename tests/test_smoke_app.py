@@ -1,6 +1,6 @@
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from app.factory import create_app
 
 
 def test_health_and_genesis(settings, db):

@@ -299,7 +299,7 @@ def _count(value: str | None) -> bool:
         404: {"content": {"application/problem+json": {}}, "description": "no such code"},
     },
     # The OpenAPI entry. Requests are answered by the same function as a plain Starlette
-    # route registered ahead of every other route (api.app.SCAN_ROUTES), so the parameters
+    # route registered ahead of every other route (app.factory.SCAN_ROUTES), so the parameters
     # are read from the request and documented here.
     openapi_extra={
         "parameters": [

@@ -58,8 +58,8 @@ def create_account(
     import uuid
 
     from registry.accounts import accounts
-    from registry.bootstrap import bootstrap, operator
     from registry.models import Role
+    from registry.operations.bootstrap import bootstrap, operator
 
     settings, factory = session_factory()
     try:

@@ -27,7 +27,7 @@ def backup_command(
     dest: Annotated[Path, typer.Argument(help="a new directory to write the backup into")],
 ) -> None:
     """Back up the whole registry (portable between SQLite and PostgreSQL)."""
-    from registry.backup import backup
+    from registry.operations.backup import backup
 
     settings = get_settings()
     try:
@@ -50,7 +50,7 @@ def restore_command(
 ) -> None:
     """Restore a backup into this registry's database (migrated first). Needs the same
     master key as the backed-up registry."""
-    from registry.backup import restore
+    from registry.operations.backup import restore
 
     settings = get_settings()
     try:
@@ -72,7 +72,7 @@ def serve(
     """Migrate the database, then serve the API and the web pages."""
     import uvicorn
 
-    from registry.bootstrap import bootstrap
+    from registry.operations.bootstrap import bootstrap
 
     settings, factory = session_factory()
     try:
@@ -92,7 +92,7 @@ def serve(
     err.print(f"serving on http://{host}:{port}  (public base URL {settings.base_url})")
     # No access log: it would print every viewer's IP address, which the registry never keeps.
     uvicorn.run(
-        "api.asgi:app",
+        "app.asgi:app",
         host=host,
         port=port,
         workers=workers,
@@ -106,8 +106,8 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
 ) -> None:
     """Load the demo dataset (idempotent)."""
-    from registry.bootstrap import bootstrap
     from registry.demo import load_demo
+    from registry.operations.bootstrap import bootstrap
 
     settings, factory = session_factory()
     try:

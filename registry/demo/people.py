@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.accounts import accounts as account_service
-from registry.bootstrap import operator
 from registry.catalog import products as product_service
 from registry.context import RegistryContext
 from registry.demo.ids import demo_id
 from registry.models import Account, Organization, OrgKind, Role
+from registry.operations.bootstrap import operator
 from registry.records import keys as key_service
 
 DEMO_PASSWORD = "guarantee-demo-2026"  # noqa: S105 - published on purpose, development only

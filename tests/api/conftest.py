@@ -30,8 +30,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from api.app import create_app
-from registry import bootstrap
+from app.factory import create_app
 from registry.accounts import accounts
 from registry.catalog import products
 from registry.crypto.dsse import sign_envelope
@@ -40,6 +39,7 @@ from registry.crypto.keys import Signer
 from registry.db import transaction
 from registry.log.note import Checkpoint
 from registry.models import Account, Base, Batch, OrgKind, Record, Role, SigningKey
+from registry.operations import bootstrap
 from registry.records import keys
 from registry.records.schema import RECORD_PAYLOAD_TYPE
 from registry.settings import Settings

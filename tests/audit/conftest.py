@@ -17,7 +17,7 @@ import pytest
 from fastapi import Request, Response
 from sqlalchemy import Engine
 
-from api.app import create_app
+from app.factory import create_app
 from registry.demo import load_demo
 from registry.settings import Settings
 from tests.audit.helpers import LiveRegistry, restore_tables, snapshot_tables

@@ -36,7 +36,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from api.app import create_app
+from app.factory import create_app
 from registry.accounts import accounts as account_service
 from registry.catalog import products as product_service
 from registry.context import RegistryContext

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
-from api.app import create_app
+from app.factory import create_app
 from registry.accounts import accounts as account_service
 from registry.context import RegistryContext
 from registry.db import make_engine, transaction, upgrade

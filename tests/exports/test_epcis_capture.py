@@ -306,7 +306,7 @@ def test_capture_of_standard_gs1_events(demo: Registry):
 def test_empty_registry_exports_a_valid_empty_document(settings, db, epcis_validator):
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from app.factory import create_app
 
     with TestClient(create_app(settings, db)) as client:
         document = client.get("/api/v1/export/epcis").json()

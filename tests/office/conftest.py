@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.app import create_app
+from app.factory import create_app
 from registry.db import make_engine, upgrade
 from registry.demo import DEMO_PASSWORD, load_demo
 from registry.settings import Settings

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.app import create_app
+from app.factory import create_app
 from registry.db import make_engine, make_session_factory
 from registry.demo import load_demo
 from registry.settings import Settings

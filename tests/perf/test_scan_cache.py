@@ -197,7 +197,7 @@ def test_a_build_raced_by_an_invalidation_is_served_once_and_not_kept(
 
 
 def test_the_verify_endpoint_stays_documented(scan: Scan):
-    """Served by a plain Starlette route (api.app.SCAN_ROUTES), described by its FastAPI one."""
+    """Served by a plain Starlette route (app.factory.SCAN_ROUTES), described by its FastAPI one."""
     spec = scan.client.get("/openapi.json").json()
     operation = spec["paths"]["/api/v1/verify/{code}"]["get"]
     assert {p["name"] for p in operation["parameters"]} == {"code", "count"}

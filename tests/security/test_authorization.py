@@ -258,7 +258,7 @@ class Matrix:
 
 
 def _admin(session: Any) -> Party:
-    from registry import bootstrap
+    from registry.operations import bootstrap
 
     operator = bootstrap.operator(session)
     admin = account_service.create_account(

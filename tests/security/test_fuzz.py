@@ -36,7 +36,7 @@ from schemathesis.checks import (
 from schemathesis.python import asgi as schemathesis_asgi
 from sqlalchemy import Engine, select
 
-from api.app import create_app
+from app.factory import create_app
 from registry.accounts import accounts
 from registry.db import transaction
 from registry.demo import load_demo

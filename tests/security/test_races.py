@@ -28,10 +28,10 @@ from typing import Any
 import httpx
 import pytest
 
-from registry import bootstrap
 from registry.accounts import accounts
 from registry.db import make_engine, transaction, upgrade
 from registry.models import Role
+from registry.operations import bootstrap
 from registry.settings import Settings
 from tests.conftest import POSTGRES_URL
 from tests.endorsements.world import Party, build_world

@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from api.app import create_app
+from app.factory import create_app
 from registry.crypto.dsse import Envelope, sign_envelope
 from registry.crypto.jcs import canonicalize
 from registry.crypto.keys import Signer

@@ -14,7 +14,7 @@ import hashlib
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
-from api.app import create_app
+from app.factory import create_app
 from registry.log import merkle
 from registry.models import LogNode, LogState
 from registry.settings import Settings

@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from api.app import create_app
+from app.factory import create_app
 from registry.accounts import accounts
 from registry.codes import ALPHABET, check_character
 from registry.db import make_engine, transaction, upgrade

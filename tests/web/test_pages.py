@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import Engine, select
 
-from api.app import create_app
+from app.factory import create_app
 from registry import qr
 from registry.codes import ALPHABET, check_character
 from registry.db import transaction

@@ -14,14 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.witness import create_witness_app
 from registry.accounts import accounts
-from registry.bootstrap import bootstrap, operator
 from registry.context import RegistryContext
 from registry.db import make_session_factory, transaction
 from registry.models import Account, Role
+from registry.operations.bootstrap import bootstrap, operator
 from registry.records import keys as key_service
 from registry.settings import Settings
 from registry.transparency import log as log_service
-from registry.witness import Witness
+from registry.transparency.witness import Witness
 from tests.support import bound_socket, serve_in_thread
 
 

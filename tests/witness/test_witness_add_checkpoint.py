@@ -28,7 +28,7 @@ from registry.log.note import (
     parse_cosignature_vkey,
     sign_checkpoint,
 )
-from registry.witness import (
+from registry.transparency.witness import (
     MAX_REQUEST_SIZE,
     CheckpointConflict,
     InconsistentCheckpoint,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from app.factory import create_app
 from registry.demo import load_demo
 from registry.log.note import Checkpoint, open_note, parse_cosignature_vkey, parse_vkey
 from registry.transparency import witnessing
-from registry.witness import Witness
+from registry.transparency.witness import Witness
 
 
 def served(client: TestClient, log_vkey: str, witness_vkey: str) -> tuple[int, set[str]]:

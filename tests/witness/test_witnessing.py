@@ -20,6 +20,7 @@ from registry.log.note import CosignatureSigner, open_checkpoint, open_cosignatu
 from registry.models import Checkpoint, CheckpointCosignature
 from registry.transparency import log as log_service
 from registry.transparency import witnessing
+from registry.transparency.witness import Witness, parse_add_checkpoint
 from registry.transparency.witnessing import (
     SubmissionFailed,
     WitnessEndpoint,
@@ -30,7 +31,6 @@ from registry.transparency.witnessing import (
     store_cosignature,
     submit_once,
 )
-from registry.witness import Witness, parse_add_checkpoint
 
 
 @pytest.fixture

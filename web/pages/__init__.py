@@ -1,1 +1,1 @@
-"""The public pages, one module per kind of page; ``api.app`` includes their routers."""
+"""The public pages, one module per kind of page; ``app.factory`` includes their routers."""

@@ -146,7 +146,7 @@ def _page_encoded(
 
 
 # The scan path's two routes are plain Starlette routes registered ahead of every other route
-# (api.app.SCAN_ROUTES): no FastAPI parameter handling, ~25 µs less per scan (measured).
+# (app.factory.SCAN_ROUTES): no FastAPI parameter handling, ~25 µs less per scan (measured).
 async def endorsement_page(request: Request) -> Response:
     """The consumer page: status, the official's guarantee and every signed step. Counts a
     scan (in memory; no IP address or viewer id is stored). Rendered once per entry, status

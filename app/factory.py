@@ -19,10 +19,10 @@ from api.routers import reports as problem_reports
 from api.routers import trace as trace_api
 from api.security import SecurityHeaders
 from registry import __version__
-from registry.bootstrap import bootstrap
 from registry.db import make_engine, make_session_factory, read_engine_for
 from registry.endorsements.scan_cache import ScanCache
 from registry.endorsements.scans import ScanCounter, ScanFlusher
+from registry.operations.bootstrap import bootstrap
 from registry.settings import Settings, get_settings
 from registry.transparency.witnessing import WitnessSubmitter
 from web.errors import error_page

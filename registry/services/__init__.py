@@ -1,1 +1,0 @@
-"""Services: functions taking a Session. They flush; the caller's boundary commits."""
