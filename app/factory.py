@@ -1,15 +1,16 @@
-"""The FastAPI application factory."""
+"""The ASGI application factory: the one place where the API, the pages and the domain meet."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.gzip import GZipMiddleware
 
 from api import docs, problems
@@ -30,6 +31,8 @@ from web.office import router as office_router
 from web.pages import batch, certificate, consumer, overlay, qr
 from web.pages import trace as trace_pages
 from web.templating import STATIC_DIR
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 async def _bench_hello() -> Response:
@@ -57,11 +60,8 @@ async def _bench_hello_raw(request: Request) -> Response:
     return Response(b'{"hello":"world"}', media_type="application/json")
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the app. The database must already be migrated (``registry db upgrade``)."""
-    settings = settings or get_settings()
-    engine = engine or make_engine(settings.effective_database_url)
-    factory = make_session_factory(engine)
+def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
+    """Start the worker's background threads on start-up and stop them on shut-down."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,27 +81,28 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             app.state.scan_cache.stop()
             submitter.stop()
             flusher.stop()
-            if read_engine is not engine:
-                read_engine.dispose()
+            if app.state.read_engine is not app.state.engine:
+                app.state.read_engine.dispose()
 
-    app = FastAPI(
-        title="Guarantee Registry",
-        version=__version__,
-        summary="Signed evidence behind an official's livestream endorsement of a farm product",
-        lifespan=lifespan,
-        docs_url=None,  # served by api.docs from this host, not from a CDN
-        redoc_url=None,
-    )
+    return lifespan
+
+
+def _share_state(
+    app: FastAPI, settings: Settings, engine: Engine, factory: sessionmaker[Session]
+) -> None:
+    """What every request may reach through ``request.app.state`` (``api/deps.py``)."""
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = factory
-    read_engine = read_engine_for(engine)
-    app.state.read_session_factory = make_session_factory(read_engine)
+    app.state.read_engine = read_engine_for(engine)
+    app.state.read_session_factory = make_session_factory(app.state.read_engine)
     app.state.scan_counter = ScanCounter()
     app.state.scan_cache = ScanCache(app.state.read_session_factory, lambda: app.state.ctx)
     app.state.scan_cache.watch_commits(factory)
-    problems.install(app, html_error_page=error_page)
-    docs.install(app)
+
+
+def _add_routes(app: FastAPI, engine: Engine) -> None:
+    """Every route, in the order they are matched: the scan path first (see SCAN_ROUTES)."""
     if os.environ.get("REGISTRY_BENCH_HELLO") == "1":
         # First: the strictest baselines for the scan path.
         app.add_api_route("/bench/hello", _bench_hello, include_in_schema=False)
@@ -125,6 +126,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             connection.execute(text("SELECT 1"))
         return JSONResponse({"status": "ok", "version": __version__})
 
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app: the API (``api/``) and the pages (``web/``) on one domain
+    (``registry/``). The database must already be migrated (``registry db upgrade``)."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.effective_database_url)
+    factory = make_session_factory(engine)
+    app = FastAPI(
+        title="Guarantee Registry",
+        version=__version__,
+        summary="Signed evidence behind an official's livestream endorsement of a farm product",
+        lifespan=_lifespan(factory, settings),
+        docs_url=None,  # served by api.docs from this host, not from a CDN
+        redoc_url=None,
+    )
+    _share_state(app, settings, engine, factory)
+    problems.install(app, html_error_page=error_page)
+    docs.install(app)
+    _add_routes(app, engine)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Pages and JSON travel compressed: the consumer page's weight budget counts wire bytes.
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)

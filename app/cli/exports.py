@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.console import Console
 from app.cli.base import app, err, fail, session_factory
 from registry.db import transaction, upgrade
 from registry.errors import RegistryError
+
+if TYPE_CHECKING:
+    from registry.trace import Trace
 
 
 @app.command("trace")
@@ -26,9 +29,6 @@ def trace_command(
 ) -> None:
     """Trace a batch's lineage through processing records: a tree of batches, each with the
     signed records touching it."""
-    from rich.markup import escape
-    from rich.tree import Tree
-
     from registry import trace as trace_service
 
     settings, factory = session_factory()
@@ -41,6 +41,25 @@ def trace_command(
     if as_json:
         typer.echo(json.dumps(found.document(), ensure_ascii=False, indent=2))
         return
+    _print_tree(found)
+
+
+def _write_out(out: Path | None, data: bytes) -> None:
+    if out is None or str(out) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        out.write_bytes(data)
+        err.print(f"wrote {out} ({len(data)} bytes)")
+
+
+def _print_tree(found: Trace) -> None:
+    """Draw a trace as a tree of batches, each with the signed records that touch it."""
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    from registry import trace as trace_service
+
     records = found.records_by_batch()
     orgs = found.organizations
 
@@ -81,15 +100,6 @@ def trace_command(
         f"{len(found.batches)} batches, {len(found.edges)} edges, {len(found.records)} records"
         + (" (truncated)" if found.truncated else "")
     )
-
-
-def _write_out(out: Path | None, data: bytes) -> None:
-    if out is None or str(out) == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        out.write_bytes(data)
-        err.print(f"wrote {out} ({len(data)} bytes)")
 
 
 export_app = typer.Typer(no_args_is_help=True, help="EPCIS 2.0, FSMA 204 and 合格证 exports.")

@@ -68,6 +68,7 @@ class _Outcome:
 
     @property
     def ok(self) -> bool:
+        """Whether the receiver answered 2xx, which is all a delivery needs."""
         return self.status_code is not None and 200 <= self.status_code < 300
 
 

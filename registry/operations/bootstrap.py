@@ -40,6 +40,8 @@ def _server_signer(session: Session, name: str, master_key: bytes) -> Signer:
 
 
 def operator(session: Session) -> Organization:
+    """The operator's own organization (kind ``operator``), created on first use: admins'
+    accounts and the registry's custodial records belong to it."""
     org = session.scalars(select(Organization).where(Organization.kind == OrgKind.OPERATOR)).first()
     if org is None:
         org = Organization(

@@ -229,6 +229,7 @@ class CosignedState:
     checkpoint: str  # the checkpoint note text (no signatures)
 
     def to_json(self) -> dict[str, Any]:
+        """The state as stored in the witness's state file (root hash in standard base64)."""
         return {
             "size": self.size,
             "root_hash": base64.b64encode(self.root_hash).decode("ascii"),
@@ -237,6 +238,7 @@ class CosignedState:
 
     @classmethod
     def from_json(cls, value: Any) -> CosignedState:
+        """Read a state written by ``to_json``; raises ``ConfigurationError`` if it is damaged."""
         try:
             root = base64.b64decode(value["root_hash"], validate=True)
             state = cls(int(value["size"]), root, str(value["checkpoint"]))
@@ -340,6 +342,7 @@ class Witness:
 
     @property
     def name(self) -> str:
+        """The witness's key name, as it appears on its cosignature lines (C2SP signed-note)."""
         return self.signer.name
 
     @property

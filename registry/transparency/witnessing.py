@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from registry.errors import VerificationError
+from registry.errors import RegistryError, VerificationError
 from registry.log import merkle
 from registry.log.note import (
     CosignatureVerifier,
@@ -247,7 +247,7 @@ class WitnessProgress:
         return delay * jitter
 
 
-class SubmissionFailed(Exception):
+class SubmissionFailed(RegistryError):
     """A submission did not yield a stored cosignature (logged; the caller backs off)."""
 
 
@@ -334,6 +334,7 @@ class _WitnessWorker(threading.Thread):
         self.progress = WitnessProgress()
 
     def run(self) -> None:
+        """The thread's loop: submit, back off on failure, until told to stop."""
         with httpx.Client(timeout=self.timeout) as client:
             while not self.stop.is_set():
                 try:
