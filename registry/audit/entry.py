@@ -136,7 +136,7 @@ def _check_logged_at(index: int, record: Any, logged_at: str) -> None:
 def check_entry(index: int, leaf: bytes, envelope_json: object) -> CheckedEntry:
     """Check one served entry on its own: leaf ↔ envelope ↔ payload ↔ record schema.
 
-    The leaf (``registry.records.leaf_bytes``) commits to the payload's SHA-256, the payload
+    The leaf (``registry.records.schema.leaf_bytes``) commits to the payload's SHA-256, the payload
     type, the signatures and the time of logging; it is recomputed from the envelope, with
     ``logged_at`` taken from the served leaf, and must be byte-identical (it is the RFC 6962
     §2.1 leaf input of the log's tree). The payload must be RFC 8785 bytes of a record that
