@@ -6,9 +6,18 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from registry.errors import RegistryError
 
-class BodyTooLarge(Exception):
-    pass
+
+class BodyTooLarge(RegistryError):
+    """The body being read grew past the limit. Whoever answers it (the app's error handler,
+    or a parser that turned it into a 400), the answer sent is this middleware's 413."""
+
+    code = "body-too-large"
+    http_status = 413
+
+    def __init__(self, detail: str = "request body too large") -> None:
+        super().__init__(detail)
 
 
 class BodySizeLimit:

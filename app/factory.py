@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -28,6 +29,7 @@ from registry.settings import Settings, get_settings
 from registry.transparency.witnessing import WitnessSubmitter
 from web.errors import error_page
 from web.office import router as office_router
+from web.office.core import render_error as office_error_page
 from web.pages import batch, certificate, consumer, overlay, qr
 from web.pages import trace as trace_pages
 from web.templating import STATIC_DIR
@@ -142,7 +144,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         redoc_url=None,
     )
     _share_state(app, settings, engine, factory)
-    problems.install(app, html_error_page=error_page)
+    # One error handler for every domain error; the office's pages come in its own dress.
+    problems.install(app, html_error_page=partial(error_page, office_page=office_error_page))
     docs.install(app)
     _add_routes(app, engine)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -6,16 +6,21 @@ expected error is never a 500.
 
 The page shows its heading and hint in the page language first and the other language
 alongside (a viewer who landed here may read either). Paths under ``/office`` get the
-office's error page (``office/error.html``) from the same environment.
+office's error page for any domain error, not only a page's: rendered by the office itself
+(``OfficeErrorPage``, given by the composition root) so that it carries the office's
+language, cookies and headers, with the heading of its status (``ERROR_HEADINGS``) unless
+the error is a ``PageProblem`` that names its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from fastapi import Request
 from fastapi.responses import Response
 
+from api.problems import status_for
 from registry.errors import RegistryError
 from registry.i18n import N_
 from web.language import Language, language_of, toggle_keeping_query
@@ -33,6 +38,18 @@ MALFORMED_LINK = N_("二维码链接格式有误")
 MALFORMED_LINK_HINT = N_("请重新扫描包装上的二维码；若仍有误，请联系生产者。")
 
 OFFICE_PREFIX = "/office"
+
+# The office error page's heading of a domain error that names none, by HTTP status.
+ERROR_HEADINGS: dict[int, str] = {
+    400: N_("请求有误"),
+    403: N_("没有权限"),
+    404: N_("找不到"),
+    409: N_("与已有记录冲突"),
+    410: N_("链接已失效"),
+    422: N_("输入有误"),
+    429: N_("尝试次数过多"),
+}
+OTHER_ERROR = N_("出错了")
 
 
 class PageProblem(RegistryError):
@@ -84,12 +101,36 @@ def wants_json(request: Request) -> bool:
     return "json" in accept and "text/html" not in accept
 
 
-def error_page(request: Request, exc: RegistryError) -> Response | None:
+class OfficeErrorPage(Protocol):
+    """Renders the office's error page (``office/error.html``) in the office's own way:
+    ``heading`` and ``hint`` are catalogue messages, ``detail`` the service's words."""
+
+    def __call__(
+        self, request: Request, status_code: int, heading: str, detail: str, hint: str | None
+    ) -> Response: ...
+
+
+def _office_page(request: Request, exc: RegistryError, office: OfficeErrorPage) -> Response:
+    """The office's error page of any domain error, with the status ``status_for`` gives it
+    and the heading of that status, unless it is a ``PageProblem`` with its own."""
+    status = status_for(exc)
+    if isinstance(exc, PageProblem):
+        return office(request, status, exc.heading, exc.detail, exc.hint)
+    return office(request, status, ERROR_HEADINGS.get(status, OTHER_ERROR), exc.detail, None)
+
+
+def error_page(
+    request: Request, exc: RegistryError, office_page: OfficeErrorPage | None = None
+) -> Response | None:
     """The HTML error page of ``exc`` for ``request``; None when the request wants JSON or
-    the error is not a page's (then the caller answers with problem details)."""
+    the error is not a page's (then the caller answers with problem details). Under
+    ``/office`` every domain error gets ``office_page``'s page (the office answers in HTML,
+    whatever the client accepts)."""
+    path = request.url.path
+    if office_page is not None and path.startswith(OFFICE_PREFIX):
+        return _office_page(request, exc, office_page)
     if not isinstance(exc, PageProblem) or wants_json(request):
         return None
-    path = request.url.path
     language = language_of(request)
     lang = exc.lang or language.code
     office = path.startswith(OFFICE_PREFIX)

@@ -5,10 +5,8 @@ Importing the modules registers their routes on the one router; the catch-all co
 a mistyped address gets the office's own "not found" page.
 """
 
-from fastapi import Request
-from fastapi.responses import Response
-
 from registry.i18n import N_
+from web.errors import PageProblem
 
 # request_new before requests: "/requests/new" is not a request id.
 from web.office import (  # noqa: F401 (routes)
@@ -21,12 +19,13 @@ from web.office import (  # noqa: F401 (routes)
     requests,
     views,
 )
-from web.office.core import error_page, router
+from web.office.core import router
 
 
 @router.get("/{rest:path}", include_in_schema=False)
-def not_found(rest: str, request: Request) -> Response:
-    return error_page(request, 404, N_("找不到这个页面"), f"no page /office/{rest}")
+def not_found(rest: str) -> None:
+    """No such office page: a 404 on the office's error page."""
+    raise PageProblem(f"no page /office/{rest}", N_("找不到这个页面"))
 
 
 __all__ = ["router"]

@@ -21,6 +21,7 @@ from registry.accounts import accounts as account_service
 from registry.accounts import sessions as session_service
 from registry.errors import InvalidInput, NotFound, Unauthenticated
 from registry.i18n import N_
+from web.errors import PageProblem
 from web.names import Names
 from web.office.core import (
     LANG_COOKIE,
@@ -29,7 +30,6 @@ from web.office.core import (
     UserDep,
     clear_session_cookie,
     current_lang,
-    error_page,
     optional_user,
     redirect,
     render,
@@ -222,13 +222,14 @@ def change_password(
 # --- invite links ---------------------------------------------------------------------------
 
 
-def _invite_gone(request: Request) -> Response:
-    return error_page(
-        request,
-        410,
-        N_("邀请链接已失效"),
+def _invite_gone() -> PageProblem:
+    """An invite link that has been used, has expired or never existed (410)."""
+    return PageProblem(
         "this invite link has been used, has expired or does not exist",
+        N_("邀请链接已失效"),
         N_("每个邀请链接只能使用一次。请联系管理员获取新链接。"),
+        http_status=410,
+        code="gone",
     )
 
 
@@ -237,7 +238,7 @@ def invite_page(token: str, request: Request, session: SessionDep) -> Response:
     try:
         _, account = session_service.open_invite(session, token)
     except NotFound:
-        return _invite_gone(request)
+        raise _invite_gone() from None
     return render(request, "office/invite.html", account=account, errors={}, token=token)
 
 
@@ -249,13 +250,13 @@ def redeem_invite(
     try:
         _invite, account = session_service.open_invite(session, token)
     except NotFound:
-        return _invite_gone(request)
+        raise _invite_gone() from None
     try:
         account = session_service.redeem_invite(
             session, token, form.raw("new_password"), form.raw("confirm_password")
         )
     except NotFound:
-        return _invite_gone(request)
+        raise _invite_gone() from None
     except InvalidInput as exc:
         field = str(exc.extra.get("field") or "new_password")
         return render(

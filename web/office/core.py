@@ -9,8 +9,9 @@ logged-in user.
   the secret is derived from the registry's master key. A cross-site page can neither read
   the cookie nor compute the token, so a forged form is refused with a 403 page.
 - **Errors**: every route here answers in HTML. A domain error that escapes a handler
-  becomes an error page with its HTTP status (never a 500); a missing login becomes a
-  redirect to the login page.
+  becomes the office's error page with its HTTP status (never a 500), rendered by the app's
+  error handler at the edge (``web.errors``) through ``render_error``; a missing login
+  becomes a redirect to the login page.
 - **Language**: zh-CN first; a cookie switches to English. Every text comes from the one
   catalogue (``registry.i18n``; docs/i18n.md): ``{{ _("登录") }}`` in templates, ``_("登录")``
   with the request's ``translator`` in handlers, ``N_`` in tables shown through ``_()``.
@@ -36,13 +37,13 @@ from markupsafe import Markup
 from starlette.datastructures import FormData
 
 from api.deps import SessionDep
-from api.problems import status_for
 from registry.accounts import queries as account_queries
 from registry.accounts import sessions as session_service
-from registry.errors import Forbidden, RegistryError, Unauthenticated
+from registry.errors import Forbidden, Unauthenticated
 from registry.i18n import N_, gettext_for, pgettext_for
 from registry.models import Account, LoginSession, Organization, OrgKind, Role
 from web import templating
+from web.errors import PageProblem
 from web.office import labels
 from web.office.fields import translate
 from web.responses import PAGE_HEADERS
@@ -54,30 +55,36 @@ LANG_COOKIE = "gr_office_lang"
 COOKIE_PATH = "/office"
 CSRF_FIELD = "csrf_token"
 
-# --- errors that become pages ---------------------------------------------------------------
+# --- errors -------------------------------------------------------------------------------
 
 
-class LoginRequired(Exception):
-    """No valid session: the user is sent to the login page."""
+class LoginRequired(Unauthenticated):
+    """No valid session: the user is sent to the login page (by ``OfficeRoute``)."""
+
+    code = "login-required"
+
+    def __init__(self, detail: str = "sign in to the back office") -> None:
+        super().__init__(detail)
 
 
-class CsrfRefused(Exception):
-    """A POST without a valid CSRF token."""
+class CsrfRefused(PageProblem):
+    """A POST without a valid CSRF token: a 403 page asking to reload the form."""
 
+    code = "forbidden"
+    http_status = 403
 
-ERROR_HEADINGS: dict[int, str] = {
-    400: N_("请求有误"),
-    403: N_("没有权限"),
-    404: N_("找不到"),
-    409: N_("与已有记录冲突"),
-    410: N_("链接已失效"),
-    422: N_("输入有误"),
-    429: N_("尝试次数过多"),
-}
+    def __init__(self) -> None:
+        super().__init__(
+            "CSRF token missing or wrong: the form was not accepted.",
+            N_("表单已失效或来自其他网站"),
+            N_("请返回上一页，刷新后重新提交。"),
+        )
 
 
 class OfficeRoute(APIRoute):
-    """Turns what escapes a back-office handler into a page instead of problem+json."""
+    """Sends a request without a valid session to the login page. Every other error that
+    escapes a handler is a domain error, and the app's error handler at the edge answers it
+    with the office's error page (``web.errors``, ``render_error``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -95,19 +102,6 @@ class OfficeRoute(APIRoute):
                 if request.cookies.get(SESSION_COOKIE):
                     _delete_cookie(response, SESSION_COOKIE)
                 return response
-            except CsrfRefused:
-                return error_page(
-                    request,
-                    403,
-                    N_("表单已失效或来自其他网站"),
-                    "CSRF token missing or wrong: the form was not accepted.",
-                    N_("请返回上一页，刷新后重新提交。"),
-                )
-            except RegistryError as exc:
-                status = status_for(exc)
-                return error_page(
-                    request, status, ERROR_HEADINGS.get(status, N_("出错了")), exc.detail
-                )
 
         return office_handler
 
@@ -428,15 +422,15 @@ def render(
     return response
 
 
-def error_page(
+def render_error(
     request: Request,
     status_code: int,
     heading: str,
     detail: str,
     hint: str | None = None,
 ) -> HTMLResponse:
-    """The error page: ``heading`` and ``hint`` are catalogue messages, ``detail`` the
-    service's own (English) words."""
+    """The error page, as the edge's error handler asks for it (``web.errors``): ``heading``
+    and ``hint`` are catalogue messages, ``detail`` the service's own (English) words."""
     return render(
         request,
         "office/error.html",

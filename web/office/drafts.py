@@ -24,8 +24,9 @@ _DECIMAL_RE = re.compile(r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?$")
 _REGION_RE = re.compile(r"^[1-8][0-9]{5}$")
 
 
-class FormInvalid(Exception):
-    """A form with problems: each field's message, in the page language."""
+class FormInvalid(InvalidInput):
+    """A form with problems: each field's message, in the page language (the form's page
+    shows them again; one that escaped would be a 422 like any invalid input)."""
 
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("form invalid")
