@@ -215,9 +215,10 @@ def test_time_range_export(demo: Registry, epcis_validator):
 
 
 def test_cli_export(demo: Registry, monkeypatch, tmp_path, epcis_validator):
-    from registry import cli
+    from app import cli
+    from app.cli import base
 
-    monkeypatch.setattr(cli, "get_settings", lambda: demo.settings)
+    monkeypatch.setattr(base, "get_settings", lambda: demo.settings)
     runner = CliRunner()
     out = tmp_path / "trace.jsonld"
     result = runner.invoke(
