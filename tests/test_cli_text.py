@@ -1,11 +1,18 @@
-"""The language of the ``registry`` command's messages for people (docs/i18n.md): gettext's
-choice for a command line, English unless the environment asks for Chinese."""
+"""The ``registry`` command's messages for people come from the text catalogue, in the
+language the environment asks for (docs/i18n.md): English unless it asks for Chinese."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from registry.i18n import cli_language
+from registry.i18n import cli_language, gettext_for
+
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
 
 
 @pytest.mark.parametrize(
@@ -34,3 +41,26 @@ from registry.i18n import cli_language
 )
 def test_cli_language(environ: dict[str, str], lang: str) -> None:
     assert cli_language(environ) == lang
+
+
+def _db_upgrade(tmp_path: Path, **locale: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in LOCALE_VARIABLES}
+    env.pop("REGISTRY_DATABASE_URL", None)  # SQLite in the data dir
+    env.update(REGISTRY_DATA_DIR=str(tmp_path / "data"), **locale)
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_cli_messages_in_chinese_when_asked(tmp_path: Path) -> None:
+    chinese = _db_upgrade(tmp_path, LANG="zh_CN.UTF-8")
+    assert chinese.stderr == "数据库已是最新\n"
+    assert gettext_for("en")("数据库已是最新") == "database is up to date"
+    for locale in ({}, {"LANG": "C.UTF-8"}, {"LANG": "en_US.UTF-8"}):
+        assert _db_upgrade(tmp_path, **locale).stderr == "database is up to date\n", locale
