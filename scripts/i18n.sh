@@ -12,7 +12,7 @@ case "${1:-}" in
   extract)
     mkdir -p build
     # From the repository root: babel.cfg's patterns are relative to it.
-    pybabel extract -F babel.cfg -k N_ --sort-by-file -w 100 \
+    pybabel extract -F babel.cfg -k N_ -k _zh -k _en -k _pzh:1c,2 -k _pen:1c,2 --sort-by-file -w 100 \
       --project guarantee-registry -o "$POT" .
     ;;
   update)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.base import admin_app, err, fail, session_factory
+from app.cli.base import _, admin_app, err, fail, session_factory
 from registry.db import transaction
 from registry.errors import RegistryError
 
@@ -24,7 +24,7 @@ def create_org(
     from registry.accounts import accounts
     from registry.models import OrgKind
 
-    _, factory = session_factory()
+    factory = session_factory()[1]
     try:
         with transaction(factory) as session:
             org = accounts.create_organization(
@@ -97,13 +97,13 @@ def create_token(
     from registry.accounts import accounts
     from registry.models import Account
 
-    _, factory = session_factory()
+    factory = session_factory()[1]
     with transaction(factory) as session:
         account = session.scalars(select(Account).where(Account.username == username)).first()
         if account is None:
-            fail(f"no account {username}")
+            fail(_("没有账户 %(username)s") % {"username": username})
         assert account is not None
-        _, plain = accounts.issue_token(session, account, name)
+        plain = accounts.issue_token(session, account, name)[1]
         typer.echo(plain)
 
 
@@ -114,11 +114,11 @@ def revoke_token(token_id: str) -> None:
 
     from registry.models import ApiToken, utcnow
 
-    _, factory = session_factory()
+    factory = session_factory()[1]
     with transaction(factory) as session:
         token = session.get(ApiToken, uuid.UUID(token_id))
         if token is None:
-            fail(f"no token {token_id}")
+            fail(_("没有令牌 %(token_id)s") % {"token_id": token_id})
         assert token is not None
         token.revoked_at = token.revoked_at or utcnow()
-    err.print("revoked")
+    err.print(_("已撤销令牌"))

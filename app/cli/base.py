@@ -1,8 +1,10 @@
-"""The ``registry`` command's skeleton: the Typer apps every command hangs on, and the two
-helpers they share (a one-line failure and a session factory from the settings)."""
+"""The ``registry`` command's skeleton: the Typer apps every command hangs on, and the
+helpers they share (the messages' language, a one-line failure and a session factory from
+the settings)."""
 
 from __future__ import annotations
 
+import os
 from typing import NoReturn
 
 import typer
@@ -10,6 +12,7 @@ from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import make_engine, make_session_factory
+from registry.i18n import cli_language, gettext_for
 from registry.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -25,9 +28,18 @@ err = Console(stderr=True)
 """Where messages meant for people go: standard error, so standard output stays data."""
 
 
+def _(message: str) -> str:
+    """A message for people in the language of the environment (``LC_ALL``, ``LC_MESSAGES``,
+    ``LANG``; ``registry.i18n.cli_language``): English unless it asks for Chinese. Read at
+    each call, so the environment a command runs in decides. Data (JSON, ids, tokens) is never
+    translated."""
+    return gettext_for(cli_language(os.environ))(message)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` on standard error and exit with ``code`` (1 failure, 2 usage)."""
-    err.print(f"[red]error:[/red] {message}")
+    label = _("错误：")
+    err.print(f"[red]{label}[/red] {message}")
     raise typer.Exit(code)
 
 

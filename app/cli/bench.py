@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.base import app, fail
+from app.cli.base import _, app, fail
 
 
 @app.command("bench")
@@ -32,7 +32,7 @@ def bench_command(
 
     chosen = [b.strip() for b in backends.split(",") if b.strip()]
     if not chosen or any(b not in BACKENDS for b in chosen):
-        fail("--backends takes sqlite and/or postgresql", 2)
+        fail(_("--backends 只能是 sqlite 和/或 postgresql"), 2)
     raise typer.Exit(
         run(
             quick=quick,

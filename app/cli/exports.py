@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from app.cli.base import app, err, fail, session_factory
+from app.cli.base import _, app, err, fail, session_factory
 from registry.db import transaction, upgrade
 from registry.errors import RegistryError
 
@@ -50,7 +50,7 @@ def _write_out(out: Path | None, data: bytes) -> None:
         sys.stdout.buffer.flush()
     else:
         out.write_bytes(data)
-        err.print(f"wrote {out} ({len(data)} bytes)")
+        err.print(_("已写入 %(path)s（%(size)s 字节）") % {"path": out, "size": len(data)})
 
 
 def _print_tree(found: Trace) -> None:
@@ -144,8 +144,8 @@ def export_fsma204(
 
     kind = format or ("xlsx" if str(out).endswith(".xlsx") else "csv")
     if kind not in ("csv", "xlsx"):
-        fail("--format is csv or xlsx", 2)
-    _, factory = session_factory()
+        fail(_("--format 只能是 csv 或 xlsx"), 2)
+    factory = session_factory()[1]
     try:
         with transaction(factory) as session:
             rows = exports.fsma204_rows(session, lot=lot, product=product, since=since, until=until)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.base import app, db_app, err, fail, session_factory
+from app.cli.base import _, app, db_app, err, fail, session_factory
 from registry.db import make_engine, upgrade
 from registry.errors import RegistryError
 from registry.settings import get_settings
@@ -19,7 +19,7 @@ from registry.settings import get_settings
 def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
     upgrade(get_settings().effective_database_url)
-    err.print("database is up to date")
+    err.print(_("数据库已是最新"))
 
 
 @app.command("backup")
@@ -36,8 +36,13 @@ def backup_command(
         fail(exc.detail)
     checkpoint = manifest["checkpoint"] or {}
     err.print(
-        f"backed up {sum(manifest['tables'].values())} rows to {dest}; "
-        f"checkpoint size {checkpoint.get('size')}, root {checkpoint.get('root')}"
+        _("已备份 %(rows)s 行到 %(path)s；检查点大小 %(size)s，根 %(root)s")
+        % {
+            "rows": sum(manifest["tables"].values()),
+            "path": dest,
+            "size": checkpoint.get("size"),
+            "root": checkpoint.get("root"),
+        }
     )
 
 
@@ -59,7 +64,10 @@ def restore_command(
     except RegistryError as exc:
         fail(exc.detail)
     checkpoint = manifest["checkpoint"] or {}
-    err.print(f"restored; checkpoint size {checkpoint.get('size')}, root {checkpoint.get('root')}")
+    err.print(
+        _("已恢复；检查点大小 %(size)s，根 %(root)s")
+        % {"size": checkpoint.get("size"), "root": checkpoint.get("root")}
+    )
 
 
 @app.command()
@@ -82,14 +90,19 @@ def serve(
             from registry.demo import load_demo
 
             summary = load_demo(factory, ctx)
-            err.print(f"demo data loaded: {len(summary['batches'])} batches")
+            err.print(
+                _("演示数据已载入：%(batches)s 个批次") % {"batches": len(summary["batches"])}
+            )
             for account in summary.get("accounts", []):
                 err.print(
                     f"  {account['role']:<10} {account['username']:<22} {account['password']}"
                 )
     except RegistryError as exc:
         fail(exc.detail)
-    err.print(f"serving on http://{host}:{port}  (public base URL {settings.base_url})")
+    err.print(
+        _("正在 %(url)s 提供服务（公开基础网址 %(base_url)s）")
+        % {"url": f"http://{host}:{port}", "base_url": settings.base_url}
+    )
     # No access log: it would print every viewer's IP address, which the registry never keeps.
     uvicorn.run(
         "app.asgi:app",
@@ -119,6 +132,6 @@ def demo(
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         err.print(
-            f"demo data ready: {len(summary['batches'])} batches, "
-            f"{len(summary['endorsements'])} endorsements; see --json"
+            _("演示数据已就绪：%(batches)s 个批次，%(endorsements)s 个背书；详见 --json")
+            % {"batches": len(summary["batches"]), "endorsements": len(summary["endorsements"])}
         )

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli.base import app, fail, keys_app
+from app.cli.base import _, app, fail, keys_app
 from registry.errors import RegistryError
 
 
@@ -24,7 +24,7 @@ def keys_generate(
     from registry.crypto.keys import Signer, dump_key_file
 
     if out.exists():
-        fail(f"{out} exists; refusing to overwrite a key", 2)
+        fail(_("%(path)s 已存在，不会覆盖密钥") % {"path": out}, 2)
     signer = Signer.generate()
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -44,7 +44,7 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        fail(f"{path}: not JSON ({exc})", 2)
+        fail(_("%(path)s：不是 JSON（%(error)s）") % {"path": path, "error": exc}, 2)
 
 
 @app.command()

@@ -16,15 +16,16 @@ from registry import qr
 from registry.catalog import batches as batch_service
 from registry.errors import InvalidInput, NotFound
 from registry.exports.epcis.values import local_date
+from registry.i18n import N_, gettext_for
 from registry.models import Batch, Organization, Product, Record, RecordBatch
 from registry.transparency import log as log_service
 
 BASIS_LABELS = {
-    "self_test": ("自我检测合格", "Self-tested"),
-    "commissioned_test": ("委托检测合格", "Tested by a commissioned lab"),
-    "quality_control": ("内部质量控制合格", "Internal quality control"),
+    "self_test": N_("自我检测合格"),
+    "commissioned_test": N_("委托检测合格"),
+    "quality_control": N_("内部质量控制合格"),
 }
-"""The template's tick boxes: basis key → (Chinese, English) label."""
+"""The template's tick boxes: basis key → label (a catalogue message)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class CertificateView:
     @property
     def basis_labels(self) -> list[tuple[str, str, bool]]:
         """Every tick box of the template: (Chinese, English, ticked)."""
-        return [(zh, en, key in self.basis) for key, (zh, en) in BASIS_LABELS.items()]
+        zh, en = gettext_for("zh"), gettext_for("en")
+        return [(zh(label), en(label), key in self.basis) for key, label in BASIS_LABELS.items()]
 
 
 def label_url(session: Session, base_url: str, batch: Batch) -> str:

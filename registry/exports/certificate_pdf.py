@@ -5,6 +5,9 @@ One A6 page (105 × 148 mm), the label size of the national template (农业农�
 batch's package-label QR (the same symbol as ``/b/{code}/qr.png``). Chinese text is set in
 reportlab's built-in CID font STSong-Light (Adobe-GB1; the viewer supplies the glyphs, so
 nothing is downloaded or embedded); codes and numbers in Helvetica.
+
+Its words come from the text catalogue (docs/i18n.md), the same entries as the HTML page's:
+printed in Chinese with the English alongside, each label is ``_zh(msgid)`` and ``_en(msgid)``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from reportlab.platypus import Paragraph
 
 from registry import qr
 from registry.exports.certificate import CertificateView
+from registry.i18n import N_, gettext_for, pgettext_for
 
 CJK_FONT = "STSong-Light"
 """The Chinese font: reportlab's built-in CID font (Adobe-GB1), supplied by the viewer."""
@@ -35,6 +39,21 @@ QR_SIZE = 30 * mm
 """The printed size of the package-label QR."""
 QR_BOX = 8
 """Pixels per module of the embedded QR image: crisp when printed at 30 mm."""
+
+
+_zh = gettext_for("zh")
+_en = gettext_for("en")
+_pzh = pgettext_for("zh")
+_pen = pgettext_for("en")
+
+
+REGION = N_("行政区划")
+"""What the origin says without a place name, before the region code."""
+
+
+def _both(message: str) -> str:
+    """A heading as printed: the Chinese, then the English."""
+    return f"{_zh(message)} {_en(message)}"
 
 
 def _register_fonts() -> None:
@@ -51,7 +70,8 @@ def render_certificate_pdf(view: CertificateView, *, generated_by: str = "") -> 
     _register_fonts()
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A6, pageCompression=1)
-    canvas.setTitle(f"承诺达标合格证 {view.lot}")
+    title = _pzh("certificate", "承诺达标合格证")
+    canvas.setTitle(f"{title} {view.lot}")
     canvas.setAuthor(view.producer_zh)
     canvas.setSubject(f"Producer's compliance certificate, lot {view.lot}, batch {view.batch_code}")
     canvas.setCreator(generated_by or "Guarantee Registry")
@@ -74,17 +94,18 @@ def _heading(canvas: Canvas, view: CertificateView) -> float:
 
     y = height - MARGIN - 6 * mm
     canvas.setFont(CJK_FONT, 15)
-    canvas.drawCentredString(width / 2, y, "承诺达标合格证")
+    canvas.drawCentredString(width / 2, y, _pzh("certificate", "承诺达标合格证"))
     y -= 4.5 * mm
     canvas.setFont(LATIN_FONT, 7)
-    canvas.drawCentredString(width / 2, y, "Producer's Compliance Certificate")
+    canvas.drawCentredString(width / 2, y, _pen("certificate", "承诺达标合格证"))
     y -= 3.5 * mm
     canvas.drawCentredString(width / 2, y, f"No. {view.certificate_number}")
     if view.recalled:
         y -= 5 * mm
         canvas.setFillColorRGB(0.81, 0.13, 0.18)
         canvas.setFont(CJK_FONT, 10)
-        canvas.drawCentredString(width / 2, y, "该批次已召回，请勿销售 RECALLED")
+        warning, recalled = _zh("该批次已召回，请勿销售"), _pen("certificate", "已召回")
+        canvas.drawCentredString(width / 2, y, f"{warning} {recalled}")
         canvas.setFillColorRGB(0, 0, 0)
     return float(y - 4 * mm)
 
@@ -94,21 +115,22 @@ def _fields(canvas: Canvas, view: CertificateView, y: float) -> float:
     width, _ = A6
     label_x = MARGIN
     value_x = MARGIN + 24 * mm
+    region = f"{_zh(REGION)} {view.producer_region}"
     rows = [
-        ("食用农产品名称", "Product", view.product_zh, view.product_en),
-        ("数量（重量）", "Quantity", f"{view.quantity} {view.unit}", None),
-        ("生产者", "Producer", view.producer_zh, view.producer_en),
-        ("产地", "Origin", view.place_name or f"行政区划 {view.producer_region}", None),
-        ("批号", "Lot", view.lot, None),
-        ("开具日期", "Date", view.issued_on, None),
+        (N_("食用农产品名称"), view.product_zh, view.product_en),
+        (N_("数量（重量）"), f"{view.quantity} {view.unit}", None),
+        (N_("生产者"), view.producer_zh, view.producer_en),
+        (N_("产地"), view.place_name or region, None),
+        (N_("批号"), view.lot, None),
+        (N_("开具日期"), view.issued_on, None),
     ]
     text_width = width - value_x - MARGIN
-    for label_zh, label_en, value, value_en in rows:
+    for label, value, value_en in rows:
         y -= 5 * mm
         canvas.setFont(CJK_FONT, 8)
-        canvas.drawString(label_x, y, label_zh)
+        canvas.drawString(label_x, y, _zh(label))
         canvas.setFont(LATIN_FONT, 5.5)
-        canvas.drawString(label_x, y - 2.4 * mm, label_en)
+        canvas.drawString(label_x, y - 2.4 * mm, _en(label))
         _value(canvas, value, value_x, y, text_width)
         if value_en:
             canvas.setFont(LATIN_FONT, 5.5)
@@ -122,7 +144,7 @@ def _promise(canvas: Canvas, view: CertificateView, y: float) -> float:
     width, _ = A6
     y -= 6 * mm
     canvas.setFont(CJK_FONT, 8)
-    canvas.drawString(MARGIN, y, "我承诺 Promise")
+    canvas.drawString(MARGIN, y, _both(N_("我承诺")))
     promise = Paragraph(
         _escape(view.promise),
         ParagraphStyle("promise", fontName=CJK_FONT, fontSize=7.5, leading=10, wordWrap="CJK"),
@@ -137,7 +159,7 @@ def _basis(canvas: Canvas, view: CertificateView, y: float) -> None:
     """Basis: the template's tick boxes."""
     y -= 5 * mm
     canvas.setFont(CJK_FONT, 8)
-    canvas.drawString(MARGIN, y, "承诺依据 Basis")
+    canvas.drawString(MARGIN, y, _both(N_("承诺依据")))
     for label_zh, label_en, ticked in view.basis_labels:
         y -= 4 * mm
         canvas.rect(MARGIN + 1 * mm, y - 0.3 * mm, 2.6 * mm, 2.6 * mm)
@@ -159,12 +181,15 @@ def _label(canvas: Canvas, view: CertificateView) -> None:
     canvas.drawImage(ImageReader(io.BytesIO(png)), qr_x, qr_y, QR_SIZE, QR_SIZE)
     canvas.setFont(CJK_FONT, 7)
     text_y = qr_y + QR_SIZE - 4 * mm
-    canvas.drawString(MARGIN, text_y, "扫码查看签名记录")
+    canvas.drawString(MARGIN, text_y, _zh("扫码查看签名记录"))
     canvas.setFont(LATIN_FONT, 5.5)
-    canvas.drawString(MARGIN, text_y - 2.6 * mm, "Scan for the signed records")
+    canvas.drawString(MARGIN, text_y - 2.6 * mm, _en("扫码查看签名记录"))
+    # The codes' labels in English only, in Helvetica with the codes.
     canvas.setFont(LATIN_FONT, 7)
-    canvas.drawString(MARGIN, text_y - 7 * mm, f"Batch {view.batch_code}")
-    canvas.drawString(MARGIN, text_y - 10.5 * mm, f"Log index #{view.log_index}")
+    batch = _pen("certificate", "批次码")
+    canvas.drawString(MARGIN, text_y - 7 * mm, f"{batch} {view.batch_code}")
+    log_index = _pen("certificate", "日志序号")
+    canvas.drawString(MARGIN, text_y - 10.5 * mm, f"{log_index} #{view.log_index}")
     canvas.setFont("Courier", 5)
     canvas.drawString(MARGIN, text_y - 13.5 * mm, f"sha256 {view.digest[:24]}")
     canvas.drawString(MARGIN, text_y - 15.7 * mm, f"       {view.digest[24:48]}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import gettext
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -74,6 +74,25 @@ def negotiate(requested: str | None, accept_language: str | None) -> tuple[str, 
         if q > best_q:
             best, best_q = primary, q
     return best, False
+
+
+def cli_language(environ: Mapping[str, str]) -> str:
+    """The language of a command line's messages, chosen as gettext chooses it.
+
+    The message locale is the first non-empty of ``LC_ALL``, ``LC_MESSAGES`` and ``LANG``;
+    when it is set and not ``C``/``POSIX`` (``C.UTF-8`` too), ``LANGUAGE`` (a colon-separated
+    priority list) is read first, as GNU gettext does. A locale or entry starting with ``zh``
+    means Chinese; anything else, or nothing, means English (the language of scripts and CI).
+    """
+    locale = next(
+        (environ[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if environ.get(name)), ""
+    )
+    if not locale or locale.split(".")[0] in ("C", "POSIX"):
+        return "en"
+    for entry in environ.get("LANGUAGE", "").split(":"):
+        if entry.startswith(("zh", "en")):
+            return entry[:2]
+    return "zh" if locale.startswith("zh") else "en"
 
 
 def other_language(lang: str) -> str:

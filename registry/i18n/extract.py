@@ -15,9 +15,14 @@ from babel.messages.frontend import parse_mapping_cfg
 KEYWORDS = {
     **DEFAULT_KEYWORDS,
     "N_": None,
+    "_zh": None,
+    "_en": None,
+    "_pzh": ((1, "c"), 2),
+    "_pen": ((1, "c"), 2),
 }
 """The marker functions of a message: ``_``, ``N_``, ``gettext``, ``ngettext``, ``pgettext``
-(and Babel's other defaults)."""
+(and Babel's other defaults); ``_zh``/``_en`` and ``_pzh``/``_pen`` (gettext and pgettext in
+a fixed language, for text printed in both, e.g. the 合格证 PDF)."""
 
 MessageKey = tuple[str | None, str]
 """A message as the catalogue keys it: (``msgctxt`` or None, ``msgid``)."""

@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from registry.exports.certificate import label_url
+from registry.i18n import gettext_for, pgettext_for
 from registry.models import Account, Batch
 from registry.records import ingest as record_ingest
 from tests.exports.conftest import PROBLEM_JSON, Registry
@@ -79,6 +80,12 @@ def test_certificate_pdf(demo: Registry, lot: str, tmp_path: Path):
     assert f"#{record['index']}" in text, "the certificate record's log index is printed"
     assert record["record"]["certificate_number"] in text
     assert "承诺达标合格证" in text, "Chinese is set in STSong-Light and extracts as text"
+    # The labels are the text catalogue's, the same entries as the HTML certificate's.
+    for label in ("食用农产品名称", "扫码查看签名记录", "承诺依据"):
+        assert gettext_for("zh")(label) in text and gettext_for("en")(label) in text, label
+    assert gettext_for("en")("扫码查看签名记录") == "Scan for the signed records"
+    log_index = pgettext_for("en")("certificate", "日志序号")
+    assert f"{log_index} #{record['index']}" in text and log_index == "Log index"
     assert b"STSong-Light" in pdf
     assert _qr_of_pdf(pdf, tmp_path) == [_label(demo, lot)], "the package-label QR decodes"
 
