@@ -92,14 +92,11 @@ def create_token(
     name: Annotated[str, typer.Option()] = "cli",
 ) -> None:
     """Issue an API token for an account; the token is printed once."""
-    from sqlalchemy import select
-
-    from registry.accounts import accounts
-    from registry.models import Account
+    from registry.accounts import accounts, queries
 
     factory = session_factory()[1]
     with transaction(factory) as session:
-        account = session.scalars(select(Account).where(Account.username == username)).first()
+        account = queries.account_by_username(session, username)
         if account is None:
             fail(_("没有账户 %(username)s") % {"username": username})
         assert account is not None
@@ -112,13 +109,10 @@ def revoke_token(token_id: str) -> None:
     """Revoke an API token by id."""
     import uuid
 
-    from registry.models import ApiToken, utcnow
+    from registry.accounts import accounts
 
     factory = session_factory()[1]
     with transaction(factory) as session:
-        token = session.get(ApiToken, uuid.UUID(token_id))
-        if token is None:
+        if accounts.revoke_any_token(session, uuid.UUID(token_id)) is None:
             fail(_("没有令牌 %(token_id)s") % {"token_id": token_id})
-        assert token is not None
-        token.revoked_at = token.revoked_at or utcnow()
     err.print(_("已撤销令牌"))

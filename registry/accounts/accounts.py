@@ -208,6 +208,16 @@ def revoke_token(session: Session, account: Account, token_id: uuid.UUID) -> Api
     return token
 
 
+def revoke_any_token(session: Session, token_id: uuid.UUID) -> ApiToken | None:
+    """The operator's revocation (``registry admin revoke-token``): any account's token, or
+    None when there is no such token; revoking twice is harmless."""
+    token = session.get(ApiToken, token_id)
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+    return token
+
+
 def require_admin(account: Account) -> None:
     """Refuse with ``Forbidden`` unless the account is a registry administrator."""
     if account.role is not Role.ADMIN:
