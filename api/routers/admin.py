@@ -6,12 +6,10 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
 from api.deps import CurrentAccount, SessionDep
 from api.schemas import AccountIn, AccountOut, OrganizationIn, OrganizationOut, Page
-from registry.accounts import accounts
-from registry.models import Account, Organization, Role
+from registry.accounts import accounts, queries
 
 router = APIRouter(prefix="/api/v1", tags=["organizations and accounts"])
 
@@ -33,12 +31,7 @@ def list_organizations(
     from api import pagination
 
     after = pagination.decode_uuid(cursor)
-    query = select(Organization).order_by(Organization.id).limit(limit + 1)
-    if after is not None:
-        query = query.where(Organization.id > after)
-    rows = list(session.scalars(query))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = queries.organizations_page(session, after, limit)
     return Page(
         items=[OrganizationOut.of(o) for o in rows],
         next_cursor=pagination.encode(str(rows[-1].id)) if more else None,
@@ -65,7 +58,4 @@ def me(account: CurrentAccount) -> AccountOut:
 
 @router.get("/accounts", response_model=list[AccountOut])
 def list_accounts(session: SessionDep, account: CurrentAccount) -> list[AccountOut]:
-    query = select(Account).order_by(Account.username)
-    if account.role is not Role.ADMIN:
-        query = query.where(Account.organization_id == account.organization_id)
-    return [AccountOut.of(a) for a in session.scalars(query)]
+    return [AccountOut.of(a) for a in queries.accounts_visible_to(session, account)]

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from registry.models import Account, AccountInvite, Organization, OrgKind
+from registry.models import Account, AccountInvite, Organization, OrgKind, Role
 
 
 def organizations(session: Session) -> list[Organization]:
@@ -78,3 +78,25 @@ def accounts_with_open_invites(session: Session) -> set[uuid.UUID]:
     return set(
         session.scalars(select(AccountInvite.account_id).where(AccountInvite.used_at.is_(None)))
     )
+
+
+def organizations_page(
+    session: Session, after: uuid.UUID | None, limit: int
+) -> tuple[list[Organization], bool]:
+    """One page of organizations in id order: at most ``limit`` of them with an id greater
+    than ``after`` (from the start when None), and whether more follow. The next page's
+    cursor is the last returned organization's id."""
+    query = select(Organization).order_by(Organization.id).limit(limit + 1)
+    if after is not None:
+        query = query.where(Organization.id > after)
+    rows = list(session.scalars(query))
+    return rows[:limit], len(rows) > limit
+
+
+def accounts_visible_to(session: Session, account: Account) -> list[Account]:
+    """The accounts ``account`` may list, by username: every account for an administrator,
+    otherwise those of its own organization."""
+    query = select(Account).order_by(Account.username)
+    if account.role is not Role.ADMIN:
+        query = query.where(Account.organization_id == account.organization_id)
+    return list(session.scalars(query))
