@@ -6,13 +6,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import and_, or_, select
 
 from api import pagination
 from api.deps import CurrentAccount, SessionDep
 from api.schemas import BatchOut, Page, ProductIn, ProductOut, RecordOut
-from registry.catalog import batches, products
-from registry.models import Batch, Product
+from registry.catalog import batches, products, queries
 
 router = APIRouter(prefix="/api/v1", tags=["products and batches"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -30,15 +28,8 @@ def list_products(
     cursor: str | None = None,
     organization_id: uuid.UUID | None = None,
 ) -> Page[ProductOut]:
-    query = select(Product).order_by(Product.id).limit(limit + 1)
     after = pagination.decode_uuid(cursor)
-    if after is not None:
-        query = query.where(Product.id > after)
-    if organization_id is not None:
-        query = query.where(Product.organization_id == organization_id)
-    rows = list(session.scalars(query))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = queries.products_page(session, after, limit, organization_id)
     return Page(
         items=[ProductOut.of(p) for p in rows],
         next_cursor=pagination.encode(str(rows[-1].id)) if more else None,
@@ -57,21 +48,8 @@ def list_batches(
     cursor: str | None = None,
     product_id: uuid.UUID | None = None,
 ) -> Page[BatchOut]:
-    query = select(Batch).order_by(Batch.created_index, Batch.id).limit(limit + 1)
     after = pagination.decode_index_and_id(cursor)
-    if after is not None:
-        index, last_id = after
-        query = query.where(
-            or_(
-                Batch.created_index > index,
-                and_(Batch.created_index == index, Batch.id > last_id),
-            )
-        )
-    if product_id is not None:
-        query = query.where(Batch.product_id == product_id)
-    rows = list(session.scalars(query))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = queries.batches_page(session, after, limit, product_id)
     return Page(
         items=[BatchOut.of(b) for b in rows],
         # Batches made by one processing record share an index, so the id breaks the tie.

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from registry.catalog import batches as batch_service
@@ -223,3 +223,43 @@ def batch_counts(session: Session, product_ids: list[uuid.UUID]) -> dict[uuid.UU
         .group_by(Batch.product_id)
     ).all()
     return {product_id: int(count) for product_id, count in rows}
+
+
+def products_page(
+    session: Session, after: uuid.UUID | None, limit: int, organization_id: uuid.UUID | None
+) -> tuple[list[Product], bool]:
+    """One page of products in id order: at most ``limit`` with an id greater than ``after``
+    (from the start when None), of one organization when ``organization_id`` is given, and
+    whether more follow. The next page's cursor is the last returned product's id."""
+    query = select(Product).order_by(Product.id).limit(limit + 1)
+    if after is not None:
+        query = query.where(Product.id > after)
+    if organization_id is not None:
+        query = query.where(Product.organization_id == organization_id)
+    rows = list(session.scalars(query))
+    return rows[:limit], len(rows) > limit
+
+
+def batches_page(
+    session: Session,
+    after: tuple[int, uuid.UUID] | None,
+    limit: int,
+    product_id: uuid.UUID | None,
+) -> tuple[list[Batch], bool]:
+    """One page of batches in (created_index, id) order: at most ``limit`` coming after the
+    key ``after`` (from the start when None), of one product when ``product_id`` is given,
+    and whether more follow. Batches made by one processing record share a created_index,
+    so the next page's cursor is the last returned batch's (created_index, id) pair."""
+    query = select(Batch).order_by(Batch.created_index, Batch.id).limit(limit + 1)
+    if after is not None:
+        index, last_id = after
+        query = query.where(
+            or_(
+                Batch.created_index > index,
+                and_(Batch.created_index == index, Batch.id > last_id),
+            )
+        )
+    if product_id is not None:
+        query = query.where(Batch.product_id == product_id)
+    rows = list(session.scalars(query))
+    return rows[:limit], len(rows) > limit
