@@ -16,10 +16,11 @@ from api.schemas import (
     KeyRegistrationIn,
     RevokeKeyIn,
 )
+from registry.accounts import accounts
 from registry.crypto.dsse import Envelope
 from registry.crypto.keys import key_id
-from registry.errors import Forbidden, InvalidInput, NotFound
-from registry.models import Account, Role, SigningKey
+from registry.errors import Forbidden, InvalidInput
+from registry.models import Role
 from registry.records import keys
 from registry.records.schema import RECORD_PAYLOAD_TYPE
 
@@ -33,10 +34,7 @@ def list_keys(session: SessionDep, account: CurrentAccount) -> list[KeyOut]:
 
 @router.get("/{key_id}", response_model=KeyOut)
 def get_key(key_id: str, session: SessionDep) -> KeyOut:
-    key = session.get(SigningKey, key_id)
-    if key is None:
-        raise NotFound(f"no key {key_id}")
-    return KeyOut.of(key)
+    return KeyOut.of(keys.get_key(session, key_id))
 
 
 @router.post("/drafts", response_model=KeyDraftOut)
@@ -73,10 +71,7 @@ def create_custodial(
     if body.account_id is not None and body.account_id != account.id:
         if account.role is not Role.ADMIN:
             raise Forbidden("only administrators create keys for other accounts")
-        found = session.get(Account, body.account_id)
-        if found is None:
-            raise NotFound(f"no account {body.account_id}")
-        holder = found
+        holder = accounts.get_account(session, body.account_id)
     return KeyOut.of(keys.create_custodial_key(session, ctx, holder, body.rotates))
 
 

@@ -86,6 +86,14 @@ def get_organization(session: Session, org_id: uuid.UUID) -> Organization:
     return org
 
 
+def get_account(session: Session, account_id: uuid.UUID) -> Account:
+    """The account with this id; ``NotFound`` if there is none."""
+    found = session.get(Account, account_id)
+    if found is None:
+        raise NotFound(f"no account {account_id}")
+    return found
+
+
 def create_account(
     session: Session,
     *,

@@ -165,6 +165,14 @@ def list_keys(session: Session, account: Account) -> list[SigningKey]:
     return list(session.scalars(query))
 
 
+def get_key(session: Session, key_id: str) -> SigningKey:
+    """The signing key with this id; ``NotFound`` if there is none."""
+    key = session.get(SigningKey, key_id)
+    if key is None:
+        raise NotFound(f"no key {key_id}")
+    return key
+
+
 def _key_of(session: Session, payload: bytes | None) -> SigningKey:
     assert payload is not None
     document = json.loads(payload)
