@@ -9,12 +9,10 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from api.deps import ContextDep, SessionDep
 from api.schemas import RecordOut
 from registry.errors import InvalidInput
-from registry.models import Record
 from registry.transparency import log as log_service
 from registry.transparency import witnessing
 
@@ -99,21 +97,7 @@ def entries(
     end = min(end, start + ENTRIES_PAGE_MAX, log_service.tree_size(session))
     if start >= end:  # past the end of the log: nothing (and no huge number reaches SQL)
         return Response(b'{"entries":[]}', media_type="application/json")
-    rows = session.execute(
-        select(
-            Record.log_index,
-            Record.digest,
-            Record.kind,
-            Record.payload,
-            Record.payload_type,
-            Record.signatures,
-            Record.leaf,
-            Record.logged_at,
-            Record.organization_id,
-        )
-        .where(Record.log_index >= start, Record.log_index < end)
-        .order_by(Record.log_index)
-    )
+    rows = log_service.entry_rows(session, start, end)
     body = {"entries": [_entry(*row) for row in rows]}
     return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")
 
