@@ -8,15 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import idempotency, pagination
 from api.deps import ContextDep, CurrentAccount, SessionDep
 from api.schemas import AcceptedOut, EnvelopeIn, Page, RecordOut
 from registry.crypto.dsse import Envelope
-from registry.errors import NotFound
-from registry.models import Record
 from registry.records import ingest as records
 from registry.records import stored as stored_records
 
@@ -126,15 +123,8 @@ def list_records(
     cursor: str | None = None,
     kind: str | None = None,
 ) -> Page[RecordOut]:
-    query = select(Record).order_by(Record.log_index).limit(limit + 1)
     after = pagination.decode_int(cursor)
-    if after is not None:
-        query = query.where(Record.log_index > after)
-    if kind is not None:
-        query = query.where(Record.kind == kind)
-    rows = list(session.scalars(query))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, more = stored_records.records_page(session, after, limit, kind)
     return Page(
         items=[RecordOut.of(r) for r in rows],
         next_cursor=pagination.encode(rows[-1].log_index) if more else None,
@@ -144,9 +134,4 @@ def list_records(
 @router.get("/{record_id}", response_model=RecordOut)
 def get_record(record_id: str, session: SessionDep) -> RecordOut:
     """By log index or by payload digest (hex SHA-256)."""
-    if record_id.isascii() and record_id.isdigit():  # not '¹', which int() refuses
-        found = session.get(Record, int(record_id)) if int(record_id) < 2**63 else None
-        if found is None:
-            raise NotFound(f"no record at index {record_id}")
-        return RecordOut.of(found)
-    return RecordOut.of(stored_records.record_by_digest(session, record_id.lower()))
+    return RecordOut.of(stored_records.record_by_id(session, record_id))

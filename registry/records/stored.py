@@ -20,6 +20,34 @@ from registry.models import Batch, Record, SigningKey
 from registry.records.schema import split_batch_ref
 
 
+def records_page(
+    session: Session, after: int | None, limit: int, kind: str | None
+) -> tuple[list[Record], bool]:
+    """One page of records in log order: at most ``limit`` with a log index greater than
+    ``after`` (from the start when None), of one kind when ``kind`` is given, and whether
+    more follow. The next page's cursor is the last returned record's log index."""
+    query = select(Record).order_by(Record.log_index).limit(limit + 1)
+    if after is not None:
+        query = query.where(Record.log_index > after)
+    if kind is not None:
+        query = query.where(Record.kind == kind)
+    rows = list(session.scalars(query))
+    return rows[:limit], len(rows) > limit
+
+
+def record_by_id(session: Session, record_id: str) -> Record:
+    """The record ``record_id`` names: a log index (ASCII digits) or a payload digest (hex
+    SHA-256, any case); ``NotFound`` if there is none. An index too large for the
+    database's 64-bit integer is never asked, and the message quotes the id as written."""
+    if record_id.isascii() and record_id.isdigit():  # not '¹', which int() refuses
+        index = int(record_id)
+        found = session.get(Record, index) if index < 2**63 else None
+        if found is None:
+            raise NotFound(f"no record at index {record_id}")
+        return found
+    return record_by_digest(session, record_id.lower())
+
+
 def record_by_digest(session: Session, digest: str) -> Record:
     """The record whose payload has this SHA-256 (hex); ``NotFound`` if none."""
     record = session.scalars(select(Record).where(Record.digest == digest)).first()
