@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from api.deps import ContextDep, CurrentAccount, SessionDep
 from api.scan import scan_entry, scan_response
@@ -235,11 +234,9 @@ def _out(session: Any, ctx: Any, counter: Any, endorsement: Endorsement) -> Endo
 def list_endorsements(
     request: Request, session: SessionDep, ctx: ContextDep, authority_id: uuid.UUID | None = None
 ) -> list[EndorsementOut]:
-    query = select(Endorsement).order_by(Endorsement.record_index.desc()).limit(500)
-    if authority_id is not None:
-        query = query.where(Endorsement.authority_id == authority_id)
     counter = request.app.state.scan_counter
-    return [_out(session, ctx, counter, e) for e in session.scalars(query)]
+    found = endorsement_queries.latest_endorsements(session, authority_id)
+    return [_out(session, ctx, counter, e) for e in found]
 
 
 @router.get("/endorsements/{code}", response_model=EndorsementOut)

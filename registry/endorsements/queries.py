@@ -148,3 +148,19 @@ def officials_for(session: Session, org: Organization) -> list[tuple[Account, Or
         (a, o) for a, o in pairs if o.jurisdiction and org.region_code.startswith(o.jurisdiction)
     ]
     return covering or pairs
+
+
+ENDORSEMENTS_LISTED_MAX = 500
+"""How many endorsements the API's list returns at most (the newest)."""
+
+
+def latest_endorsements(session: Session, authority_id: uuid.UUID | None) -> list[Endorsement]:
+    """The newest endorsements, by record index descending, at most
+    ``ENDORSEMENTS_LISTED_MAX`` of them (not paginated: older ones are not listed), of one
+    authority when ``authority_id`` is given."""
+    query = (
+        select(Endorsement).order_by(Endorsement.record_index.desc()).limit(ENDORSEMENTS_LISTED_MAX)
+    )
+    if authority_id is not None:
+        query = query.where(Endorsement.authority_id == authority_id)
+    return list(session.scalars(query))
