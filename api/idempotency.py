@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from registry.accounts import idempotency as idempotency_keys
 from registry.errors import Conflict, InvalidInput
-from registry.models import Account, IdempotencyKey
+from registry.models import Account
 from registry.transparency import log as log_service
 
 
@@ -32,7 +33,7 @@ def run(
     # the same key cannot both miss the stored result.
     log_service.lock_log(session)
     digest = hashlib.sha256(request_fingerprint.encode()).hexdigest()
-    stored = session.get(IdempotencyKey, (account.id, key))
+    stored = idempotency_keys.stored_answer(session, account, key)
     if stored is not None:
         if stored.request_sha256 != digest:
             raise Conflict(
@@ -43,16 +44,7 @@ def run(
             stored.response, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
         )
     body = _encoded(produce())
-    session.add(
-        IdempotencyKey(
-            account_id=account.id,
-            key=key,
-            request_sha256=digest,
-            status_code=status_code,
-            response=body,
-        )
-    )
-    session.flush()
+    idempotency_keys.store_answer(session, account, key, digest, status_code, body)
     return JSONResponse(body, status_code=status_code)
 
 
