@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from registry.models import Base
 
@@ -29,14 +30,26 @@ def empty_tables(engine: Engine, *, restart_identity: bool = True) -> None:
     sequences where they are (a restored backup's rows keep their ids, and new rows must
     not reuse them)."""
     tables = list(reversed(Base.metadata.sorted_tables))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            restart = " RESTART IDENTITY" if restart_identity else ""
-            connection.execute(text(f"TRUNCATE {names}{restart} CASCADE"))
-        else:
+    if engine.dialect.name != "postgresql":
+        with engine.begin() as connection:
             for table in tables:
                 connection.execute(table.delete())
+        return
+    names = ", ".join(f'"{t.name}"' for t in tables)
+    restart = " RESTART IDENTITY" if restart_identity else ""
+    # TRUNCATE takes every table's exclusive lock, one by one, while a live test server's
+    # background threads (scan-cache watcher, witness submitter) may be reading them in
+    # another order: PostgreSQL then picks one side as a deadlock victim. It is always
+    # safe to try the truncation again; a real lock-up would still fail after the retries.
+    for attempt in range(5):
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {names}{restart} CASCADE"))
+            return
+        except OperationalError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 def free_port() -> int:
