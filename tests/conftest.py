@@ -24,7 +24,7 @@ from registry.settings import Settings
 from tests.support import empty_tables
 
 REPO = Path(__file__).resolve().parents[1]
-VECTORS = REPO.parent / "shared" / "vectors"
+VECTORS = REPO / "tests" / "vectors"  # public vectors, with their sources and licences
 # One database per test process, so parallel runs (several developers, CI) never collide.
 POSTGRES_URL = os.environ.get(
     "REGISTRY_TEST_POSTGRES_URL",

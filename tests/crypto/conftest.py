@@ -1,7 +1,7 @@
-"""Fixtures for the crypto tests: the shared test vectors beside the checkout.
+"""Fixtures for the crypto tests: the public test vectors kept in ``tests/vectors``.
 
-The vectors live in ``../shared/vectors`` relative to the repository root (CI puts them
-there, see that folder's README.md); they are read at test time, never copied.
+``tests/vectors/README.md`` names each vector's origin and licence; the files are kept
+byte for byte as published.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-# tests/crypto/conftest.py -> parents[2] is the repository root.
-VECTORS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "vectors").resolve()
+# tests/crypto/conftest.py -> parents[1] is tests/, where the public vectors are kept.
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
 
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
-    """The shared vectors folder; fails (not skips) when it is missing, so CI notices."""
-    assert VECTORS.is_dir(), f"shared test vectors not found at {VECTORS}"
+    """The public vectors folder (tests/vectors); fails (not skips) when it is missing."""
+    assert VECTORS.is_dir(), f"public test vectors not found at {VECTORS}"
     return VECTORS
 
 

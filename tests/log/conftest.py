@@ -1,8 +1,8 @@
-"""Fixtures for tests/log: the shared public test vectors beside the checkout.
+"""Fixtures for tests/log: the public test vectors kept in ``tests/vectors``.
 
-The vectors live in ``../shared/vectors`` relative to the repository root (CI checks them out
-there). ``pytest_generate_tests`` turns every Merkle vector file into its own test case whose
-id is the file's path, so a failure names the vector.
+``tests/vectors/README.md`` names each vector's origin and licence.
+``pytest_generate_tests`` turns every Merkle vector file into its own test case whose id is
+the file's path, so a failure names the vector.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
 
 def _vector_files(kind: str) -> list[Path]:
@@ -22,9 +22,9 @@ def _vector_files(kind: str) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def log_vectors() -> Path:
-    """Root of the shared test vectors; fails (not skips) when they are missing."""
+    """Root of the public test vectors (tests/vectors); fails (not skips) when missing."""
     if not VECTORS.is_dir():
-        pytest.fail(f"shared test vectors not found at {VECTORS}")
+        pytest.fail(f"public test vectors not found at {VECTORS}")
     return VECTORS
 
 

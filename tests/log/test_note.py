@@ -1,6 +1,6 @@
 """Tests for registry.log.note: signed notes, checkpoints and cosignatures.
 
-Interoperability is pinned by /shared/vectors/signed-note/vectors.json (the C2SP example, Go's
+Interoperability is pinned by tests/vectors/signed-note/vectors.json (the C2SP example, Go's
 sumdb note example reproduced byte for byte, a real sum.golang.org checkpoint) and by key
 strings published by other implementations.
 """
