@@ -4,7 +4,7 @@ When an official's livestream shows the QR code, hundreds of thousands of viewer
 seconds, almost all of them the same code. Building an endorsement's verification document
 (records, inclusion proofs, keys, lineage) takes tens of milliseconds and dozens of queries;
 serving prepared bytes from memory runs at the web framework's own limit
-(/work/shared/MEASURED.md: an ORM read per request is 6x slower than that). So each worker
+(an ORM read and a pydantic response per request measured about 6x slower). So each worker
 process keeps, per endorsement code, a ``ScanEntry``: the document, its serialized JSON (and
 gzip) per status, and whatever rendered HTML the pages add, with an ETag each.
 
