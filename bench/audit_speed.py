@@ -19,8 +19,6 @@ import hashlib
 import io
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,9 +26,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
+from bench.servers import Server
 from registry.audit import Mirror, _Audit, run_audit
 from registry.context import RegistryContext
 from registry.crypto.dsse import sign_envelope
@@ -99,35 +97,6 @@ def _timed_audit(url: str, state: Path) -> tuple[float, str]:
     return elapsed, out.getvalue().strip()
 
 
-@contextlib.contextmanager
-def _served(env: dict[str, str]) -> Any:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, "registry serve exited"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "registry serve did not start"
-            time.sleep(0.2)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     workdir = Path(tempfile.mkdtemp(prefix="audit-speed-"))
@@ -136,8 +105,10 @@ def main() -> None:
         "REGISTRY_DATABASE_URL": f"sqlite:///{workdir / 'registry.db'}",
         "REGISTRY_DATA_DIR": str(workdir / "data"),
         "REGISTRY_MASTER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-        "REGISTRY_BASE_URL": "http://127.0.0.1:8000",
     }
+    # The server's address is the registry's base URL, which names the log (its origin).
+    server = Server(env, workers=1, log_path=workdir / "server.log")
+    env["REGISTRY_BASE_URL"] = server.base
     settings = Settings(
         data_dir=Path(env["REGISTRY_DATA_DIR"]),
         database_url=env["REGISTRY_DATABASE_URL"],
@@ -152,9 +123,9 @@ def main() -> None:
     _append_records(factory, ctx, count)
 
     state = workdir / "audit-state"
-    with _served(env) as base:
-        first, summary = _timed_audit(base, state)
-        second, _ = _timed_audit(base, state)
+    with server:
+        first, summary = _timed_audit(server.base, state)
+        second, _ = _timed_audit(server.base, state)
     size = int(summary.split()[1])
     with Mirror(state) as mirror:
         before, started = os.times(), time.perf_counter()
