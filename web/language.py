@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 
@@ -66,9 +67,8 @@ def scan_language(request: Request) -> Language:
 def toggle_keeping_query(request: Request, language: Language) -> str:
     """The language toggle's link to this page with its other query parameters kept (a
     trace keeps its direction)."""
-    query = [f"{k}={v}" for k, v in request.query_params.items() if k != "lang"]
-    other = other_language(language.code)
-    return f"{request.url.path}?{'&'.join([*query, f'lang={other}'])}"
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return f"{request.url.path}?{urlencode([*query, ('lang', other_language(language.code))])}"
 
 
 def page_context(request: Request, language: Language, path: str | None = None) -> dict[str, Any]:
