@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry.accounts.queries import account_by_username
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from registry.gs1 import gtin_check_digit
 from registry.models import Account, ApiToken, Organization, OrgKind, Role, utcnow
@@ -117,7 +118,7 @@ def create_account(
         raise InvalidInput("only an authority's members can be officials")
     if role is Role.ADMIN and organization.kind is not OrgKind.OPERATOR:
         raise InvalidInput("administrators belong to the registry operator")
-    if session.scalars(select(Account).where(Account.username == username)).first():
+    if account_by_username(session, username) is not None:
         raise Conflict(f"username {username} is taken", rule="duplicate-username")
     if password is not None and len(password) < 10:
         raise InvalidInput("a password needs at least 10 characters")
@@ -144,7 +145,7 @@ def hash_password(password: str) -> str:
 def check_password(session: Session, username: str, password: str) -> Account:
     """The enabled account with this username and password; ``Unauthenticated`` otherwise, with the
     same message whichever part was wrong."""
-    account = session.scalars(select(Account).where(Account.username == username)).first()
+    account = account_by_username(session, username)
     if account is None or account.password_hash is None or account.disabled_at is not None:
         raise Unauthenticated("wrong username or password")
     try:
