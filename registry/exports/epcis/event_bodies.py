@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from registry.exports.epcis.identifiers import (
@@ -215,28 +216,6 @@ def _reading(reading: dict[str, Any]) -> dict[str, Any]:
     return {"sensorMetadata": {"time": reading["time"]}, "sensorReport": reports}
 
 
-def _shipping(
-    names: EventNames,
-    doc: dict[str, Any],
-    refs: list[str],
-    body: dict[str, Any],
-    extensions: dict[str, Any],
-) -> Quantities | None:
-    """CBV 2.0 bizStep ``shipping``, disposition ``in_transit`` (see ``_transfer``)."""
-    return _transfer("shipping", names, doc, refs, body, extensions)
-
-
-def _receiving(
-    names: EventNames,
-    doc: dict[str, Any],
-    refs: list[str],
-    body: dict[str, Any],
-    extensions: dict[str, Any],
-) -> Quantities | None:
-    """CBV 2.0 bizStep ``receiving``, disposition ``in_progress`` (see ``_transfer``)."""
-    return _transfer("receiving", names, doc, refs, body, extensions)
-
-
 def _transfer(
     kind: str,
     names: EventNames,
@@ -308,7 +287,7 @@ _BUILDERS: dict[str, Builder] = {
     "inspection": _inspection,
     "certificate": _certificate,
     "storage": _storage,
-    "shipping": _shipping,
-    "receiving": _receiving,
+    "shipping": partial(_transfer, "shipping"),  # CBV 2.0 disposition in_transit
+    "receiving": partial(_transfer, "receiving"),  # CBV 2.0 disposition in_progress
     "recall": _recall,
 }
