@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import ContextDep, CurrentAccount, SessionDep
 from api.scan import scan_entry, scan_response
 from registry.endorsements import decisions as endorsement_decisions
-from registry.endorsements import published as endorsement_service
+from registry.endorsements import published as published_endorsements
 from registry.endorsements import queries as endorsement_queries
 from registry.endorsements import requests as endorsement_requests
 from registry.endorsements import scans
@@ -219,7 +219,7 @@ def reject(
 def _out(session: Any, ctx: Any, counter: Any, endorsement: Endorsement) -> EndorsementOut:
     return EndorsementOut(
         code=endorsement.code,
-        status=endorsement_service.status_of(session, endorsement, ctx.clock()).value,
+        status=published_endorsements.status_of(session, endorsement, ctx.clock()).value,
         authority_id=endorsement.authority_id,
         product_id=endorsement.product_id,
         valid_from=endorsement.valid_from,
@@ -243,13 +243,13 @@ def list_endorsements(
 def get_endorsement(
     code: str, request: Request, session: SessionDep, ctx: ContextDep
 ) -> EndorsementOut:
-    endorsement = endorsement_service.get_endorsement(session, code)
+    endorsement = published_endorsements.get_endorsement(session, code)
     return _out(session, ctx, request.app.state.scan_counter, endorsement)
 
 
 @router.get("/endorsements/{code}/scans", response_model=ScansOut)
 def endorsement_scans(code: str, request: Request, session: SessionDep) -> ScansOut:
-    endorsement = endorsement_service.get_endorsement(session, code)
+    endorsement = published_endorsements.get_endorsement(session, code)
     counter = request.app.state.scan_counter
     return ScansOut(
         code=endorsement.code,

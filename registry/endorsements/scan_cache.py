@@ -54,7 +54,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.context import RegistryContext
-from registry.endorsements import published as endorsement_service
+from registry.endorsements import published as published_endorsements
 from registry.endorsements.verify import build_document
 from registry.errors import NotFound
 from registry.models import LogState, Record
@@ -161,7 +161,7 @@ def build_entry(
     session: Session, ctx: RegistryContext, code: str, generation: int = 0
 ) -> ScanEntry:
     """Build the entry of endorsement ``code`` (normalized); NotFound if there is none."""
-    endorsement = endorsement_service.get_endorsement(session, code)
+    endorsement = published_endorsements.get_endorsement(session, code)
     now = ctx.clock()
     document = build_document(session, ctx, endorsement, now)
     entry = ScanEntry(
