@@ -18,15 +18,14 @@ from registry.settings import Settings
 @dataclass
 class RegistryContext:
     """The process-wide dependencies of the services: settings, the master key, the
-    registry key (signs key records) and the log key (signs checkpoints), and the clock."""
+    registry key (signs key records), the log key (signs checkpoints) and the log's origin
+    (its name, as stored with the log), and the clock."""
 
     settings: Settings
     master_key: bytes
     registry_signer: Signer
     log_signer: Signer
+    # The origin line of the log's checkpoints (c2sp.org/tlog-checkpoint), read from the
+    # database: fixed when the log was created, whatever the base URL says now.
+    log_origin: str
     clock: Callable[[], datetime] = field(default=utcnow)
-
-    @property
-    def log_origin(self) -> str:
-        """The origin line of the log's checkpoints (c2sp.org/tlog-checkpoint)."""
-        return self.settings.effective_log_origin

@@ -325,12 +325,17 @@ class LogNode(Base):
 
 
 class LogState(Base):
-    """Single row whose lock serializes appends: indices stay contiguous across workers."""
+    """Single row whose lock serializes appends: indices stay contiguous across workers.
+
+    ``origin`` is the log's name (the c2sp.org/tlog-checkpoint origin line and the log key's
+    note name), fixed when the log is created: deployment settings never change it, only an
+    explicit, logged rename (docs/audit.md, "The log's identity")."""
 
     __tablename__ = "log_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger)
+    origin: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Checkpoint(Base):

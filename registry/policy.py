@@ -19,7 +19,7 @@ from typing import Any
 
 from registry.errors import PolicyViolation
 from registry.records.schema import (
-    KEY_KINDS,
+    REGISTRY_KINDS,
     Correction,
     Kind,
     Processing,
@@ -99,7 +99,7 @@ def check_signers(kind: Kind, signers: list[SignerFacts]) -> SignerFacts:
     by officials of one authority (a threshold on one envelope); every other kind by exactly
     one party.
     """
-    if kind in KEY_KINDS:
+    if kind in REGISTRY_KINDS:
         registry = [s for s in signers if s.role == REGISTRY_ROLE]
         if not registry:
             raise PolicyViolation(
@@ -107,7 +107,10 @@ def check_signers(kind: Kind, signers: list[SignerFacts]) -> SignerFacts:
             )
         return registry[0]
     if any(s.role == REGISTRY_ROLE for s in signers):
-        raise PolicyViolation("registry-signs-keys-only", "the registry key signs key records only")
+        raise PolicyViolation(
+            "registry-signs-keys-only",
+            "the registry key signs key records and log renames only",
+        )
     if kind is Kind.ENDORSEMENT and signers:
         # A threshold: several officials sign the same envelope, all of one authority.
         if len({s.org_id for s in signers}) != 1 or any(s.role != "official" for s in signers):
@@ -136,7 +139,7 @@ def check_record(
     refers to.
     """
     kind = Kind(record.kind)
-    if kind in KEY_KINDS:
+    if kind in REGISTRY_KINDS:
         return
     if str(signer.org_id) != record.org:
         raise PolicyViolation(

@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("registry-data")
     database_url: str = ""
     base_url: str = "http://127.0.0.1:8000"
-    # The log's C2SP origin line; derived from the base URL when empty.
+    # The log's C2SP origin line. It names a new log (derived from the base URL when empty)
+    # and is then stored with it: a later value must match the stored one.
     log_origin: str = ""
     # 32 bytes, standard base64. Encrypts custodial private keys (and the log key) at rest.
     master_key: str = ""
@@ -73,8 +74,10 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
 
     @property
-    def effective_log_origin(self) -> str:
-        """C2SP tlog-checkpoint: the origin SHOULD be a schema-less URL naming the log."""
+    def new_log_origin(self) -> str:
+        """The origin a log created now takes: ``log_origin``, or the base URL without its
+        scheme plus ``/log`` (C2SP tlog-checkpoint: the origin SHOULD be a schema-less URL
+        naming the log). Only read when the log is created; the stored origin rules after."""
         if self.log_origin:
             return self.log_origin
         parts = urlsplit(self.base_url)

@@ -52,6 +52,7 @@ KINDS = {
     "key_revocation": N_("密钥吊销"),
     "endorsement": N_("官员背书"),
     "endorsement_revocation": N_("撤销背书"),
+    "log_rename": N_("日志更名"),
 }
 PLATFORMS = {
     "taobao_live": N_("淘宝直播"),

@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from app.cli.base import _, app, db_app, err, fail, session_factory
+from app.cli.base import _, app, db_app, err, fail, log_app, session_factory
 from registry.db import make_engine, upgrade
 from registry.errors import RegistryError
-from registry.settings import get_settings
+from registry.settings import Mode, get_settings
 
 
 @db_app.command("upgrade")
@@ -60,13 +61,22 @@ def restore_command(
     settings = get_settings()
     try:
         upgrade(settings.effective_database_url)
-        manifest = restore(make_engine(settings.effective_database_url), src, force=force)
+        manifest = restore(
+            make_engine(settings.effective_database_url),
+            src,
+            force=force,
+            log_origin=settings.log_origin or None,
+        )
     except RegistryError as exc:
         fail(exc.detail)
     checkpoint = manifest["checkpoint"] or {}
     err.print(
-        _("已恢复；检查点大小 %(size)s，根 %(root)s")
-        % {"size": checkpoint.get("size"), "root": checkpoint.get("root")}
+        _("已恢复日志 %(origin)s；检查点大小 %(size)s，根 %(root)s")
+        % {
+            "origin": manifest.get("log_origin"),
+            "size": checkpoint.get("size"),
+            "root": checkpoint.get("root"),
+        }
     )
 
 
@@ -82,6 +92,7 @@ def serve(
 
     from registry.operations.bootstrap import bootstrap
 
+    _follow_listen_address(host, port)
     settings, factory = session_factory()
     try:
         upgrade(settings.effective_database_url)
@@ -100,9 +111,11 @@ def serve(
     except RegistryError as exc:
         fail(exc.detail)
     err.print(
-        _("正在 %(url)s 提供服务（公开基础网址 %(base_url)s）")
-        % {"url": f"http://{host}:{port}", "base_url": settings.base_url}
+        _("正在 %(url)s 提供服务；二维码和链接指向 %(base_url)s，日志名 %(origin)s")
+        % {"url": f"http://{host}:{port}", "base_url": settings.base_url, "origin": ctx.log_origin}
     )
+    if settings.mode is Mode.DEVELOPMENT and BASE_URL_VARIABLE not in os.environ:
+        err.print(_("部署时请设置 REGISTRY_BASE_URL 为公开网址，二维码才指向观众能打开的地方"))
     # No access log: it would print every viewer's IP address, which the registry never keeps.
     uvicorn.run(
         "app.asgi:app",
@@ -112,6 +125,54 @@ def serve(
         log_level="info",
         access_log=False,
     )
+
+
+@log_app.command("rename")
+def log_rename(
+    new_origin: Annotated[str, typer.Argument(help="the log's new name (checkpoint origin)")],
+    reason: Annotated[str, typer.Option("--reason", help="why, as logged")] = "",
+    yes: Annotated[bool, typer.Option("--yes", help="confirm: this renames the log")] = False,
+) -> None:
+    """Rename the log, on purpose and logged: a signed rename record, then checkpoints under
+    the new name. Stop every server of this registry first; auditors follow the rename they
+    find in the log, viewers' pages verify under the new name."""
+    from registry.operations.bootstrap import bootstrap
+    from registry.operations.log_identity import rename_log
+
+    if not yes:
+        fail(_("改名会改变日志的名字和验证密钥串；确认请加 --yes"), code=2)
+    if not reason.strip():
+        fail(_("请用 --reason 说明改名原因（会记入日志）"), code=2)
+    settings, factory = session_factory()
+    try:
+        upgrade(settings.effective_database_url)
+        # The configured origin may already be the new name: the stored one is renamed.
+        ctx = bootstrap(factory, settings.model_copy(update={"log_origin": ""}))
+        renamed = rename_log(factory, ctx, new_origin, reason.strip())
+    except RegistryError as exc:
+        fail(exc.detail)
+    err.print(
+        _("日志已从 %(old)s 改名为 %(new)s（改名记录位于 %(index)s）")
+        % {"old": renamed.old_origin, "new": renamed.new_origin, "index": renamed.index}
+    )
+
+
+BASE_URL_VARIABLE = "REGISTRY_BASE_URL"
+
+
+def _follow_listen_address(host: str, port: int) -> None:
+    """In development, with no ``REGISTRY_BASE_URL`` set, QR codes and links point where this
+    server listens (a wildcard host as 127.0.0.1), so ``--port`` moves them too. The variable
+    is set in the environment so every worker process reads the same base URL. Production
+    never guesses: its base URL is whatever the operator set (or the default)."""
+    settings = get_settings()
+    if settings.mode is not Mode.DEVELOPMENT or BASE_URL_VARIABLE in os.environ:
+        return
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (a comparison)
+    if ":" in shown:  # an IPv6 literal
+        shown = f"[{shown}]"
+    os.environ[BASE_URL_VARIABLE] = f"http://{shown}:{port}"
+    get_settings.cache_clear()
 
 
 @app.command()

@@ -84,8 +84,9 @@ def _replay_chunk(replay: LogReplay, chunk: list[MirrorRow]) -> None:
         replay.apply(check_entry(index, leaf, envelope_json(envelope)))
 
 
-def replay_log(rows: Iterator[MirrorRow], total: int, advance: Callable[[int], None]) -> None:
-    """Replay ``rows`` (the log from index 0, ``total`` entries) with a fresh ``LogReplay``.
+def replay_log(rows: Iterator[MirrorRow], total: int, advance: Callable[[int], None]) -> LogReplay:
+    """Replay ``rows`` (the log from index 0, ``total`` entries) with a fresh ``LogReplay``;
+    return it (what it rebuilt, e.g. the log's renames).
 
     Ed25519 checks go to worker processes when the log is large and there is more than one
     CPU (they dominate the cost). ``advance`` is told how many records each step replayed.
@@ -97,8 +98,9 @@ def replay_log(rows: Iterator[MirrorRow], total: int, advance: Callable[[int], N
         for chunk in _chunks(rows):
             _replay_chunk(replay, chunk)
             advance(len(chunk))
-        return
+        return replay
     _replay_in_parallel(replay, rows, workers, advance)
+    return replay
 
 
 def _replay_in_parallel(

@@ -44,6 +44,7 @@ from registry.records.schema import (
     KeyRegistration,
     KeyRevocation,
     KeyRotation,
+    LogRename,
     Processing,
     Recall,
     split_batch_ref,
@@ -70,6 +71,8 @@ class LogReplay:
         self._digests: dict[str, Logged] = {}
         self._endorsements: dict[str, Endorsed] = {}
         self._codes: set[str] = set()
+        # (index, old origin, new origin) of each logged rename, in log order.
+        self.renames: list[tuple[int, str, str]] = []
 
     def apply(self, entry: CheckedEntry) -> None:
         """Check ``entry`` against everything before it, then add it. ``VerificationError``."""
@@ -100,6 +103,15 @@ class LogReplay:
         elif isinstance(record, EndorsementRevocation):
             org_id = signer.org_id
             self._apply_endorsement_revocation(entry, record, signer)
+        elif isinstance(record, LogRename):
+            org_id = signer.org_id
+            if self.renames and record.old_origin != self.renames[-1][2]:
+                raise self._bad(
+                    entry,
+                    f"renames the log from {record.old_origin!r}, but the last rename "
+                    f"(index {self.renames[-1][0]}) named it {self.renames[-1][2]!r}",
+                )
+            self.renames.append((entry.index, record.old_origin, record.new_origin))
         else:
             org_id = signer.org_id
             self._apply_supply_chain(entry, record, signer)

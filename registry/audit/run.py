@@ -20,6 +20,7 @@ from registry.audit.client import FetchFailed, PageFetcher, RegistryClient
 from registry.audit.failures import failure
 from registry.audit.mirror import Mirror, MirrorRow
 from registry.audit.pool import replay_log
+from registry.audit.replay import LogReplay
 from registry.audit.tree import check_consistency, check_tree, verify_checkpoint
 from registry.errors import InvalidInput, VerificationError
 from registry.log.note import CosignatureVerifier, NoteVerifier, parse_vkey
@@ -83,7 +84,9 @@ class Audit:
         names the first bad record; ``AuditError`` means the audit could not run."""
         started = time.perf_counter()
         note = self.client.checkpoint()
-        checkpoint = verify_checkpoint(note, self.log_key(given), witnesses)
+        pinned = self.log_key(given)
+        log_key = _named_as_served(note, pinned)
+        checkpoint = verify_checkpoint(note, log_key, witnesses)
         size = checkpoint.size
         previous = self.mirror.verified()
         if previous is not None:
@@ -91,7 +94,7 @@ class Audit:
         if self.mirror.size() > size:
             self.mirror.truncate(size)  # fetched by an interrupted run, beyond this tree
         fetched_from = self.mirror.size()
-        gap, replay_problem = self._fetch_and_replay(size)
+        gap, replay_problem, renames = self._fetch_and_replay(size)
         problem = gap or check_tree(self.client, self.mirror, checkpoint)
         # Report what broke first: a replay failure past a gap or a bad leaf is a
         # consequence of it (and the replay would not have reached it, run after the fetch).
@@ -102,6 +105,9 @@ class Audit:
             raise replay_problem
         if problem is not None:
             raise problem
+        if log_key.name != pinned.name:
+            _check_renamed(renames, pinned.name, log_key.name)
+            self.mirror.put({"vkey": log_key.to_vkey()})  # the pin follows the logged rename
         self.mirror.put(
             {
                 "checkpoint_size": str(size),
@@ -114,7 +120,7 @@ class Audit:
 
     def _fetch_and_replay(
         self, size: int
-    ) -> tuple[VerificationError | None, VerificationError | None]:
+    ) -> tuple[VerificationError | None, VerificationError | None, list[tuple[int, str, str]]]:
         """Mirror ``[mirrored, size)`` and replay ``[0, size)`` at once: a thread fetches the
         next pages over HTTP while this one stores and replays the current one (the server
         works on the next page while the replay works on this one).
@@ -133,10 +139,13 @@ class Audit:
                 yield from rows
 
         replay_problem = None
+        renames: list[tuple[int, str, str]] = []
         pages.start()
         try:
             try:
-                self._replay(itertools.chain(self.mirror.rows(0, start), fetched()), size)
+                renames = self._replay(
+                    itertools.chain(self.mirror.rows(0, start), fetched()), size
+                ).renames
             except VerificationError as exc:
                 replay_problem = exc  # the tree check decides whether it came first
             for _ in fetched():  # mirror what the replay did not reach
@@ -145,9 +154,42 @@ class Audit:
             raise failed.error from None
         finally:
             pages.stop()
-        return pages.gap, replay_problem
+        return pages.gap, replay_problem, renames
 
-    def _replay(self, rows: Iterator[MirrorRow], total: int) -> None:
+    def _replay(self, rows: Iterator[MirrorRow], total: int) -> LogReplay:
         """Replay ``rows`` (the log from index 0), showing progress (``pool.replay_log``)."""
         task = self._task("verifying", total)
-        replay_log(rows, total, lambda amount: self._advance(task, amount))
+        return replay_log(rows, total, lambda amount: self._advance(task, amount))
+
+
+def _named_as_served(note: str, pinned: NoteVerifier) -> NoteVerifier:
+    """The log key under the name the served checkpoint gives (its first line).
+
+    A log's name changes only by a logged rename (docs/audit.md, "The log's identity"): the
+    same key then signs under the new name. The checkpoint is verified under that name, and
+    ``_check_renamed`` requires the rename to be in the log once the entries are replayed;
+    a different key is never accepted this way."""
+    served = note.split("\n", 1)[0]
+    if served == pinned.name or not served:
+        return pinned
+    try:
+        return NoteVerifier.from_public_key(served, pinned.public_key)
+    except InvalidInput:
+        return pinned  # not a key name: the checkpoint check reports the origin
+
+
+def _check_renamed(renames: Sequence[tuple[int, str, str]], pinned: str, served: str) -> None:
+    """Fail unless the log's renames, followed from the pinned name, lead to the served name
+    (the replay has checked that each rename starts from the name the one before gave)."""
+    name = pinned
+    for _index, old, new in renames:
+        if old == name:
+            name = new
+    if name != served:
+        raise failure(
+            None,
+            None,
+            f"the checkpoint names the log {served!r}, but this auditor pinned {pinned!r} "
+            "and the log holds no rename between them (a log's name changes only by a "
+            "logged rename)",
+        )

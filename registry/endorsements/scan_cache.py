@@ -71,6 +71,7 @@ INVALIDATING_KINDS = frozenset(
         Kind.KEY_REVOCATION.value,
         Kind.KEY_ROTATION.value,
         Kind.ENDORSEMENT_REVOCATION.value,
+        Kind.LOG_RENAME.value,  # every cached document names the log
     }
 )
 """Record kinds whose arrival can change a cached document's status or signatures' meaning."""

@@ -24,8 +24,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, LargeBinary, Table, func, insert, select, text
 from sqlalchemy.types import JSON, Date, Uuid
 
-from registry.errors import Conflict, InvalidInput
-from registry.models import Base, Checkpoint, UTCDateTime
+from registry.errors import ConfigurationError, Conflict, InvalidInput
+from registry.models import Base, Checkpoint, LogState, UTCDateTime
 
 FORMAT = "guarantee-registry-backup/1"
 """The manifest's ``format``: a restore refuses any other."""
@@ -103,11 +103,15 @@ def backup(engine: Engine, dest: Path) -> dict[str, Any]:
         latest = connection.execute(
             select(Checkpoint.size, Checkpoint.root_hash).order_by(Checkpoint.size.desc()).limit(1)
         ).first()
+        origin = connection.execute(select(LogState.origin)).scalar()
     manifest = {
         "format": FORMAT,
         "schema_revision": schema_revision(engine),
         "created_at": datetime.now().astimezone().isoformat(),
         "tables": counts,
+        # The log's name travels with it (it is in log_state too): a restore behind any base
+        # URL serves the same checkpoints under the same name.
+        "log_origin": origin,
         "checkpoint": (
             {"size": latest[0], "root": base64.b64encode(latest[1]).decode()} if latest else None
         ),
@@ -125,14 +129,25 @@ def is_empty(engine: Engine) -> bool:
     return True
 
 
-def restore(engine: Engine, src: Path, *, force: bool = False) -> dict[str, Any]:
-    """Load a backup into a migrated database; refuse a non-empty one unless ``force``."""
+def restore(
+    engine: Engine, src: Path, *, force: bool = False, log_origin: str | None = None
+) -> dict[str, Any]:
+    """Load a backup into a migrated database; refuse a non-empty one unless ``force``.
+
+    ``log_origin`` is the configured ``REGISTRY_LOG_ORIGIN``, if any: a backup of a log with
+    another name is refused before anything is written (the name comes with the log)."""
     manifest_path = src / "manifest.json"
     if not manifest_path.is_file():
         raise InvalidInput(f"{src} is not a registry backup (no manifest.json)")
     manifest: dict[str, Any] = json.loads(manifest_path.read_text())
     if manifest.get("format") != FORMAT:
         raise InvalidInput(f"unknown backup format {manifest.get('format')!r}")
+    stored = manifest.get("log_origin")
+    if log_origin and stored and stored != log_origin:
+        raise ConfigurationError(
+            f"REGISTRY_LOG_ORIGIN is {log_origin!r} but the backed-up log is named {stored!r}; "
+            "a log keeps its name (unset REGISTRY_LOG_ORIGIN to restore it)"
+        )
     current = schema_revision(engine)
     if manifest.get("schema_revision") != current:
         raise InvalidInput(

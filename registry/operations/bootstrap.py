@@ -63,11 +63,15 @@ def bootstrap(factory: sessionmaker[Session], settings: Settings) -> RegistryCon
         log_service.ensure_log_state(session)
     with transaction(factory) as session:
         log_service.lock_log(session)
+        origin = log_service.establish_origin(
+            session, settings.log_origin or None, settings.new_log_origin
+        )
         ctx = RegistryContext(
             settings=settings,
             master_key=master_key,
             registry_signer=_server_signer(session, REGISTRY_KEY, master_key),
             log_signer=_server_signer(session, LOG_KEY, master_key),
+            log_origin=origin,
         )
         if session.get(SigningKey, ctx.registry_signer.key_id) is None:
             _log_genesis(session, ctx, operator(session))

@@ -40,6 +40,7 @@ from registry.records.schema import (
     KeyRevocation,
     KeyRotation,
     Kind,
+    LogRename,
     batch_ref,
     leaf_bytes,
     parse_record,
@@ -252,6 +253,8 @@ def _project(
     if isinstance(record, KeyRegistration | KeyRotation | KeyRevocation):
         cache.forget_keys()
         return _Projection(apply_key_record(session, record, index, now), [], [])
+    if isinstance(record, LogRename):
+        return _Projection(signer.org_id, [], [])  # the log's name lives in log_state
     if isinstance(record, EndorsementDoc | EndorsementRevocation):
         policy.check_record(record, signer, {})
         projection = _Projection(signer.org_id, [], [])

@@ -81,10 +81,14 @@ class Kind(StrEnum):
     KEY_REVOCATION = "key_revocation"
     ENDORSEMENT = "endorsement"
     ENDORSEMENT_REVOCATION = "endorsement_revocation"
+    LOG_RENAME = "log_rename"
 
 
 KEY_KINDS = frozenset({Kind.KEY_REGISTRATION, Kind.KEY_ROTATION, Kind.KEY_REVOCATION})
 """The kinds that register, rotate or revoke a signing key (made through the keys API)."""
+
+REGISTRY_KINDS = KEY_KINDS | {Kind.LOG_RENAME}
+"""The kinds only the registry key signs: key records and statements about the log itself."""
 
 
 class _Base(StrictModel):
@@ -369,6 +373,22 @@ class EndorsementRevocation(_Base):
     reason: Text
 
 
+LogName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\s+]+$")]
+"""A log's origin (c2sp.org/tlog-checkpoint) that is also a valid note key name: no spaces,
+no "+"."""
+
+
+class LogRename(_Base):
+    """The log takes a new name (docs/records.md, "The log's identity"): ``registry log
+    rename``, signed by the registry key, logged under the old name; every checkpoint after it
+    carries ``new_origin`` and is signed by the same log key under that name."""
+
+    kind: Literal[Kind.LOG_RENAME]
+    old_origin: LogName
+    new_origin: LogName
+    reason: Text
+
+
 AnyRecord = Annotated[
     Harvest
     | Processing
@@ -384,7 +404,8 @@ AnyRecord = Annotated[
     | KeyRotation
     | KeyRevocation
     | Endorsement
-    | EndorsementRevocation,
+    | EndorsementRevocation
+    | LogRename,
     Field(discriminator="kind"),
 ]
 """Any record of format v1, told apart by its ``kind``."""

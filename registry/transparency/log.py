@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from registry.context import RegistryContext
 from registry.db import insert_rows
-from registry.errors import InvalidInput, NotFound
+from registry.errors import ConfigurationError, InvalidInput, NotFound
 from registry.log import merkle
 from registry.log.note import Checkpoint as CheckpointBody
 from registry.log.note import NoteSigner, sign_checkpoint, vkey
@@ -78,6 +78,36 @@ def ensure_log_state(session: Session) -> None:
     if session.get(LogState, LOG_STATE_ID) is None:
         session.add(LogState(id=LOG_STATE_ID, size=0))
         session.flush()
+
+
+def establish_origin(session: Session, wanted: str | None, new_log: str) -> str:
+    """The log's origin as stored with it, fixed on first call (at the log's creation).
+
+    ``wanted`` is the configured ``REGISTRY_LOG_ORIGIN`` (None when unset): it must equal the
+    stored origin, or the start is refused (``ConfigurationError`` naming both) — a setting
+    never renames a log, ``rename_log`` does, logged. ``new_log`` names a log that has none
+    yet. A log made before origins were stored keeps the name of its newest checkpoint.
+    """
+    state = session.get(LogState, LOG_STATE_ID, with_for_update=True)
+    assert state is not None, "ensure_log_state first"
+    if state.origin is None:
+        newest = session.execute(
+            select(Checkpoint.note).order_by(Checkpoint.size.desc()).limit(1)
+        ).scalar()
+        state.origin = newest.split("\n", 1)[0] if newest else (wanted or new_log)
+        session.flush()
+    if wanted and wanted != state.origin:
+        raise ConfigurationError(
+            f"REGISTRY_LOG_ORIGIN is {wanted!r} but this log was created as {state.origin!r}; "
+            "a log keeps its name (unset REGISTRY_LOG_ORIGIN, or rename the log explicitly "
+            "with 'registry log rename')"
+        )
+    return state.origin
+
+
+def stored_origin(session: Session) -> str | None:
+    """The origin stored with the log, or None before the log was created."""
+    return session.execute(select(LogState.origin).where(LogState.id == LOG_STATE_ID)).scalar()
 
 
 def lock_log(session: Session) -> int:

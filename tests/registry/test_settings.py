@@ -40,4 +40,4 @@ def test_defaults_are_sqlite_under_the_data_dir_and_origin_from_base_url(tmp_pat
     monkeypatch.setenv("REGISTRY_BASE_URL", "https://gr.example.cn/")
     settings = Settings(data_dir=tmp_path)
     assert settings.effective_database_url == f"sqlite:///{tmp_path.resolve()}/registry.db"
-    assert settings.effective_log_origin == "gr.example.cn/log"
+    assert settings.new_log_origin == "gr.example.cn/log"
