@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import make_engine, make_session_factory
@@ -41,7 +42,8 @@ def _(message: str) -> str:
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` on standard error and exit with ``code`` (1 failure, 2 usage)."""
     label = _("错误：")
-    err.print(f"[red]{label}[/red] {message}")
+    # One line, however long: scripts and people grep for it (soft wrap never breaks it).
+    err.print(f"[red]{label}[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
