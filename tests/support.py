@@ -130,11 +130,17 @@ def drop_database(env: dict[str, str]) -> None:
 
 @contextmanager
 def running_registry(
-    env: dict[str, str], log_path: Path, *args: str, port: int | None = None
+    env: dict[str, str],
+    log_path: Path,
+    *args: str,
+    port: int | None = None,
+    set_base_url: bool = True,
 ) -> Iterator[str]:
-    """Run ``registry serve ARGS`` until the block ends; yields the base URL."""
+    """Run ``registry serve ARGS`` until the block ends; yields the URL it listens on.
+    ``set_base_url``: point ``REGISTRY_BASE_URL`` there too (else leave it to ``serve``)."""
     port = port or free_port()
-    env = {**env, "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}"}
+    if set_base_url:
+        env = {**env, "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}"}
     with log_path.open("a") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args],

@@ -87,3 +87,26 @@ def test_serve_demo_then_sign_offline_and_refuse_tampering(served):
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["index"] == before
     assert _size(base) == before + 1
+
+
+def test_in_development_qr_codes_follow_the_port_serve_listens_on(tmp_path: Path):
+    """Without REGISTRY_BASE_URL, `serve --port P` points QR codes, links and the banner at
+    port P, and says so; the log is named after where it was created."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    env = registry_env(tmp_path, "sqlite", POSTGRES_URL, "registry_port")
+    env.pop("REGISTRY_BASE_URL", None)
+    log = tmp_path / "serve.log"
+    with running_registry(env, log, "--demo", set_base_url=False) as base:
+        banner = log.read_text()
+        assert f"QR codes and links point to {base};" in banner, banner
+        assert "set REGISTRY_BASE_URL" in banner  # the deployment hint
+        code = httpx.get(f"{base}/api/v1/endorsements").json()[0]["code"]
+        png = httpx.get(f"{base}/e/{code}/qr.png").content
+        found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+        # Upper case, for the QR's compact alphanumeric mode; the scan URL ignores case.
+        assert [b.text for b in found] == [f"{base}/e/{code}".upper()]
+        assert httpx.get(f"{base}/log/vkey").text.startswith(base.removeprefix("http://") + "/log+")

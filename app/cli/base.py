@@ -27,8 +27,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(log_app, name="log")
 app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
-err = Console(stderr=True)
-"""Where messages meant for people go: standard error, so standard output stays data."""
+err = Console(stderr=True, soft_wrap=True)
+"""Where messages meant for people go: standard error, so standard output stays data. Soft
+wrap: a message is never broken into lines (a URL or a path stays whole for copy and grep)."""
 
 
 def _(message: str) -> str:
@@ -42,8 +43,7 @@ def _(message: str) -> str:
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` on standard error and exit with ``code`` (1 failure, 2 usage)."""
     label = _("错误：")
-    # One line, however long: scripts and people grep for it (soft wrap never breaks it).
-    err.print(f"[red]{label}[/red] {escape(message)}", soft_wrap=True)
+    err.print(f"[red]{label}[/red] {escape(message)}")
     raise typer.Exit(code)
 
 

@@ -92,7 +92,7 @@ def serve(
 
     from registry.operations.bootstrap import bootstrap
 
-    _follow_listen_address(host, port)
+    guessed = _follow_listen_address(host, port)
     settings, factory = session_factory()
     try:
         upgrade(settings.effective_database_url)
@@ -114,7 +114,7 @@ def serve(
         _("正在 %(url)s 提供服务；二维码和链接指向 %(base_url)s，日志名 %(origin)s")
         % {"url": f"http://{host}:{port}", "base_url": settings.base_url, "origin": ctx.log_origin}
     )
-    if settings.mode is Mode.DEVELOPMENT and BASE_URL_VARIABLE not in os.environ:
+    if guessed:
         err.print(_("部署时请设置 REGISTRY_BASE_URL 为公开网址，二维码才指向观众能打开的地方"))
     # No access log: it would print every viewer's IP address, which the registry never keeps.
     uvicorn.run(
@@ -160,19 +160,21 @@ def log_rename(
 BASE_URL_VARIABLE = "REGISTRY_BASE_URL"
 
 
-def _follow_listen_address(host: str, port: int) -> None:
+def _follow_listen_address(host: str, port: int) -> bool:
     """In development, with no ``REGISTRY_BASE_URL`` set, QR codes and links point where this
     server listens (a wildcard host as 127.0.0.1), so ``--port`` moves them too. The variable
     is set in the environment so every worker process reads the same base URL. Production
-    never guesses: its base URL is whatever the operator set (or the default)."""
+    never guesses: its base URL is whatever the operator set (or the default). Returns
+    whether the base URL was guessed so."""
     settings = get_settings()
     if settings.mode is not Mode.DEVELOPMENT or BASE_URL_VARIABLE in os.environ:
-        return
+        return False
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (a comparison)
     if ":" in shown:  # an IPv6 literal
         shown = f"[{shown}]"
     os.environ[BASE_URL_VARIABLE] = f"http://{shown}:{port}"
     get_settings.cache_clear()
+    return True
 
 
 @app.command()
