@@ -348,9 +348,7 @@ def test_a_revocation_turns_the_overlay_red_within_two_seconds(
     assert not page.locator("#status-warning").is_visible()
     started = time.monotonic()
     _revoke(live, code, "测试撤销 revoked on air by a test")
-    latency = _wait_seconds(
-        page, "#overlay[data-status=revoked]", started, 2
-    )
+    latency = _wait_seconds(page, "#overlay[data-status=revoked]", started, 2)
     print(f"\noverlay status flip: {latency * 1000:.0f} ms after the revocation committed")
     assert latency < FLIP_SECONDS, f"the overlay turned revoked after {latency:.2f} s"
     warning = page.locator("#status-warning")
@@ -370,9 +368,7 @@ def test_a_scan_moves_the_counter_within_two_seconds(
     before = int(page.get_attribute("#overlay", "data-scans") or -1)
     started = time.monotonic()
     assert httpx.get(f"{live.url}/e/{code}").status_code == 200  # a viewer's scan
-    latency = _wait_seconds(
-        page, f"#overlay[data-scans='{before + 1}']", started, 2
-    )
+    latency = _wait_seconds(page, f"#overlay[data-scans='{before + 1}']", started, 2)
     print(f"\noverlay scan count: {latency * 1000:.0f} ms after the scan")
     assert latency < FLIP_SECONDS, f"the scan showed after {latency:.2f} s"
     assert page.inner_text("#scan-count") == f"{before + 1:,}"
