@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sse_starlette import EventSourceResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
 
 from api.deps import ContextDep, CurrentAccount, SessionDep
 from api.live import live_events

@@ -407,7 +407,9 @@ def test_the_overlay_takes_its_corner_scale_and_margin_from_the_query(demo: Demo
     assert "corner-br" in (main["class"] or "").split(), "the default corner is bottom right"
     assert (main["data-scale"], main["data-margin"]) == ("1.0", "")
     response = demo.client.get(f"/overlay/{code}?corner=TL&scale=1.5&margin=40")
-    main = next(a for _, a in parse(assert_html(response, 200)).elements if a.get("id") == "overlay")
+    main = next(
+        a for _, a in parse(assert_html(response, 200)).elements if a.get("id") == "overlay"
+    )
     assert "corner-tl" in (main["class"] or "").split()
     assert (main["data-scale"], main["data-margin"]) == ("1.5", "40")
     for query in ("scale=0.5", "scale=2", "margin=0", "margin=200", "corner=bl", "corner=tr"):

@@ -47,7 +47,7 @@ MIN_SCALE, MAX_SCALE = 0.5, 2.0
 MAX_MARGIN = 200
 BAD_LAYOUT = N_("叠加层参数有误")
 BAD_LAYOUT_HINT = N_(
-    "请改正 OBS 浏览器源的网址：corner 取 br、bl、tr 或 tl，scale 取 0.5 到 2，margin 取 0 到 200（像素）。"
+    "请改正网址：corner 取 br、bl、tr 或 tl，scale 取 0.5 到 2，margin 取 0 到 200 像素。"
 )
 
 
