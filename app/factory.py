@@ -22,6 +22,7 @@ from api.routers import trace as trace_api
 from api.security import SecurityHeaders
 from registry import __version__
 from registry.db import make_engine, make_session_factory, read_engine_for
+from registry.endorsements.live import LiveBoard
 from registry.endorsements.scan_cache import ScanCache
 from registry.endorsements.scans import ScanCounter, ScanFlusher
 from registry.operations.bootstrap import bootstrap
@@ -77,9 +78,12 @@ def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
         flusher.start()
         # The scan path's cache watcher: one thread per worker process (docs/scaling.md).
         app.state.scan_cache.start()
+        # What the OBS overlays of this process watch (registry.endorsements.live).
+        app.state.live_board.start()
         try:
             yield
         finally:
+            app.state.live_board.stop()
             app.state.scan_cache.stop()
             submitter.stop()
             flusher.stop()
@@ -101,6 +105,13 @@ def _share_state(
     app.state.scan_counter = ScanCounter()
     app.state.scan_cache = ScanCache(app.state.read_session_factory, lambda: app.state.ctx)
     app.state.scan_cache.watch_commits(factory)
+    app.state.live_board = LiveBoard(
+        app.state.scan_cache,
+        app.state.read_session_factory,
+        app.state.scan_counter,
+        lambda: app.state.ctx,
+    )
+    app.state.live_board.wake_on_commits(factory)  # after the cache's: it reads the cache
 
 
 def _add_routes(app: FastAPI, engine: Engine) -> None:

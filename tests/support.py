@@ -76,8 +76,10 @@ def serve_in_thread(app: Any, sock: socket.socket | None = None) -> Iterator[str
     """Run the ASGI ``app`` with uvicorn in a thread on ``sock`` (default: a free port) until
     the block ends; yield its URL. The socket is closed afterwards."""
     sock = sock or bound_socket()
-    # In a thread uvicorn leaves signal handling alone (it belongs to the main thread).
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # In a thread uvicorn leaves signal handling alone (it belongs to the main thread), so
+    # nothing tells an open event stream that the server stops: after 5 s it is cancelled.
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

@@ -9,8 +9,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
 
 from api.deps import ContextDep, CurrentAccount, SessionDep
+from api.live import live_events
 from api.scan import scan_entry, scan_response
 from registry.endorsements import decisions as endorsement_decisions
 from registry.endorsements import published as published_endorsements
@@ -259,6 +261,25 @@ def endorsement_scans(code: str, request: Request, session: SessionDep) -> Scans
             for hour, count in scans.scans_by_hour(session, counter, endorsement.id)
         ],
     )
+
+
+@router.get(
+    "/endorsements/{code}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "state events (status and scans), heartbeats; ends after 30 s",
+        },
+        404: {"content": {"application/problem+json": {}}, "description": "no such code"},
+    },
+)
+async def endorsement_events(code: str, request: Request) -> EventSourceResponse:
+    """The endorsement's status and scan total as server-sent events, for the OBS overlay:
+    a ``state`` event (``{"code", "status", "scans"}``, with ``retry: 1000``) at once and on
+    every change (within about a second), a ``heartbeat`` event every 10 s. The server ends
+    the stream after 30 s; an ``EventSource`` reconnects by itself and gets the state first."""
+    return await live_events(request, code)
 
 
 @router.post("/endorsements/{code}/revoke", response_model=EndorsementOut)

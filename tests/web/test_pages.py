@@ -372,14 +372,15 @@ def test_overlay_has_the_qr_the_counter_and_only_same_origin_assets(demo: Demo):
     assert endorsement["product"]["zh"] in html
     # The live counter and its same-origin scans URL.
     main = next(a for t, a in parsed.elements if a.get("id") == "overlay")
-    assert main["data-scans-url"] == f"/api/v1/endorsements/{code}/scans"
+    assert main["data-events-url"] == f"/api/v1/endorsements/{code}/events"
+    assert main["data-status-url"] == f"/api/v1/endorsements/{code}"
     assert any(a.get("id") == "scan-count" for _, a in parsed.elements)
     # Assets: every src/href is same-origin, and they exist.
     references = [
         value
         for _, attrs in parsed.elements
         for name, value in attrs.items()
-        if name in ("src", "href", "data-scans-url", "data-status-url") and value
+        if name in ("src", "href", "data-events-url", "data-status-url") and value
     ]
     assert any(r.endswith(".js") for r in references), "no script: the counter would not update"
     assert any(r.endswith(".css") for r in references)
@@ -394,6 +395,56 @@ def test_overlay_has_the_qr_the_counter_and_only_same_origin_assets(demo: Demo):
             )
     assert "@import" not in demo.client.get("/static/overlay.css").text
     assert "background: transparent" in demo.client.get("/static/overlay.css").text
+
+
+def test_the_overlay_takes_its_corner_scale_and_margin_from_the_query(demo: Demo):
+    code = demo.endorsement("recalled")["code"]
+    main = next(
+        a
+        for _, a in parse(demo.client.get(f"/overlay/{code}").text).elements
+        if a.get("id") == "overlay"
+    )
+    assert "corner-br" in (main["class"] or "").split(), "the default corner is bottom right"
+    assert (main["data-scale"], main["data-margin"]) == ("1.0", "")
+    response = demo.client.get(f"/overlay/{code}?corner=TL&scale=1.5&margin=40")
+    main = next(
+        a for _, a in parse(assert_html(response, 200)).elements if a.get("id") == "overlay"
+    )
+    assert "corner-tl" in (main["class"] or "").split()
+    assert (main["data-scale"], main["data-margin"]) == ("1.5", "40")
+    for query in ("scale=0.5", "scale=2", "margin=0", "margin=200", "corner=bl", "corner=tr"):
+        assert demo.client.get(f"/overlay/{code}?{query}").status_code == 200, query
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("corner=middle", "corner"),
+        ("corner=", "corner"),
+        ("scale=big", "scale"),
+        ("scale=0.49", "scale"),
+        ("scale=2.01", "scale"),
+        ("scale=nan", "scale"),
+        ("scale=inf", "scale"),
+        ("margin=-1", "margin"),
+        ("margin=201", "margin"),
+        ("margin=1e9", "margin"),
+    ],
+)
+def test_a_wrong_overlay_parameter_is_a_400_naming_it(demo: Demo, query: str, field: str):
+    code = demo.endorsement("valid")["code"]
+    answer = demo.client.get(f"/overlay/{code}?{query}", headers={"Accept": "application/json"})
+    assert answer.status_code == 400, f"{query}: {answer.status_code}"
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    problem = answer.json()
+    assert problem["field"] == field and field in problem["detail"], problem
+    # A browser source (OBS's preview) gets the page in both languages.
+    page = demo.client.get(f"/overlay/{code}?{query}", headers={"Accept": "text/html"})
+    html = assert_html(page, 400)
+    assert "叠加层参数有误" in html and "Wrong overlay parameter" in html
+    assert "0.5" in html and "200" in html, "the page does not say what is accepted"
+    # Checked before the code: an unknown code with a wrong parameter is still the 400.
+    assert demo.client.get(f"/overlay/{mistyped(code)}?{query}").status_code == 400
 
 
 def test_the_overlay_counts_no_scan_and_the_scans_api_counts_verifications(demo: Demo):
