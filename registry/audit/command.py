@@ -26,6 +26,7 @@ from registry.audit.console import (
 )
 from registry.audit.failures import AuditError
 from registry.audit.mirror import Mirror
+from registry.audit.recheck import Recheck, recheck_count
 from registry.audit.run import Audit
 from registry.audit.selfcheck import SelfCheck
 from registry.errors import InvalidInput, VerificationError
@@ -76,16 +77,23 @@ def run_audit(
     vkey: str | None,
     witnesses: list[str],
     quiet: bool,
+    recheck: Recheck = None,
+    recheck_seed: int | None = None,
 ) -> int:
     """Audit the registry at ``url`` with the local ``state`` directory; return the exit code.
 
     0: the log, every record in it and the checkpoint verify; 1: something does not (the
     line printed names the first bad record's log index and what is wrong); 2: bad usage,
     an unusable state directory, or the registry could not be reached (docs/audit.md).
+
+    ``recheck`` already-mirrored entries are re-fetched and compared with the mirror: a
+    number, ``"all"``, or ``None`` for the default (``recheck.recheck_count``); chosen at
+    random with ``recheck_seed`` (default: from the operating system).
     """
     try:
         base_url = _check_url(url)
         given, cosigners = _parse_keys(vkey, witnesses)
+        recheck_count(recheck, 0)  # a bad value is a usage error, before any request
         mirror = Mirror(state)
     except AuditError as exc:
         print_error(str(exc))
@@ -93,7 +101,7 @@ def run_audit(
     progress = None if quiet else progress_bar()
     display: AbstractContextManager[Any] = progress or nullcontext()
     with mirror, RegistryClient(base_url) as client:
-        audit = Audit(mirror, client, progress)
+        audit = Audit(mirror, client, progress, recheck=recheck, seed=recheck_seed)
         try:
             with display:
                 result = audit.run(given, cosigners)

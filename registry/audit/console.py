@@ -68,8 +68,11 @@ def print_verified(
     if not quiet:
         rate = result.size / result.seconds if result.seconds else 0.0
         names = ", ".join(c.name for c in cosigners)
+        rechecked = f"rechecked {result.rechecked} entries"
+        if 0 < result.rechecked < result.size:
+            rechecked += f" at random (seed {result.seed})"
         print(
-            f"fetched {result.fetched} new entries; {result.seconds:.2f} s "
+            f"fetched {result.fetched} new entries; {rechecked}; {result.seconds:.2f} s "
             f"({rate:,.0f} records/s)" + (f"; cosigned by {names}" if names else ""),
             file=sys.stderr,
         )
