@@ -21,12 +21,15 @@ from api.routers import reports as problem_reports
 from api.routers import trace as trace_api
 from api.security import SecurityHeaders
 from registry import __version__
+from registry.audit.monitor import integrity_status, monitor_from_settings
 from registry.db import make_engine, make_session_factory, read_engine_for
 from registry.endorsements.live import LiveBoard
 from registry.endorsements.scan_cache import ScanCache
 from registry.endorsements.scans import ScanCounter, ScanFlusher
+from registry.log.note import parse_vkey
 from registry.operations.bootstrap import bootstrap
 from registry.settings import Settings, get_settings
+from registry.transparency.log import log_vkey
 from registry.transparency.witnessing import WitnessSubmitter
 from web.errors import error_page
 from web.office import router as office_router
@@ -80,9 +83,16 @@ def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
         app.state.scan_cache.start()
         # What the OBS overlays of this process watch (registry.endorsements.live).
         app.state.live_board.start()
+        # The database checks itself in the background; /healthz reports the verdict.
+        monitor = monitor_from_settings(settings, factory, parse_vkey(log_vkey(app.state.ctx)))
+        app.state.integrity = monitor
+        if monitor is not None:
+            monitor.start()
         try:
             yield
         finally:
+            if monitor is not None:
+                monitor.stop()
             app.state.live_board.stop()
             app.state.scan_cache.stop()
             submitter.stop()
@@ -98,6 +108,7 @@ def _share_state(
 ) -> None:
     """What every request may reach through ``request.app.state`` (``api/deps.py``)."""
     app.state.settings = settings
+    app.state.integrity = None  # the background self-check, once started
     app.state.engine = engine
     app.state.session_factory = factory
     app.state.read_engine = read_engine_for(engine)
@@ -134,10 +145,18 @@ def _add_routes(app: FastAPI, engine: Engine) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> JSONResponse:
+    def healthz(request: Request) -> JSONResponse:
+        """``{"status", "version", "integrity"}``: the database answers, and what its
+        background self-check found (``registry.audit.monitor``); 503 when it failed."""
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        return JSONResponse({"status": "ok", "version": __version__})
+        integrity = integrity_status(request.app.state.integrity)
+        body = {
+            "status": "failed" if integrity.failed else "ok",
+            "version": __version__,
+            "integrity": integrity.to_json(),
+        }
+        return JSONResponse(body, status_code=503 if integrity.failed else 200)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

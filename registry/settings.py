@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     # C2SP tlog-witnesses asked to cosign every checkpoint: a JSON list of "URL VKEY", URL the
     # witness's submission prefix (add-checkpoint is under it), VKEY its cosignature vkey.
     witnesses: list[str] = []
+    # The server's background check of its own database (registry.audit.monitor): on by
+    # default; new entries every interval (seconds), everything again every full interval.
+    integrity_check: bool = True
+    integrity_interval: float = 30.0
+    integrity_full_interval: float = 6 * 3600.0
 
     @field_validator("base_url")
     @classmethod

@@ -24,12 +24,34 @@ def audit(
         list[str] | None, typer.Option(help="a witness cosignature vkey that must have signed")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    recheck: Annotated[
+        str | None,
+        typer.Option(
+            metavar="N|all",
+            help="already-mirrored entries to re-fetch and compare, at random, or 'all' "
+            "(default: 1% of the log, at least 256, at most 4096; 0: none)",
+        ),
+    ] = None,
+    recheck_seed: Annotated[
+        int | None,
+        typer.Option(help="seed of the recheck's random choice (default: from the OS)"),
+    ] = None,
 ) -> None:
     """Verify a running registry from the outside. Exit 0: all verified; 1: something does
     not verify (the first bad record is named); 2: usage or network error."""
     from registry.audit import run_audit
 
-    raise typer.Exit(run_audit(url, state, vkey=vkey, witnesses=witness or [], quiet=quiet))
+    raise typer.Exit(
+        run_audit(
+            url,
+            state,
+            vkey=vkey,
+            witnesses=witness or [],
+            quiet=quiet,
+            recheck=recheck,
+            recheck_seed=recheck_seed,
+        )
+    )
 
 
 witness_app = typer.Typer(no_args_is_help=True, help="A C2SP tlog-witness.")

@@ -33,14 +33,17 @@ bad record. Exit codes: 0 all verified, 1 something does not verify, 2 usage/net
 Limits, on purpose (docs/audit.md, "What is not checked"): products and an authority's
 ``approvals_required`` are not logged, so "only a product's owner creates its batches" is
 not re-checked and an endorsement's signed ``threshold`` stands for the authority's setting;
-an erased payload cannot be verified and fails the audit; entries mirrored by an earlier run
-are re-verified from the mirror, not re-read from the server, unless a consistency failure
-asks for it.
+an erased payload cannot be verified and fails the audit; of the entries mirrored by an
+earlier run, every one is re-verified from the mirror but only a random share (``--recheck``,
+or all of them) is re-read from the server and compared with it.
 
 The modules, one job each: ``entry`` (one entry on its own), ``history`` and ``replay`` (the
 log in order), ``tree`` (checkpoint, consistency, tree root), ``mirror`` (the local state),
-``client`` (the registry over HTTP, pipelined), ``pool`` (signature workers), ``run`` (one
-audit run), ``console`` (what is printed) and ``command`` (``run_audit``, the CLI's entry).
+``client`` (the registry over HTTP, pipelined), ``recheck`` (re-reading mirrored entries),
+``pool`` (signature workers), ``run`` (one audit run), ``console`` (what is printed) and
+``command`` (``run_audit`` and ``run_check``, the CLI's entries). The registry's check of
+its own database reuses them: ``selfcheck`` (``registry check``) and ``monitor`` (the
+server's background check, reported in ``/healthz``).
 """
 
 from __future__ import annotations

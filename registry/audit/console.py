@@ -20,6 +20,7 @@ from rich.progress import (
 )
 
 from registry.audit.run import AuditResult
+from registry.audit.selfcheck import SelfCheckResult
 from registry.errors import VerificationError
 from registry.log.note import CosignatureVerifier
 
@@ -67,8 +68,29 @@ def print_verified(
     if not quiet:
         rate = result.size / result.seconds if result.seconds else 0.0
         names = ", ".join(c.name for c in cosigners)
+        rechecked = f"rechecked {result.rechecked} entries"
+        if 0 < result.rechecked < result.size:
+            rechecked += f" at random (seed {result.seed})"
         print(
-            f"fetched {result.fetched} new entries; {result.seconds:.2f} s "
+            f"fetched {result.fetched} new entries; {rechecked}; {result.seconds:.2f} s "
             f"({rate:,.0f} records/s)" + (f"; cosigned by {names}" if names else ""),
+            file=sys.stderr,
+        )
+
+
+def print_checked(result: SelfCheckResult, quiet: bool) -> None:
+    """The verdict of ``registry check`` on a database that verifies (exit 0) on stdout;
+    unless ``quiet``, its speed and the erased payloads it could not check on stderr."""
+    print(
+        f"verified {result.size} records up to checkpoint size {result.size}, "
+        f"root {base64.b64encode(result.root).decode()}",
+        flush=True,
+    )
+    if not quiet:
+        rate = result.checked / result.seconds if result.seconds else 0.0
+        erased = f"; {result.erased} erased payloads not checkable" if result.erased else ""
+        print(
+            f"checked {result.checked} records in {result.seconds:.2f} s "
+            f"({rate:,.0f} records/s){erased}",
             file=sys.stderr,
         )

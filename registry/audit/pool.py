@@ -36,7 +36,7 @@ PARALLEL_MIN_RECORDS = 5000
 """Below this many records, starting worker processes costs more than it saves."""
 
 
-class _KeyDirectory:
+class KeyDirectory:
     """``key_directory`` built as the rows pass, for the signature workers."""
 
     _PREFIXES = (b'{"kind":"key_registration"', b'{"kind":"key_rotation"')
@@ -58,7 +58,7 @@ class _KeyDirectory:
         return self._snapshot
 
 
-def _worker_count(records: int) -> int:
+def worker_count(records: int) -> int:
     # The CPUs this process may run on, which a container or taskset can limit.
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cpus = cpus or 1
@@ -93,7 +93,7 @@ def replay_log(rows: Iterator[MirrorRow], total: int, advance: Callable[[int], N
     Raises ``VerificationError`` at the first bad record (docs/audit.md, step 5).
     """
     replay = LogReplay()
-    workers = _worker_count(total)
+    workers = worker_count(total)
     if workers == 0:
         for chunk in _chunks(rows):
             _replay_chunk(replay, chunk)
@@ -110,7 +110,7 @@ def _replay_in_parallel(
     advance: Callable[[int], None],
 ) -> None:
     context = multiprocessing.get_context("fork")
-    keys = _KeyDirectory()
+    keys = KeyDirectory()
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         pending: deque[tuple[list[MirrorRow], Future[set[tuple[int, str]]]]] = deque()
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import base64
 import itertools
+import math
+import random
+import secrets
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from registry.audit.client import FetchFailed, PageFetcher, RegistryClient
 from registry.audit.failures import failure
 from registry.audit.mirror import Mirror, MirrorRow
 from registry.audit.pool import replay_log
+from registry.audit.recheck import Recheck, recheck, recheck_count, sample_ranges
 from registry.audit.replay import LogReplay
 from registry.audit.tree import check_consistency, check_tree, verify_checkpoint
 from registry.errors import InvalidInput, VerificationError
@@ -28,22 +32,44 @@ from registry.log.note import CosignatureVerifier, NoteVerifier, parse_vkey
 
 @dataclass(frozen=True)
 class AuditResult:
-    """A verified run: checkpoint size and RFC 6962 root, entries fetched, seconds taken."""
+    """A verified run: checkpoint size and RFC 6962 root, entries fetched, seconds taken,
+    mirrored entries re-fetched and compared, and the seed that chose them."""
 
     size: int
     root: bytes
     fetched: int
     seconds: float
+    rechecked: int = 0
+    seed: int | None = None
+
+
+def _index(problem: VerificationError) -> float:
+    """Where a failure is, to report the first one; one without an index comes last."""
+    index = problem.extra.get("index")
+    return math.inf if index is None else float(index)
 
 
 class Audit:
     """One run of the auditor over a state directory's ``mirror`` and a registry ``client``;
     ``progress`` (when given) shows mirroring and verifying (docs/audit.md)."""
 
-    def __init__(self, mirror: Mirror, client: RegistryClient, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        mirror: Mirror,
+        client: RegistryClient,
+        progress: Progress | None,
+        *,
+        recheck: Recheck = None,
+        seed: int | None = None,
+    ) -> None:
+        """``recheck``: how many already-mirrored entries to re-fetch (``None``: the
+        default share, ``"all"``: every one); ``seed``: of their random choice (default:
+        from the operating system's randomness)."""
         self.mirror = mirror
         self.client = client
         self.progress = progress
+        self.recheck = recheck
+        self.seed = secrets.randbits(64) if seed is None else seed
 
     def _task(self, description: str, total: int) -> TaskID | None:
         if self.progress is None:
@@ -94,6 +120,9 @@ class Audit:
         if self.mirror.size() > size:
             self.mirror.truncate(size)  # fetched by an interrupted run, beyond this tree
         fetched_from = self.mirror.size()
+        # Only what a checkpoint verified is rechecked: the rest is fetched anew below.
+        verified_size = 0 if previous is None else min(previous[0], fetched_from)
+        rechecked, changed = self._recheck(verified_size)
         gap, replay_problem, renames = self._fetch_and_replay(size)
         problem = gap or check_tree(self.client, self.mirror, checkpoint)
         # Report what broke first: a replay failure past a gap or a bad leaf is a
@@ -102,7 +131,9 @@ class Audit:
             size if problem is None or problem.extra["index"] is None else problem.extra["index"]
         )
         if replay_problem is not None and (replay_problem.extra.get("index") or 0) < limit:
-            raise replay_problem
+            problem = replay_problem
+        if changed is not None and (problem is None or _index(changed) < _index(problem)):
+            problem = changed
         if problem is not None:
             raise problem
         if log_key.name != pinned.name:
@@ -116,7 +147,30 @@ class Audit:
             }
         )
         elapsed = time.perf_counter() - started
-        return AuditResult(size, checkpoint.root_hash, size - fetched_from, elapsed)
+        return AuditResult(
+            size, checkpoint.root_hash, size - fetched_from, elapsed, rechecked, self.seed
+        )
+
+    def _recheck(self, verified_size: int) -> tuple[int, VerificationError | None]:
+        """Re-fetch the chosen entries of ``[0, verified_size)`` and compare them with the
+        mirror (``recheck.recheck``); how many, and the first served differently."""
+        count = recheck_count(self.recheck, verified_size)
+        # Seeded (from secrets, unless a test or a rerun gives one) so a run can be
+        # repeated exactly: the choice must be unguessable beforehand, not a key.
+        rng = random.Random(self.seed)  # noqa: S311
+        ranges = sample_ranges(count, verified_size, rng)
+        total = sum(high - low for low, high in ranges)
+        if not total:
+            return 0, None
+        task = self._task("rechecking", total)
+        changed = recheck(
+            self.client,
+            self.mirror,
+            ranges,
+            verified_size,
+            lambda amount: self._advance(task, amount),
+        )
+        return total, changed
 
     def _fetch_and_replay(
         self, size: int

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from registry.audit.client import PAGE_SIZE, RegistryClient, served_row
-from registry.audit.entry import envelope_json, leaf_kind
+from registry.audit.entry import leaf_kind
 from registry.audit.failures import AuditError, failure
 from registry.audit.mirror import Mirror
+from registry.audit.recheck import served_difference
 from registry.errors import VerificationError
 from registry.log import merkle
 from registry.log.note import Checkpoint, CosignatureVerifier, NoteVerifier, open_note
@@ -87,14 +88,8 @@ def find_rewrite(
         by_index = {e.get("index"): e for e in entries if isinstance(e, dict)}
         for index, leaf, envelope in mirror.rows(start, end):
             kind = leaf_kind(leaf)
-            row = served_row(index, by_index.get(index))
-            if row is None:
-                detail = "the server no longer serves this entry"
-            elif row[1] != leaf:
-                detail = "the server now serves a different leaf"
-            elif envelope_json(row[2]) != envelope_json(envelope):
-                detail = "the server now serves a different envelope"
-            else:
+            detail = served_difference(served_row(index, by_index.get(index)), leaf, envelope)
+            if detail is None:
                 continue
             return failure(
                 index,

@@ -52,11 +52,21 @@ def audit(
     vkey: str | None = None,
     witnesses: Sequence[str] = (),
     quiet: bool = True,
+    recheck: int | str | None = None,
+    recheck_seed: int | None = None,
 ) -> AuditRun:
     """Run ``registry audit`` in-process and capture what it prints."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = run_audit(url, state, vkey=vkey, witnesses=list(witnesses), quiet=quiet)
+        code = run_audit(
+            url,
+            state,
+            vkey=vkey,
+            witnesses=list(witnesses),
+            quiet=quiet,
+            recheck=recheck,
+            recheck_seed=recheck_seed,
+        )
     return AuditRun(code, out.getvalue(), err.getvalue())
 
 

@@ -91,7 +91,7 @@ def test_an_untouched_registry_verifies_and_the_next_run_is_incremental(live, tm
 
     live.requests.clear()
     added = add_history(live)
-    second = live.audit(state)
+    second = live.audit(state, recheck=0)
     assert second.code == EXIT_OK, second
     new_size = size + added
     assert f"up to checkpoint size {new_size}," in second.out
@@ -100,7 +100,7 @@ def test_an_untouched_registry_verifies_and_the_next_run_is_incremental(live, tm
     assert mirrored(state) == new_size
 
     live.requests.clear()
-    third = live.audit(state)
+    third = live.audit(state, recheck=0)
     assert third.code == EXIT_OK, third
     assert live.entry_requests() == []
 
@@ -176,7 +176,7 @@ def test_an_interrupted_mirror_resumes_where_it_stopped(live, tmp_path, monkeypa
 def test_the_parallel_replay_reaches_the_same_verdicts(live, tmp_path, monkeypatch):
     """Large logs verify signatures in worker processes; force that path on the demo, with
     pages and chunks small enough that keys are registered all along the way."""
-    monkeypatch.setattr(audit_pool, "_worker_count", lambda records: 1)
+    monkeypatch.setattr(audit_pool, "worker_count", lambda records: 1)
     small_pages(monkeypatch, 20)
     monkeypatch.setattr(audit_pool, "CHUNK_SIZE", 7)
     inline: list[str] = []

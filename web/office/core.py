@@ -39,6 +39,7 @@ from starlette.datastructures import FormData
 from api.deps import SessionDep
 from registry.accounts import queries as account_queries
 from registry.accounts import sessions as session_service
+from registry.audit.monitor import IntegrityStatus, integrity_status
 from registry.errors import Forbidden, Unauthenticated
 from registry.i18n import N_, gettext_for, pgettext_for
 from registry.models import Account, LoginSession, Organization, OrgKind, Role
@@ -374,6 +375,15 @@ def navigation(user: OfficeUser | None, lang: str) -> list[NavItem]:
     return items
 
 
+def integrity_alert(request: Request, user: OfficeUser | None) -> IntegrityStatus | None:
+    """For an admin, the server's failed self-check of its database (``/healthz``'s
+    ``integrity``), shown on every office page until it verifies again; else ``None``."""
+    if user is None or not user.is_admin:
+        return None
+    status = integrity_status(getattr(request.app.state, "integrity", None))
+    return status if status.failed else None
+
+
 def render(
     request: Request,
     name: str,
@@ -408,6 +418,7 @@ def render(
         field_values=field_values,
         office_labels=labels,
         say=partial(translate, lang=lang),
+        integrity_alert=integrity_alert(request, user),
         **context,
     )
     response = HTMLResponse(
