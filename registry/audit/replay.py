@@ -221,7 +221,7 @@ class LogReplay:
             key = self._keys.get(signature.keyid)
             # Time is not judged here: a compromised key's records stay (suspect) evidence.
             verdict = keylife.judge(key, signature.keyid, entry.index, None)
-            if verdict.verdict == "refused":
+            if verdict.verdict == "refused" or key is None:
                 raise self._bad(entry, verdict.reason)
             self._verify(entry, signature.keyid, key.public_key)
             facts.append(key.facts)

@@ -73,6 +73,7 @@ def configured_policy(ctx: RegistryContext) -> ConfiguredPolicy:
     else:
         witnesses = configured_witnesses(settings)
         lines = [(w.name, w.verifier.to_vkey(), w.url) for w in witnesses]
+        groups: list[tuple[str, str, list[str]]]
         if not witnesses:
             quorum, groups = NONE, []
         elif len(witnesses) == 1:
