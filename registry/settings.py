@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     integrity_check: bool = True
     integrity_interval: float = 30.0
     integrity_full_interval: float = 6 * 3600.0
+    # A c2sp.org/tlog-policy file: which witness keys count and how many must cosign. Empty:
+    # generated from the log key and ``witnesses`` (docs/verification.md, "Witness policy").
+    witness_policy: str = ""
+    # How old a cosignature may be for a viewer's phone to call the checkpoint recently
+    # witnessed (tlog-policy has no freshness; logged with the policy).
+    witness_max_age_seconds: int = 3600
 
     @field_validator("base_url")
     @classmethod

@@ -17,6 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tests.endorsements.world import World
 from web.responses import CONTENT_SECURITY_POLICY
+from web.scripts import consumer_script_src, integrity
 
 
 @pytest.fixture
@@ -81,7 +82,12 @@ def test_every_html_page_has_a_csp_without_inline_scripts(world: World, code: st
         assert policy, f"{what} {path} has no Content-Security-Policy"
         directives = _directives(policy)
         scripts = directives.get("script-src", directives.get("default-src"))
-        assert scripts is not None and "'self'" in scripts, f"{what}: {policy}"
+        assert scripts is not None and scripts, f"{what}: {policy}"
+        if path.startswith(("/e/", "/E/")) and "'self'" not in scripts:
+            # The consumer page admits exactly its logged scripts, by hash (web/scripts.py).
+            assert all(s.startswith("'sha256-") for s in scripts), f"{what}: {policy}"
+        else:
+            assert "'self'" in scripts, f"{what}: {policy}"
         assert "'unsafe-inline'" not in scripts and "'unsafe-eval'" not in scripts, (
             f"{what} {path} allows inline or eval'd scripts: {policy}"
         )
@@ -101,7 +107,10 @@ def test_the_pages_own_policy_is_kept(world: World, code: str) -> None:
     """The middleware adds a policy only where a page set none: it does not fight the
     consumer page's."""
     page = world.client.get(f"/e/{code}")
-    assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    expected = CONTENT_SECURITY_POLICY.replace("script-src 'self'", consumer_script_src())
+    assert page.headers["content-security-policy"] == expected
+    assert f"'{integrity('verify.js')}'" in expected
+    assert f'integrity="{integrity("verify.js")}"' in page.text
     assert len(page.headers.get_list("content-security-policy")) == 1
 
 
