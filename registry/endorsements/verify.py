@@ -199,6 +199,7 @@ def _close_over_key_records(
     registration (leaf 0) is self-signed, so the set is complete when nothing new appears."""
     used: set[str] = set()
     pending = {s["keyid"] for r in records.values() for s in r.signatures}
+    life = _key_life_records(session)
     while pending:
         used |= pending
         for key_id in pending:
@@ -206,8 +207,27 @@ def _close_over_key_records(
             registration = session.get(Record, key.registered_index) if key else None
             if registration is not None:
                 records.setdefault(registration.log_index, registration)
+            for ended in life.get(key_id, []):
+                records.setdefault(ended.log_index, ended)
         pending = {s["keyid"] for r in records.values() for s in r.signatures} - used
     return used
+
+
+def _key_life_records(session: Session) -> dict[str, list[Record]]:
+    """The rotation and revocation records of each key id: with them the phone rebuilds a
+    key's life from the log (when it stopped signing) instead of taking the key table's word.
+    Key records are few (one or two per key), so all of them are read."""
+    ended: dict[str, list[Record]] = {}
+    for record in session.scalars(
+        select(Record).where(Record.kind.in_(["key_rotation", "key_revocation"]))
+    ):
+        if record.payload is None:
+            continue
+        document = json.loads(record.payload)
+        key_id = document.get("old_key") or document.get("key_id")
+        if isinstance(key_id, str):
+            ended.setdefault(key_id, []).append(record)
+    return ended
 
 
 def _key_entry(session: Session, key: SigningKey) -> dict[str, Any]:
