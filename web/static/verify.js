@@ -229,7 +229,7 @@
     }
     var quorum = policy.quorum || (names.length ? null : "none");
     var ok = quorum !== null && quorumMet(policy, quorum, valid, {});
-    var window_ = Number(wp.freshness_seconds || 0), newest = 0;
+    var window_ = Number(wp.max_age_seconds || 0), newest = 0;
     found.forEach(function (w) { newest = Math.max(newest, w.time); });
     var stale = ok && window_ > 0 && nowSeconds - newest > window_;
     return { ok: ok, stale: stale, witnesses: found, quorum: quorum };
@@ -292,21 +292,25 @@
   function remembered(store, vkey) {
     try {
       var seen = JSON.parse(store.getItem(MEMORY_PREFIX + vkey) || "null");
-      if (seen && seen.size >= 1 && typeof seen.root === "string") return { size: seen.size, root: b64(seen.root) };
+      if (seen && seen.size >= 1 && typeof seen.root === "string") {
+        return { size: seen.size, root: b64(seen.root), policy: typeof seen.policy === "number" ? seen.policy : -1 };
+      }
     } catch (e) { /* unreadable memory is no memory */ }
     return null;
   }
-  function remember(store, vkey, cp) {
-    try { store.setItem(MEMORY_PREFIX + vkey, JSON.stringify({ size: cp.size, root: toB64(cp.root) })); }
+  function remember(store, vkey, cp, policyIndex) {
+    try { store.setItem(MEMORY_PREFIX + vkey, JSON.stringify({ size: cp.size, root: toB64(cp.root), policy: policyIndex })); }
     catch (e) { /* full or disabled: nothing to keep */ }
   }
   /* null if consistent with what this phone saw, "older" or "rewritten" otherwise,
-   * "network" if the proof could not be fetched, "skipped" without storage. */
-  async function consistencyProblem(vkey, cp, fetchProof) {
+   * "policy" if it saw a newer witness policy than this document's (or one where this has
+   * none), "network" if the proof could not be fetched, "skipped" without storage. */
+  async function consistencyProblem(vkey, cp, fetchProof, policyIndex) {
     var store = memory();
     if (!store) return "skipped";
     var seen = remembered(store, vkey);
     if (seen && cp.size < seen.size) return "older";
+    if (seen && policyIndex < seen.policy) return "policy";
     if (seen && cp.size === seen.size && !same(seen.root, cp.root)) return "rewritten";
     if (seen && cp.size > seen.size) {
       var proof;
@@ -316,7 +320,7 @@
       if (proof.old_size !== seen.size || proof.new_size !== cp.size ||
           !(await consistent(seen.size, cp.size, seen.root, cp.root, hashes))) return "rewritten";
     }
-    remember(store, vkey, cp);
+    remember(store, vkey, cp, policyIndex);
     return null;
   }
 
@@ -448,6 +452,25 @@
     return null;
   }
 
+  /* The witness policy in force is a logged record signed by the registry's own key (its
+   * registration, verified with the chain, says role "registry"), included in this
+   * checkpoint, and says exactly the policy text and age limit used. Its log index, or null. */
+  async function policyProblem(wp, cp, keyTable, byIndex) {
+    var entry = wp.record;
+    if (!entry || entry.kind !== "witness_policy") return null;
+    var problem;
+    try { problem = await entryProblem(entry, cp, keyTable, byIndex); } catch (e) { problem = "payload"; }
+    if (problem) return null;
+    var signed = payloadOf(entry);
+    if (!signed || signed.policy !== wp.text || signed.max_age_seconds !== wp.max_age_seconds) return null;
+    var byRegistry = (entry.envelope.signatures || []).some(function (s) {
+      var key = keyTable[s.keyid], reg = key && byIndex.get(key.registered_index), doc = null;
+      try { doc = reg && payloadOf(reg); } catch (e) { doc = null; }
+      return !!(doc && doc.key && doc.key.id === s.keyid && doc.holder && doc.holder.role === "registry");
+    });
+    return byRegistry ? entry.index : null;
+  }
+
   /* The whole verification of one document, without touching the page: {state, failed,
    * why, kind, problems (per chain position), suspects, witnesses, memory}. ``opts``:
    * {vkey, code, now (seconds), fetchProof(old, new) or null (offline: memory not asked)}. */
@@ -456,18 +479,23 @@
     function failed(where, why, kind) { result.failed = where; result.why = why; result.kind = kind; return result; }
     var cp;
     try { cp = await checkpoint(doc, opts.vkey); } catch (e) { return failed(e.index || "checkpoint", e.why || "checkpoint"); }
-    var w = await witnessed(cp, doc, opts.now);
-    result.witnesses = w.witnesses;
-    if (!w.ok) return failed("witnessed", "unwitnessed");
-    if (w.stale) result.stale = true;
-    if (opts.fetchProof) {
-      var seen = await consistencyProblem(opts.vkey, cp, opts.fetchProof);
-      result.memory = seen || "ok";
-      if (seen === "older" || seen === "rewritten") return failed("consistent", seen);
-    }
     var chain = doc.chain || [], byIndex = new Map(), keyTable = {};
     chain.forEach(function (e) { byIndex.set(e.index, e); });
     (doc.keys || []).forEach(function (k) { keyTable[k.key_id] = k; });
+    var policyIndex = doc.witness_policy ? await policyProblem(doc.witness_policy, cp, keyTable, byIndex) : -1;
+    if (policyIndex === null) return failed("witnessed", "policy");
+    result.policyIndex = policyIndex;
+    var w = await witnessed(cp, doc, opts.now);
+    result.witnesses = w.witnesses;
+    result.unpolicied = policyIndex < 0;
+    if (!w.ok) return failed("witnessed", "unwitnessed");
+    if (w.stale) result.stale = true;
+    if (opts.fetchProof) {
+      var seen = await consistencyProblem(opts.vkey, cp, opts.fetchProof, policyIndex);
+      result.memory = seen || "ok";
+      if (seen === "older" || seen === "rewritten") return failed("consistent", seen);
+      if (seen === "policy") return failed("witnessed", "unwitnessed");
+    }
     var problems = await Promise.all(chain.map(function (entry) {
       return entryProblem(entry, cp, keyTable, byIndex).catch(function (e) { return (e && e.why) || "payload"; });
     }));
@@ -590,12 +618,13 @@
     }
     var names = result.witnesses.map(function (w) { return w.name + " (" + when(w.time) + ")"; }).join(", ");
     if (result.failed === "witnessed") {
-      markLogStep("witnessed", "failed", whyText("unwitnessed") + (names ? ": " + names : ""));
-      return fail("witnessed", "unwitnessed");
+      markLogStep("witnessed", "failed", whyText(result.why) + (names ? ": " + names : ""));
+      return fail("witnessed", result.why);
     }
-    markLogStep("witnessed", result.stale ? "stale" : "ok",
-      (result.stale ? word("notRecentlyWitnessed") + ": " : word("witnessedBy") + " ") + (names || word("noWitnesses")));
-    root.dataset.verifyWitnessed = result.stale ? "stale" : "ok";
+    var witnessState = result.unpolicied ? "skipped" : result.stale ? "stale" : "ok";
+    markLogStep("witnessed", witnessState, result.unpolicied ? word("noPolicy")
+      : (result.stale ? word("notRecentlyWitnessed") + " " : word("witnessedBy") + " ") + (names || word("noWitnesses")));
+    root.dataset.verifyWitnessed = witnessState;
     var memoryState = { ok: "ok", skipped: "skipped", network: "skipped", older: "failed", rewritten: "failed" }[result.memory] || "skipped";
     markLogStep("consistent", memoryState,
       result.memory === "ok" ? word("consistentOk") : result.memory === "older" || result.memory === "rewritten"
