@@ -14,17 +14,21 @@ import base64
 import hashlib
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, update
 
 from app.factory import create_app
 from registry.db import make_engine, transaction, upgrade
 from registry.demo import load_demo
+from registry.log.cosignature import CosignatureSigner, add_signatures
+from registry.log.note_keys import NoteSigner
 from registry.models import Account, Checkpoint, KeyStatus, SigningKey
 from registry.records import ingest
 from registry.records.keys import revoke_key
@@ -414,3 +418,70 @@ def test_a_record_signed_after_its_keys_revocation_fails_naming_it(registry_live
     assert f"#{accepted.index}" in message, message
     assert "signed after its key was revoked" in message, message
     assert page.locator(f"#step-{accepted.index}").get_attribute("data-verify") == "failed"
+
+
+# --- cosignatures against the policy, through the page's own code ---------------------------
+
+
+def _cosigned(timestamp: int) -> tuple[str, list[CosignatureSigner], str]:
+    """A checkpoint note signed by a log key and cosigned by two of three witnesses, and the
+    policy (2 of the three)."""
+    log = NoteSigner("example.org/log", Ed25519PrivateKey.generate())
+    witnesses = [
+        CosignatureSigner(f"witness-{n}.example", Ed25519PrivateKey.generate()) for n in "abc"
+    ]
+    root = base64.b64encode(hashlib.sha256(b"tree").digest()).decode()
+    text = f"example.org/log\n7\n{root}\n"
+    note = add_signatures(f"{text}\n{log.signature_line(text)}", witnesses[:2], timestamp=timestamp)
+    policy = "\n".join(f"witness w{i} {w.to_vkey()}" for i, w in enumerate(witnesses))
+    return note, witnesses, policy + "\ngroup all-of-us 2 w0 w1 w2\nquorum all-of-us\n"
+
+
+@needs_browser
+@pytest.mark.parametrize("engine", ["webcrypto", "fallback"])
+def test_cosignatures_are_checked_against_the_policy(registry_live: Live, phone, engine: str):
+    now = int(time.time())
+    note, witnesses, policy = _cosigned(now - 30)
+    page = phone("en-US")
+    if engine == "fallback":
+        page.add_init_script(NO_WEBCRYPTO_ED25519)
+    page.goto(f"{registry_live.url}/healthz")
+    page.add_script_tag(url="/static/verify.js")
+
+    def check(text: str, max_age: int = 3600, rules: str = policy) -> dict[str, Any]:
+        return dict(
+            page.evaluate(
+                "([n, p, m, t]) => window.GuaranteeRegistryVerify.witnessedNote(n, p, m, t)",
+                [text, rules, max_age, now],
+            )
+        )
+
+    result = check(note)
+    assert result["ok"] and not result["stale"], result
+    assert [w["name"] for w in result["witnesses"]] == [w.name for w in witnesses[:2]]
+    assert all(w["time"] == now - 30 for w in result["witnesses"])
+    assert page.evaluate("window.GuaranteeRegistryVerify.engine()") == engine
+    # One cosignature stripped: 1 of the 2 needed.
+    lines = note.split("\n")
+    stripped = "\n".join(line for line in lines if witnesses[1].name not in line)
+    assert not check(stripped)["ok"]
+    # A cosignature with one bit changed does not count.
+    forged = note.replace(
+        next(line for line in lines if witnesses[1].name in line),
+        _flip_last_signature_bit(next(line for line in lines if witnesses[1].name in line)),
+    )
+    assert not check(forged)["ok"]
+    # Older than the policy's window: verified, not recently witnessed.
+    assert check(note, max_age=10)["stale"]
+    # A witness outside the policy does not count towards it.
+    outsider = CosignatureSigner(witnesses[1].name, Ed25519PrivateKey.generate())
+    foreign = add_signatures(stripped, [outsider], timestamp=now)
+    assert not check(foreign)["ok"]
+    assert check(note, rules="quorum none\n")["ok"]
+
+
+def _flip_last_signature_bit(line: str) -> str:
+    prefix, _, blob = line.rpartition(" ")
+    raw = bytearray(base64.b64decode(blob))
+    raw[-1] ^= 0x01
+    return f"{prefix} {base64.b64encode(bytes(raw)).decode()}"

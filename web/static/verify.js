@@ -523,6 +523,12 @@
   var api = {
     keyLife: keyLife, consistent: consistent, parsePolicy: parsePolicy,
     verifyDocument: verifyDocument, chooseEngine: chooseEngine,
+    /* the "witnessed" step alone, on a note: {ok, stale, witnesses} */
+    witnessedNote: async function (note, policyText, maxAge, now) {
+      await chooseEngine();
+      var parts = splitNote(note);
+      return witnessed(parts, { witness_policy: { text: policyText, max_age_seconds: maxAge } }, now);
+    },
     engine: function () { return engine; },
     decodeBase64: b64
   };
