@@ -54,6 +54,8 @@ SCAN_ROUTES = (
     ("/e/{code}", consumer.endorsement_page),
     ("/E/{code}/verify.json", consumer.endorsement_document),
     ("/e/{code}/verify.json", consumer.endorsement_document),
+    ("/E/{code}/bundle.json", consumer.endorsement_bundle),
+    ("/e/{code}/bundle.json", consumer.endorsement_bundle),
 )
 
 

@@ -109,7 +109,7 @@ def check_signers(kind: Kind, signers: list[SignerFacts]) -> SignerFacts:
     if any(s.role == REGISTRY_ROLE for s in signers):
         raise PolicyViolation(
             "registry-signs-keys-only",
-            "the registry key signs key records and log renames only",
+            "the registry key signs key records and statements about the log only",
         )
     if kind is Kind.ENDORSEMENT and signers:
         # A threshold: several officials sign the same envelope, all of one authority.

@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     # C2SP tlog-witnesses asked to cosign every checkpoint: a JSON list of "URL VKEY", URL the
     # witness's submission prefix (add-checkpoint is under it), VKEY its cosignature vkey.
     witnesses: list[str] = []
+    # A c2sp.org/tlog-policy file: which witness keys count and how many must cosign. Empty:
+    # generated from the log key and ``witnesses`` (docs/verification.md, "Witness policy").
+    witness_policy: str = ""
+    # How old a cosignature may be for a viewer's phone to call the checkpoint recently
+    # witnessed (tlog-policy has no freshness; logged with the policy).
+    witness_max_age_seconds: int = 3600
 
     @field_validator("base_url")
     @classmethod

@@ -53,6 +53,8 @@ KINDS = {
     "endorsement": N_("官员背书"),
     "endorsement_revocation": N_("撤销背书"),
     "log_rename": N_("日志更名"),
+    "witness_policy": N_("见证策略"),
+    "script_release": N_("页面脚本发布"),
 }
 PLATFORMS = {
     "taobao_live": N_("淘宝直播"),

@@ -52,3 +52,45 @@ def witness_serve(
     from app.witness import serve_witness
 
     serve_witness(host=host, port=port, state=state, log_vkeys=log_vkey or [], name=name)
+
+
+@app.command("verify-bundle")
+def verify_bundle_command(
+    file: Annotated[Path, typer.Argument(help="a guarantee bundle (GET /e/{code}/bundle.json)")],
+    vkey: Annotated[
+        str | None, typer.Option(help="the log's verifier key, pinned out of band")
+    ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(help="a witness cosignature vkey that must have cosigned (repeatable)"),
+    ] = None,
+) -> None:
+    """Verify a guarantee bundle offline. Exit 0: it verifies (a summary is printed);
+    1: it does not (the first failure is named); 2: the file cannot be read."""
+    import json
+    from datetime import UTC, datetime
+
+    from registry.audit.bundle import verify_bundle
+    from registry.errors import VerificationError
+
+    try:
+        bundle = json.loads(file.read_bytes())
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: cannot read {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        summary = verify_bundle(bundle, pinned_vkey=vkey, pinned_witnesses=tuple(witness or ()))
+    except VerificationError as exc:
+        typer.echo(f"FAILED: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"OK: endorsement {summary.code}: {summary.records} records verified in log "
+        f"{summary.origin} at tree size {summary.size}"
+    )
+    for name, timestamp in summary.cosignatures.items():
+        when = datetime.fromtimestamp(timestamp, UTC).isoformat()
+        typer.echo(f"  witnessed by {name} at {when}")
+    if not summary.cosignatures:
+        typer.echo("  the bundle's witness policy requires no cosignature")
+    for line in summary.suspect:
+        typer.echo(f"  suspect: {line}")

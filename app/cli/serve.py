@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,6 +15,12 @@ from app.cli.base import _, app, db_app, err, fail, log_app, session_factory
 from registry.db import make_engine, upgrade
 from registry.errors import RegistryError
 from registry.settings import Mode, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from app.demo_witness import DemoWitness
+    from registry.context import RegistryContext
 
 
 @db_app.command("upgrade")
@@ -94,9 +101,14 @@ def serve(
 
     guessed = _follow_listen_address(host, port)
     settings, factory = session_factory()
+    witness = None
     try:
         upgrade(settings.effective_database_url)
         ctx = bootstrap(factory, settings)  # before workers fork: one genesis, one key set
+        if demo and WITNESSES_VARIABLE not in os.environ:
+            witness = _start_demo_witness(ctx)
+            ctx = dataclasses.replace(ctx, settings=get_settings())
+        _publish(factory, ctx)
         if demo:
             from registry.demo import load_demo
 
@@ -109,22 +121,58 @@ def serve(
                     f"  {account['role']:<10} {account['username']:<22} {account['password']}"
                 )
     except RegistryError as exc:
+        if witness is not None:
+            witness.stop()
         fail(exc.detail)
     err.print(
         _("正在 %(url)s 提供服务；二维码和链接指向 %(base_url)s，日志名 %(origin)s")
         % {"url": f"http://{host}:{port}", "base_url": settings.base_url, "origin": ctx.log_origin}
     )
+    if witness is not None:
+        err.print(
+            _("演示见证者 %(name)s 在 %(url)s 为每个检查点联署（公钥 %(vkey)s）")
+            % {"name": witness.vkey.split("+")[0], "url": witness.url, "vkey": witness.vkey}
+        )
     if guessed:
         err.print(_("部署时请设置 REGISTRY_BASE_URL 为公开网址，二维码才指向观众能打开的地方"))
-    # No access log: it would print every viewer's IP address, which the registry never keeps.
-    uvicorn.run(
-        "app.asgi:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    try:
+        # No access log: it would print every viewer's IP address, which the registry
+        # never keeps. uvicorn returns on SIGINT/SIGTERM; the witness stops with it.
+        uvicorn.run(
+            "app.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+        )
+    finally:
+        if witness is not None:
+            witness.stop()
+
+
+WITNESSES_VARIABLE = "REGISTRY_WITNESSES"
+
+
+def _start_demo_witness(ctx: RegistryContext) -> DemoWitness:
+    """Start the demo's witness and make every worker ask it (``REGISTRY_WITNESSES``)."""
+    from app.demo_witness import start_demo_witness, witnesses_variable
+    from registry.transparency import log as log_service
+
+    witness = start_demo_witness(ctx.settings.data_dir, log_service.log_vkey(ctx))
+    os.environ[WITNESSES_VARIABLE] = witnesses_variable(witness)
+    get_settings.cache_clear()
+    return witness
+
+
+def _publish(factory: sessionmaker[Session], ctx: RegistryContext) -> None:
+    """Log the witness policy and the page scripts' releases when they changed (before the
+    workers fork, so one process appends them)."""
+    from registry.operations.publication import publish_script_releases, publish_witness_policy
+    from web.scripts import page_scripts
+
+    publish_witness_policy(factory, ctx)
+    publish_script_releases(factory, ctx, page_scripts())
 
 
 @log_app.command("rename")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from registry import policy
+from registry.audit import keylife
 from registry.crypto.keys import PublicKey
 from registry.records.schema import Kind, split_batch_ref
 
@@ -114,10 +115,8 @@ def gather_evidence(
 def _evidence_record(keys: dict[str, KnownKey], ref: str, touch: Touch) -> policy.EvidenceRecord:
     # Every earlier record verified when it was replayed; what can have changed since is
     # a revocation declaring its key compromised from some time on (then it is suspect).
-    key = keys[touch.key_id]
-    problem = None
-    if key.compromised_since is not None and touch.time >= key.compromised_since:
-        problem = f"signed with key {key.facts.key_id[:12]}… after it was compromised"
+    verdict = keylife.judge(keys[touch.key_id], touch.key_id, touch.index, touch.time)
+    problem = verdict.reason if verdict.verdict == "suspect" else None
     return policy.EvidenceRecord(
         index=touch.index,
         kind=touch.kind,

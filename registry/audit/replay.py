@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from registry import policy
+from registry.audit import keylife
 from registry.audit.entry import CheckedEntry
 from registry.audit.failures import failure
 from registry.audit.history import (
@@ -34,6 +35,7 @@ from registry.crypto.dsse import verify_signature
 from registry.crypto.keys import PublicKey, load_public_key
 from registry.crypto.keys import key_id as compute_key_id
 from registry.errors import InvalidInput, PolicyViolation, VerificationError
+from registry.log.policy_text import parse_policy
 from registry.records.schema import (
     KEY_KINDS,
     Correction,
@@ -47,6 +49,8 @@ from registry.records.schema import (
     LogRename,
     Processing,
     Recall,
+    ScriptRelease,
+    WitnessPolicy,
     split_batch_ref,
 )
 
@@ -73,6 +77,10 @@ class LogReplay:
         self._codes: set[str] = set()
         # (index, old origin, new origin) of each logged rename, in log order.
         self.renames: list[tuple[int, str, str]] = []
+        # (index, record) of each logged witness policy, in log order: the last one rules.
+        self.witness_policies: list[tuple[int, WitnessPolicy]] = []
+        # (script name, sha256 hex) of each logged script release -> its log index.
+        self.script_releases: dict[tuple[str, str], int] = {}
 
     def apply(self, entry: CheckedEntry) -> None:
         """Check ``entry`` against everything before it, then add it. ``VerificationError``."""
@@ -112,6 +120,16 @@ class LogReplay:
                     f"(index {self.renames[-1][0]}) named it {self.renames[-1][2]!r}",
                 )
             self.renames.append((entry.index, record.old_origin, record.new_origin))
+        elif isinstance(record, WitnessPolicy):
+            org_id = signer.org_id
+            try:
+                parse_policy(record.policy)
+            except InvalidInput as exc:
+                raise self._bad(entry, exc.detail) from None
+            self.witness_policies.append((entry.index, record))
+        elif isinstance(record, ScriptRelease):
+            org_id = signer.org_id
+            self.script_releases.setdefault((record.name, record.sha256), entry.index)
         else:
             org_id = signer.org_id
             self._apply_supply_chain(entry, record, signer)
@@ -201,17 +219,10 @@ class LogReplay:
                 self._verify(entry, signature.keyid, new_public)
                 continue
             key = self._keys.get(signature.keyid)
-            if key is None:
-                raise self._bad(
-                    entry,
-                    f"signed by key {signature.keyid}, which no earlier key record registered",
-                )
-            if key.ended_index is not None:
-                raise self._bad(
-                    entry,
-                    f"signed by key {signature.keyid}, {key.ended_how} at log index "
-                    f"{key.ended_index}",
-                )
+            # Time is not judged here: a compromised key's records stay (suspect) evidence.
+            verdict = keylife.judge(key, signature.keyid, entry.index, None)
+            if verdict.verdict == "refused":
+                raise self._bad(entry, verdict.reason)
             self._verify(entry, signature.keyid, key.public_key)
             facts.append(key.facts)
         if new_key is not None and new_key.id not in {s.keyid for s in entry.envelope.signatures}:
@@ -243,7 +254,7 @@ class LogReplay:
             if old is None or old.ended_index is not None:
                 raise self._bad(entry, f"key {record.old_key} is not an active key")
             assert new_public is not None
-            old.ended_index, old.ended_how = index, "rotated"
+            keylife.rotate(old, index)
             self._keys[record.key.id] = KnownKey(
                 new_public, replace(old.facts, key_id=record.key.id), index
             )
@@ -254,11 +265,7 @@ class LogReplay:
             raise self._bad(entry, f"revokes key {record.key_id}, which is not registered")
         if key.ended_how == "revoked":
             raise self._bad(entry, f"key {record.key_id} was already revoked")
-        if key.ended_index is None:
-            key.ended_index = index
-        key.ended_how = "revoked"
-        if record.compromised_since:
-            key.compromised_since = datetime.fromisoformat(record.compromised_since)
+        keylife.revoke(key, index, record.compromised_since)
         return key.facts.org_id
 
     # batches

@@ -50,16 +50,17 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.context import RegistryContext
 from registry.endorsements import published as published_endorsements
 from registry.endorsements.verify import build_document
 from registry.errors import NotFound
-from registry.models import LogState, Record
+from registry.models import CheckpointCosignature, LogState, Record
 from registry.records.schema import Kind
 from registry.status import Status, endorsement_status
+from registry.transparency import witnessing
 from registry.transparency.log import LOG_STATE_ID
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ INVALIDATING_KINDS = frozenset(
         Kind.KEY_ROTATION.value,
         Kind.ENDORSEMENT_REVOCATION.value,
         Kind.LOG_RENAME.value,  # every cached document names the log
+        Kind.WITNESS_POLICY.value,  # and carries the witness policy
     }
 )
 """Record kinds whose arrival can change a cached document's status or signatures' meaning."""
@@ -132,6 +134,7 @@ class ScanEntry:
     revoked: bool
     recalled: bool
     tree_size: int  # the checkpoint the document's proofs are against
+    cosigned: bool  # whether that checkpoint's note carries cosignatures
     built_at: float  # time.monotonic()
     generation: int
     weight: int = 0
@@ -174,6 +177,7 @@ def build_entry(
         revoked=document["revocation"] is not None,
         recalled=document["recall"] is not None,
         tree_size=int(document["checkpoint"]["size"]),
+        cosigned=bool(witnessing.cosignature_lines(session, int(document["checkpoint"]["size"]))),
         built_at=time.monotonic(),
         generation=generation,
     )
@@ -223,6 +227,7 @@ class ScanCache:
         self._poll_lock = threading.Lock()
         self.generation = 0
         self.seen_size = -1  # the log size the watcher last saw; -1 before its first poll
+        self.seen_cosigned = -1  # the newest cosigned checkpoint size it saw
         self.last_poll = float("-inf")  # time.monotonic() of the last successful poll
         self._watcher: ScanWatcher | None = None
         # counters, for tests and metrics
@@ -353,6 +358,8 @@ class ScanCache:
                         .group_by(Record.kind)
                     )
                 )
+            newest_cosigned = session.scalar(select(func.max(CheckpointCosignature.size)))
+            cosigned = -1 if newest_cosigned is None else int(newest_cosigned)
         if self.seen_size < 0 or size < self.seen_size:
             # First poll, or the log shrank (a restore): nothing cached can be trusted.
             self.invalidate()
@@ -360,9 +367,29 @@ class ScanCache:
             self.invalidate()
         elif kinds & NEW_CODE_KINDS:
             self.invalidate(entries=False)
+        if cosigned > self.seen_cosigned >= 0:
+            self._drop_uncosigned(cosigned)
+        self.seen_cosigned = max(self.seen_cosigned, cosigned, 0)
         self.seen_size = size
         self.last_poll = time.monotonic()
         self.polls += 1
+
+    def _drop_uncosigned(self, cosigned_size: int) -> None:
+        """Witnesses cosigned a checkpoint of ``cosigned_size``: drop the entries whose proofs
+        are against an uncosigned checkpoint no larger, so the next viewer gets a document
+        whose checkpoint carries the cosignatures (else the phone fails at "witnessed")."""
+        with self._lock:
+            stale = [
+                code
+                for code, e in self._entries.items()
+                if not e.cosigned and e.tree_size <= cosigned_size
+            ]
+            if stale:
+                self.generation += 1
+                self.invalidations += 1
+            for code in stale:
+                dropped = self._entries.pop(code)
+                self._bytes -= dropped.weight
 
     def refresh_stale(self, limit: int = 4) -> int:
         """Rebuild up to ``limit`` entries that are read, older than ``refresh_seconds``

@@ -31,11 +31,14 @@ from registry.models import (
     Record,
     SigningKey,
 )
+from registry.models import Checkpoint as CheckpointRow
 from registry.policy import endorsement_preconditions
 from registry.records.evidence import Evidence, gather_evidence
+from registry.records.schema import Kind
 from registry.records.stored import find_batch, record_problem
 from registry.status import endorsement_status
 from registry.transparency import log as log_service
+from registry.transparency import witnessing
 from registry.transparency.log import DatabaseNodeReader
 
 
@@ -92,11 +95,13 @@ def build_document(
     revocation = _revocation(session, endorsement, records)
     recall_digests = {b.recall_digest for b in covered if b.recall_digest}
     recall = _recall(session, recall_digests, records)
-    # Every key that signed any of these records, and the record that registered it.
+    # Every key that signed any of these records, and every record of its life.
     keys = {k.key_id: k for k in session.scalars(select(SigningKey))}
     used = _close_over_key_records(session, records, keys)
     key_entries = [_key_entry(session, keys[k]) for k in sorted(used) if k in keys]
-    checkpoint = log_service.latest_checkpoint(session)
+    policy_record = latest_witness_policy(session)
+    newest = max([*records, policy_record.log_index if policy_record else 0])
+    checkpoint, note = _proved_checkpoint(session, ctx, now, newest)
     chain = _chain(session, records, keys, checkpoint.size)
     status = endorsement_status(
         now,
@@ -125,9 +130,52 @@ def build_document(
         "checkpoint": {
             "size": checkpoint.size,
             "root": _b64(checkpoint.root_hash),
-            "note": checkpoint.note,
+            "note": note,
         },
+        "witness_policy": _witness_policy(session, policy_record, keys, checkpoint.size),
         "log": {"origin": ctx.log_origin, "vkey": log_service.log_vkey(ctx)},
+    }
+
+
+def _proved_checkpoint(
+    session: Session, ctx: RegistryContext, now: datetime, newest_index: int
+) -> tuple[CheckpointRow, str]:
+    """The checkpoint the document's proofs are against, and its note with cosignatures:
+    the one ``GET /log/checkpoint`` serves (the newest cosigned one while witnesses keep
+    up), unless a record of the document is newer; then the newest checkpoint, cosigned
+    or not yet (the scan cache rebuilds the document when its cosignatures arrive)."""
+    checkpoint, note = witnessing.served_checkpoint_row(
+        session, witnessed=bool(ctx.settings.witnesses), now=now
+    )
+    if checkpoint.size <= newest_index:
+        checkpoint = log_service.latest_checkpoint(session)
+        note = witnessing.cosigned_note(session, checkpoint)
+    return checkpoint, note
+
+
+def latest_witness_policy(session: Session) -> Record | None:
+    """The newest logged ``witness_policy`` record: the policy in force."""
+    return session.scalars(
+        select(Record)
+        .where(Record.kind == Kind.WITNESS_POLICY.value)
+        .order_by(Record.log_index.desc())
+        .limit(1)
+    ).first()
+
+
+def _witness_policy(
+    session: Session, record: Record | None, keys: dict[str, SigningKey], size: int
+) -> dict[str, Any] | None:
+    """The witness policy in force, its record with an inclusion proof; None if none is
+    logged (or it is newer than the checkpoint, which cannot happen once published)."""
+    if record is None or record.payload is None or record.log_index >= size:
+        return None
+    signed = json.loads(record.payload)
+    proof = merkle.inclusion_proof(record.log_index, size, DatabaseNodeReader(session))
+    return {
+        "text": signed["policy"],
+        "max_age_seconds": signed["max_age_seconds"],
+        "record": _entry(record, proof, record_problem(record, keys)),
     }
 
 
@@ -194,39 +242,38 @@ def _recall(
 def _close_over_key_records(
     session: Session, records: dict[int, Record], keys: dict[str, SigningKey]
 ) -> set[str]:
-    """Add to ``records`` the registration of every key that signed one of them; return
-    those key ids. Each registration is countersigned by the registry key, whose own
-    registration (leaf 0) is self-signed, so the set is complete when nothing new appears."""
+    """Add to ``records`` every key record (registration, rotation, revocation) of every key
+    that signed one of them; return those key ids. Each key record is countersigned by the
+    registry key, whose own registration (leaf 0) is self-signed, so the set is complete
+    when nothing new appears. A phone rebuilds each key's life from these alone."""
+    ended = _key_endings(session)
     used: set[str] = set()
     pending = {s["keyid"] for r in records.values() for s in r.signatures}
-    life = _key_life_records(session)
     while pending:
         used |= pending
         for key_id in pending:
             key = keys.get(key_id)
-            registration = session.get(Record, key.registered_index) if key else None
-            if registration is not None:
-                records.setdefault(registration.log_index, registration)
-            for ended in life.get(key_id, []):
-                records.setdefault(ended.log_index, ended)
+            indices = [key.registered_index] if key else []
+            for index in [*indices, *ended.get(key_id, [])]:
+                found = session.get(Record, index)
+                if found is not None:
+                    records.setdefault(found.log_index, found)
         pending = {s["keyid"] for r in records.values() for s in r.signatures} - used
     return used
 
 
-def _key_life_records(session: Session) -> dict[str, list[Record]]:
-    """The rotation and revocation records of each key id: with them the phone rebuilds a
-    key's life from the log (when it stopped signing) instead of taking the key table's word.
-    Key records are few (one or two per key), so all of them are read."""
-    ended: dict[str, list[Record]] = {}
+def _key_endings(session: Session) -> dict[str, list[int]]:
+    """The log indices of the rotations and revocations of each key, by key id."""
+    ended: dict[str, list[int]] = {}
     for record in session.scalars(
-        select(Record).where(Record.kind.in_(["key_rotation", "key_revocation"]))
+        select(Record).where(Record.kind.in_([Kind.KEY_ROTATION.value, Kind.KEY_REVOCATION.value]))
     ):
         if record.payload is None:
             continue
-        document = json.loads(record.payload)
-        key_id = document.get("old_key") or document.get("key_id")
+        signed = json.loads(record.payload)
+        key_id = signed.get("old_key") or signed.get("key_id")
         if isinstance(key_id, str):
-            ended.setdefault(key_id, []).append(record)
+            ended.setdefault(key_id, []).append(record.log_index)
     return ended
 
 

@@ -41,6 +41,8 @@ from registry.records.schema import (
     KeyRotation,
     Kind,
     LogRename,
+    ScriptRelease,
+    WitnessPolicy,
     batch_ref,
     leaf_bytes,
     parse_record,
@@ -255,6 +257,8 @@ def _project(
         return _Projection(apply_key_record(session, record, index, now), [], [])
     if isinstance(record, LogRename):
         return _Projection(signer.org_id, [], [])  # the log's name lives in log_state
+    if isinstance(record, WitnessPolicy | ScriptRelease):
+        return _Projection(signer.org_id, [], [])  # read back from the log where needed
     if isinstance(record, EndorsementDoc | EndorsementRevocation):
         policy.check_record(record, signer, {})
         projection = _Projection(signer.org_id, [], [])

@@ -82,13 +82,16 @@ class Kind(StrEnum):
     ENDORSEMENT = "endorsement"
     ENDORSEMENT_REVOCATION = "endorsement_revocation"
     LOG_RENAME = "log_rename"
+    WITNESS_POLICY = "witness_policy"
+    SCRIPT_RELEASE = "script_release"
 
 
 KEY_KINDS = frozenset({Kind.KEY_REGISTRATION, Kind.KEY_ROTATION, Kind.KEY_REVOCATION})
 """The kinds that register, rotate or revoke a signing key (made through the keys API)."""
 
-REGISTRY_KINDS = KEY_KINDS | {Kind.LOG_RENAME}
-"""The kinds only the registry key signs: key records and statements about the log itself."""
+REGISTRY_KINDS = KEY_KINDS | {Kind.LOG_RENAME, Kind.WITNESS_POLICY, Kind.SCRIPT_RELEASE}
+"""The kinds only the registry key signs: key records and statements about the log itself
+(its name, its witness policy, the releases of the scripts its consumer page runs)."""
 
 
 class _Base(StrictModel):
@@ -389,6 +392,40 @@ class LogRename(_Base):
     reason: Text
 
 
+PolicyText = Annotated[str, StringConstraints(min_length=1, max_length=16384)]
+"""A c2sp.org/tlog-policy text (checked by ``registry.log.policy_text.parse_policy``)."""
+
+
+class WitnessPolicy(_Base):
+    """The witness policy in force from this record on (docs/verification.md): which witness
+    keys count and how many must cosign, as c2sp.org/tlog-policy text, and how old a
+    cosignature may be for a viewer's phone to call the checkpoint recently witnessed.
+    Signed by the registry key; a change of policy is a new record."""
+
+    kind: Literal[Kind.WITNESS_POLICY]
+    policy: PolicyText
+    max_age_seconds: int = Field(ge=60, le=31_536_000)
+
+
+ScriptName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+\.js$")
+]
+"""A script's file name under ``/static/`` (no directories)."""
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ScriptRelease(_Base):
+    """A release of a script the consumer page runs (docs/verification.md): the SHA-256 of
+    the exact bytes served at ``/static/<name>``. Signed by the registry key, appended at
+    start-up when the script on disk is not a logged release; auditors refuse a page whose
+    script is not one."""
+
+    kind: Literal[Kind.SCRIPT_RELEASE]
+    name: ScriptName
+    sha256: Sha256Hex
+    size: int = Field(ge=0, le=2**31)
+
+
 AnyRecord = Annotated[
     Harvest
     | Processing
@@ -405,7 +442,9 @@ AnyRecord = Annotated[
     | KeyRevocation
     | Endorsement
     | EndorsementRevocation
-    | LogRename,
+    | LogRename
+    | WitnessPolicy
+    | ScriptRelease,
     Field(discriminator="kind"),
 ]
 """Any record of format v1, told apart by its ``kind``."""

@@ -52,8 +52,10 @@ __all__ = [
     "add_checkpoint_body",
     "configured_witnesses",
     "cosignature_lines",
+    "cosigned_note",
     "parse_size_body",
     "served_checkpoint",
+    "served_checkpoint_row",
     "store_cosignature",
     "submit_once",
 ]
@@ -204,7 +206,16 @@ def store_cosignature(
 
 
 def served_checkpoint(session: Session, *, witnessed: bool, now: datetime) -> str:
-    """The checkpoint note ``GET /log/checkpoint`` serves, with its cosignatures appended.
+    """The note of ``served_checkpoint_row``: what ``GET /log/checkpoint`` serves."""
+    return served_checkpoint_row(session, witnessed=witnessed, now=now)[1]
+
+
+def served_checkpoint_row(
+    session: Session, *, witnessed: bool, now: datetime
+) -> tuple[Checkpoint, str]:
+    """The checkpoint ``GET /log/checkpoint`` serves and its note, cosignatures appended.
+
+    The checkpoint note ``GET /log/checkpoint`` serves, with its cosignatures appended.
 
     Without witnesses configured: the newest checkpoint. With witnesses: the newest
     checkpoint that either has a cosignature or has waited ``COSIGNATURE_GRACE`` for one.
@@ -226,6 +237,11 @@ def served_checkpoint(session: Session, *, witnessed: bool, now: datetime) -> st
         if candidates and max(candidates) != checkpoint.size:
             chosen = session.get(Checkpoint, max(candidates))
             checkpoint = chosen if chosen is not None else checkpoint
+    return checkpoint, cosigned_note(session, checkpoint)
+
+
+def cosigned_note(session: Session, checkpoint: Checkpoint) -> str:
+    """``checkpoint``'s note with the stored cosignature lines appended."""
     lines = cosignature_lines(session, checkpoint.size)
     return add_signature_lines(checkpoint.note, lines) if lines else checkpoint.note
 

@@ -2,7 +2,7 @@
 # Rebuilds web/static/vendor/noble.js, the pure-JavaScript Ed25519 + SHA-256 the consumer
 # page loads only where WebCrypto lacks Ed25519. The npm tarballs are pinned by their
 # registry integrity hashes (npm checks them on install); the bundle is an ES2017-level IIFE
-# (Chrome 67+ / Safari 15+: BigInt is the floor) whose SHA-384 the page carries as its SRI value.
+# (Chrome 67+ / Safari 15+: BigInt is the floor) whose SHA-256 the page carries as its SRI value.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -24,4 +24,4 @@ node_modules/.bin/esbuild entry.js --bundle --format=iife --target=chrome67,safa
   --minify --legal-comments=none --charset=utf8 --outfile="$out/noble.js"
 cp node_modules/@noble/ed25519/LICENSE "$out/LICENSE.noble-ed25519"
 cp node_modules/@noble/hashes/LICENSE "$out/LICENSE.noble-hashes"
-echo "sha384-$(openssl dgst -sha384 -binary "$out/noble.js" | base64 -w0)  web/static/vendor/noble.js"
+echo "sha256-$(openssl dgst -sha256 -binary "$out/noble.js" | base64 -w0)  web/static/vendor/noble.js"

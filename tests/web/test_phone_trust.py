@@ -110,7 +110,7 @@ def _memory(page: Any, vkey: str) -> dict[str, Any] | None:
 
 
 def test_the_fallback_script_is_pinned_by_its_hash():
-    sri = "sha384-" + base64.b64encode(hashlib.sha384(NOBLE_JS.read_bytes()).digest()).decode()
+    sri = "sha256-" + base64.b64encode(hashlib.sha256(NOBLE_JS.read_bytes()).digest()).decode()
     assert f'FALLBACK_INTEGRITY = "{sri}"' in VERIFY_JS.read_text(), "verify.js pins another build"
     readme = (NOBLE_JS.parent / "README.md").read_text()
     assert sri in readme, "the vendor README names another hash"
@@ -485,3 +485,26 @@ def _flip_last_signature_bit(line: str) -> str:
     raw = bytearray(base64.b64decode(blob))
     raw[-1] ^= 0x01
     return f"{prefix} {base64.b64encode(bytes(raw)).decode()}"
+
+
+@needs_browser
+def test_a_different_page_script_body_is_blocked(registry_live: Live, phone):
+    """The consumer page names verify.js by its SRI hash and admits only that hash in its
+    CSP: a script body the operator changed in flight never runs."""
+    page = phone("en-US")
+    body = VERIFY_JS.read_text().replace('"verified"', '"verified" ')
+    page.route(
+        "**/static/verify.js",
+        lambda route: route.fulfill(body=body, content_type="text/javascript"),
+    )
+    messages: list[str] = []
+    page.on("console", lambda m: messages.append(m.text))
+    page.goto(f"{registry_live.url}/e/{registry_live.code('valid')}")
+    page.wait_for_load_state("networkidle")
+    assert any("integrity" in m for m in messages), messages
+    assert root_attribute(page, "data-verify-state") == "pending"
+    assert page.evaluate("typeof window.GuaranteeRegistryVerify") == "undefined"
+    # The genuine body runs.
+    page.unroute("**/static/verify.js")
+    page.reload()
+    assert wait_for_verdict(page) == "verified"

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from registry import qr
 from registry.codes import normalize_code
 from registry.context import RegistryContext
 from registry.endorsements import lookups
+from registry.endorsements.bundle import build_bundle
 from registry.endorsements.scan_cache import Encoded, ScanCache, ScanEntry
 from registry.errors import InvalidInput, NotFound, RateLimited
 from registry.i18n import gettext_for
@@ -44,7 +46,8 @@ from registry.transparency import log as log_service
 from web import labels
 from web.errors import NO_ENDORSEMENT, bad_code, not_found
 from web.language import Language, language_of, page_context, scan_language
-from web.responses import GET_HEAD, NO_STORE, PAGE_HEADERS, html
+from web.responses import CONTENT_SECURITY_POLICY, GET_HEAD, NO_STORE, PAGE_HEADERS, html
+from web.scripts import consumer_script_src
 from web.templating import render
 from web.viewmodels import endorsement_steps, origins
 
@@ -164,6 +167,7 @@ async def endorsement_page(request: Request) -> Response:
         request.app.state.scan_counter.record(view.endorsement_id)
     headers = {
         **PAGE_HEADERS,
+        "Content-Security-Policy": _consumer_policy(),
         "Content-Language": language.html_lang,
         "Vary": "Accept-Language, Accept-Encoding",
     }
@@ -178,6 +182,29 @@ async def endorsement_document(request: Request) -> Response:
     view = await _scan_view(request, request.path_params["code"])
     status = view.status(request.app.state.ctx.clock())
     return scan_response(request, view.document_json(status), "application/json")
+
+
+def _consumer_policy() -> str:
+    """The site's policy with ``script-src`` admitting only the logged scripts' hashes."""
+    return CONTENT_SECURITY_POLICY.replace("script-src 'self'", consumer_script_src())
+
+
+async def endorsement_bundle(request: Request) -> Response:
+    """The guarantee bundle (docs/verification.md, "Bundle"): the verification document's
+    records, keys, policy and tlog-proofs in one file a viewer keeps and anyone verifies
+    offline with ``registry verify-bundle``. Served as a download; counts no scan."""
+    view = await _scan_view(request, request.path_params["code"])
+    status = view.status(request.app.state.ctx.clock())
+    body = orjson.dumps(build_bundle({**view.document, "status": status.value}))
+    return Response(
+        body,
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="guarantee-{view.code}.json"',
+            "Cache-Control": "public, max-age=1",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 def _form_errors(exc: InvalidInput, lang: str) -> dict[str, str]:
@@ -226,7 +253,11 @@ def report_problem_form(
     typed = ReportForm(category=category, text=text[:4000], contact=contact[:400])
     form, status_code, retry_after = _submit(request, session, ctx, view.code, typed)
     body = _endorsement_page(request, language, view, view.status(ctx.clock()), ctx, form)
-    headers = {"Cache-Control": NO_STORE, **language.headers()}
+    headers = {
+        "Cache-Control": NO_STORE,
+        "Content-Security-Policy": _consumer_policy(),
+        **language.headers(),
+    }
     if retry_after:
         headers["Retry-After"] = str(retry_after)
     return html(body, status_code, headers)

@@ -27,7 +27,7 @@
 (function () {
   "use strict";
   var FALLBACK_SRC = "/static/vendor/noble.js";
-  var FALLBACK_INTEGRITY = "sha384-GutsvEax3mzwaTmICwcBLF6Kz5rztojv1+Pfi5EgzbgUKKKsYWYhOHFH/OF+6Q7e";
+  var FALLBACK_INTEGRITY = "sha256-SEtMBBUNeWYS+y3NMc8Pyoz5BbuXf9yAHbJEtWMahK4=";
   var MEMORY_PREFIX = "guarantee-registry.checkpoint.";
   var enc = new TextEncoder();
   var dec = new TextDecoder("utf-8", { fatal: true });
