@@ -277,7 +277,40 @@ def test_a_different_fallback_body_is_refused_by_its_integrity(registry_live: Li
 
 
 def _cases() -> list[Path]:
+    return sorted(KEYLIFE.glob("chains/*.json"))
+
+
+def _signature_cases() -> list[Path]:
     return sorted(KEYLIFE.glob("*.json"))
+
+
+@needs_browser
+@pytest.mark.parametrize("case", _signature_cases(), ids=lambda p: p.stem)
+def test_shared_key_life_cases_in_chromium(registry_live: Live, phone, case: Path):
+    """The cases the audit's rules run (tests/audit/test_keylife_vectors.py): one signature
+    after the key records; the page's keyLife must give the same verdict."""
+    spec = json.loads(case.read_text())
+    entries = [
+        {"index": k["index"], "kind": k["record"]["kind"], "keyids": [], "record": k["record"]}
+        for k in spec["key_records"]
+    ]
+    signature = spec["signature"]
+    entries.append(
+        {
+            "index": signature["index"],
+            "kind": "storage",
+            "keyids": [signature["keyid"]],
+            "record": {"kind": "storage", "time": signature["time"]},
+        }
+    )
+    page = phone("en-US")
+    page.goto(f"{registry_live.url}/healthz")
+    page.add_script_tag(url="/static/verify.js")
+    verdicts = page.evaluate(
+        "entries => window.GuaranteeRegistryVerify.keyLife(entries).verdicts", entries
+    )
+    got = verdicts[str(signature["index"])]["verdict"]
+    assert got == spec["expected"]["verdict"], f"{case.stem}: the page says {got}"
 
 
 @needs_browser
