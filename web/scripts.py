@@ -19,12 +19,16 @@ from web.templating import STATIC_DIR, templates
 CONSUMER_SCRIPTS = ("verify.js",)
 """The scripts the consumer page (``/e/{code}``) loads, in order; add one here and to the
 template (``{{ script_tag("name.js") }}``) and its hash is admitted and logged."""
+FALLBACK_SCRIPTS = ("noble.js",)
+"""Scripts verify.js adds itself, with the SRI value it pins, only where the browser needs
+them (``/static/vendor/noble.js``: Ed25519 where WebCrypto has none); admitted by hash too."""
 
 
 @lru_cache(maxsize=1)
 def page_scripts() -> dict[str, bytes]:
     """Every script under ``/static/``, by file name, as read at first use (start-up)."""
-    return {path.name: path.read_bytes() for path in sorted(STATIC_DIR.glob("*.js"))}
+    paths = sorted(STATIC_DIR.glob("*.js")) + sorted(STATIC_DIR.glob("vendor/*.js"))
+    return {path.name: path.read_bytes() for path in paths}
 
 
 def integrity(name: str) -> str:
@@ -35,7 +39,8 @@ def integrity(name: str) -> str:
 
 def consumer_script_src() -> str:
     """The consumer page's CSP ``script-src``: exactly its scripts' hashes, nothing else."""
-    return "script-src " + " ".join(f"'{integrity(name)}'" for name in CONSUMER_SCRIPTS)
+    names = CONSUMER_SCRIPTS + FALLBACK_SCRIPTS
+    return "script-src " + " ".join(f"'{integrity(name)}'" for name in names)
 
 
 templates.globals.update(script_integrity=integrity)

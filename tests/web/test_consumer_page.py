@@ -557,7 +557,12 @@ def test_page_is_cacheable_briefly_with_an_etag_and_compressed(demo: Demo):
     assert english.headers["etag"] != etag, "the English page has the Chinese page's ETag"
     assert english.headers["content-language"] == "en"
     csp = first.headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    # Hash-only: the logged page script and the pinned fallback, nothing else (web/scripts.py).
+    script_src = next(d for d in csp.split("; ") if d.startswith("script-src "))
+    assert script_src.split()[1:] and all(
+        s.startswith("'sha256-") for s in script_src.split()[1:]
+    ), script_src
+    assert "unsafe-inline" not in csp
     assert "<script>" not in first.text and " style=" not in first.text, "inline script/style"
 
 
