@@ -169,9 +169,9 @@ def test_only_the_holder_assigns_a_batch():
 
 
 def test_an_assignment_names_a_registry_organization():
-    with pytest.raises(InvalidInput, match="to.org"):
+    with pytest.raises(InvalidInput, match=r"to\.org"):
         record("assignment", COOP, to={"name": "some lab"}, task="inspection")
-    with pytest.raises(InvalidInput, match="task"):
+    with pytest.raises(InvalidInput, match=r"task"):
         record("assignment", COOP, to={"org": str(LAB), "name": "lab"}, task="tasting")
 
 
