@@ -176,9 +176,7 @@ class SyntheticLog:
 
     def assign(self, holder: Party, ref: str, to: Party, task: str) -> int:
         """``holder`` hands ``ref`` to ``to`` for ``task`` (``carriage``, ``inspection``)."""
-        return self.record(
-            holder, "assignment", [ref], to={"org": to.org, "name": "某"}, task=task
-        )
+        return self.record(holder, "assignment", [ref], to={"org": to.org, "name": "某"}, task=task)
 
     def deliver(self, holder: Party, ref: str, to: Party) -> None:
         """A carrier the holder assigns ships ``ref`` to ``to``, which receives it."""
