@@ -375,9 +375,7 @@ class World:
         accepted = self.submit(member, harvest(member.org_id, batch, quantity))
         return batch, str(accepted["digest"])
 
-    def assigned(
-        self, holder: Member, batch: str, head: str, to: Member, task: str
-    ) -> str:
+    def assigned(self, holder: Member, batch: str, head: str, to: Member, task: str) -> str:
         """``holder`` hands ``batch`` to ``to`` for ``task``; return the new head digest."""
         document = assignment(holder.org_id, batch, head, to.org_id, task)
         return str(self.submit(holder, document)["digest"])

@@ -66,9 +66,7 @@ def test_the_assigned_carrier_stores_and_ships(world: World, batches: dict) -> N
     world.submit(world.carrier, shipped)
 
 
-def test_a_lab_not_asked_is_refused_and_the_asked_lab_accepted(
-    world: World, batches: dict
-) -> None:
+def test_a_lab_not_asked_is_refused_and_the_asked_lab_accepted(world: World, batches: dict) -> None:
     theirs, their_head = batches["theirs"]
     failing = inspection(world.lab.org_id, theirs, their_head, verdict="fail")
     failing["results"][0]["verdict"] = "fail"
