@@ -19,8 +19,8 @@ from registry.records.schema import RECORD_PAYLOAD_TYPE
 from tests.api.conftest import (
     World,
     assert_problem,
-    at,
     assignment,
+    at,
     certificate,
     harvest,
     inspection,
