@@ -252,6 +252,18 @@ class Batch(Base):
     head_digest: Mapped[str] = mapped_column(String(64))
     # Digest of the recall record that reached this batch (its own or an ancestor's).
     recall_digest: Mapped[str | None] = mapped_column(String(64))
+    # Custody (docs/records.md, "Custody"), moved by policy.custody_after record by record:
+    # who holds the batch, the carriers handed it since it was last received, where the
+    # latest shipping sends it, and the labs its holder asked to inspect it (organization ids
+    # as strings, a JSON list: read with the row, so ingestion needs no extra query). They
+    # are facts of signed records, not references: a shipping may name an organization id
+    # the registry does not know, so there is no foreign key; and SQLite cannot add a NOT
+    # NULL column to a table others reference, so the holder is nullable (ingestion always
+    # sets it, and migration 0009 filled it in).
+    holder_org_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    carrier_org_ids: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    destination_org_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    lab_org_ids: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class Record(Base):

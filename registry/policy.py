@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,10 +20,14 @@ from typing import Any
 from registry.errors import PolicyViolation
 from registry.records.schema import (
     REGISTRY_KINDS,
+    Assignment,
     Correction,
     Kind,
     Processing,
     Recall,
+    Receiving,
+    Shipping,
+    Task,
     split_batch_ref,
 )
 
@@ -37,6 +41,7 @@ SIGNERS: Mapping[Kind, frozenset[str]] = {
     Kind.SHIPPING: frozenset({"carrier"}),
     Kind.RECEIVING: frozenset({"carrier", "processor"}),
     Kind.RECALL: frozenset({"authority", "cooperative", "processor"}),
+    Kind.ASSIGNMENT: frozenset({"cooperative", "processor"}),
     Kind.CORRECTION: frozenset({"cooperative", "processor", "carrier", "lab", "authority"}),
     Kind.ENDORSEMENT: frozenset({"authority"}),
     Kind.ENDORSEMENT_REVOCATION: frozenset({"authority"}),
@@ -77,7 +82,11 @@ class BatchFacts:
     """What the log says about a batch a record names, as of the record's place in it.
 
     ``remaining`` is the quantity not yet consumed by processing inputs; ``recalled`` is
-    set by a recall of the batch or of any ancestor.
+    set by a recall of the batch or of any ancestor. The custody facts (docs/records.md,
+    "Custody") say who has the batch: its ``holder`` (the producer until someone receives
+    it), the ``carriers`` handed it since it was last received, the ``destination`` the
+    latest shipping names, and the ``labs`` asked to inspect it. ``custody_after`` moves
+    them, record by record, on the server and in the audit's replay alike.
     """
 
     origin_org_id: uuid.UUID
@@ -85,6 +94,10 @@ class BatchFacts:
     unit: str
     remaining: Decimal
     recalled: bool
+    holder: uuid.UUID
+    carriers: frozenset[uuid.UUID] = frozenset()
+    destination: uuid.UUID | None = None
+    labs: frozenset[uuid.UUID] = frozenset()
 
 
 def covers(jurisdiction: str | None, region: str) -> bool:
@@ -165,7 +178,7 @@ def check_record(
         assert facts is not None  # the service refuses unknown batches before policy
         _check_batch(kind, record, signer, ref, facts)
     if isinstance(record, Processing):
-        _check_processing(record, batches)
+        _check_processing(record, signer, batches)
     if isinstance(record, Correction) and corrected_org != signer.org_id:
         raise PolicyViolation(
             "correction-by-signer", "only the organization that signed a record may correct it"
@@ -182,17 +195,14 @@ def _created_batches(record: Any) -> frozenset[str]:
 
 def _check_batch(kind: Kind, record: Any, signer: SignerFacts, ref: str, facts: BatchFacts) -> None:
     is_producer = facts.origin_org_id == signer.org_id
+    lot = split_batch_ref(ref)[1]
     if kind in PRODUCER_ONLY and not is_producer:
         raise PolicyViolation(
             "batch-of-another-organization",
-            f"batch {split_batch_ref(ref)[1]} was produced by another organization; "
+            f"batch {lot} was produced by another organization; "
             f"only its producer may sign {kind} records for it",
         )
-    if kind is Kind.STORAGE and signer.org_kind != "carrier" and not is_producer:
-        raise PolicyViolation(
-            "batch-of-another-organization",
-            f"batch {split_batch_ref(ref)[1]} belongs to another organization",
-        )
+    _check_custody(kind, record, signer, lot, facts)
     if isinstance(record, Recall):
         if signer.org_kind == "authority":
             if not covers(signer.jurisdiction, facts.region):
@@ -212,10 +222,74 @@ def _check_batch(kind: Kind, record: Any, signer: SignerFacts, ref: str, facts: 
         )
 
 
-def _check_processing(record: Processing, batches: Mapping[str, BatchFacts | None]) -> None:
+def _check_custody(
+    kind: Kind, record: Any, signer: SignerFacts, lot: str, facts: BatchFacts
+) -> None:
+    """The custody rules (docs/records.md, "Custody"): a carrier handles only a batch handed
+    to it, a receiver is the shipment's named destination, a lab inspects only a batch its
+    holder asked it to, and only the holder hands a batch on or stores it (besides its
+    producer and its carriers)."""
+    org = signer.org_id
+    if signer.org_kind == "carrier" and kind in {Kind.SHIPPING, Kind.STORAGE}:
+        if org != facts.holder and org not in facts.carriers:
+            raise PolicyViolation(
+                "not-handed-to-carrier",
+                f"batch {lot} was not handed to this carrier: no assignment by its holder "
+                f"and no shipping record names it",
+            )
+    elif kind is Kind.STORAGE and org not in {facts.holder, facts.origin_org_id}:
+        raise PolicyViolation(
+            "batch-of-another-organization", f"batch {lot} belongs to another organization"
+        )
+    if kind is Kind.RECEIVING and org != facts.destination:
+        raise PolicyViolation(
+            "receiver-not-destination",
+            f"batch {lot} was not shipped to this organization"
+            + ("" if facts.destination else ": its latest shipping names no registry organization"),
+        )
+    if kind is Kind.INSPECTION and org not in facts.labs:
+        raise PolicyViolation(
+            "lab-not-assigned",
+            f"batch {lot} was not assigned to this lab for inspection by its holder",
+        )
+    if kind is Kind.ASSIGNMENT and org != facts.holder:
+        raise PolicyViolation(
+            "not-holder", f"only the organization holding batch {lot} may assign it"
+        )
+
+
+def custody_after(record: Any, signer_org: uuid.UUID, facts: BatchFacts) -> BatchFacts:
+    """A batch's facts after an accepted ``record`` that names it (not one that creates it):
+    an assignment adds a carrier or a lab, a shipping names the destination and hands the
+    batch to the organization it names, a receiving makes the receiver the holder and ends
+    the carriage. The server's projection and the audit's replay both call this."""
+    if isinstance(record, Assignment):
+        assert record.to.org is not None  # the schema requires it
+        to = uuid.UUID(record.to.org)
+        if record.task is Task.CARRIAGE:
+            return replace(facts, carriers=facts.carriers | {to})
+        return replace(facts, labs=facts.labs | {to})
+    if isinstance(record, Shipping):
+        to_org = uuid.UUID(record.to.org) if record.to.org else None
+        carriers = facts.carriers | {to_org} if to_org else facts.carriers
+        return replace(facts, carriers=carriers, destination=to_org)
+    if isinstance(record, Receiving):
+        return replace(facts, holder=signer_org, carriers=frozenset(), destination=None)
+    return facts
+
+
+def _check_processing(
+    record: Processing, signer: SignerFacts, batches: Mapping[str, BatchFacts | None]
+) -> None:
     for consumed in record.inputs:
         facts = batches[consumed.batch]
         assert facts is not None
+        if facts.holder != signer.org_id:
+            raise PolicyViolation(
+                "input-not-held",
+                f"input batch {split_batch_ref(consumed.batch)[1]} is not held by this "
+                f"organization: it must be received before it is processed",
+            )
         wanted = Decimal(consumed.quantity)
         if wanted > facts.remaining:
             raise PolicyViolation(

@@ -46,6 +46,7 @@ KINDS = {
     "shipping": N_("发运"),
     "receiving": N_("收货"),
     "recall": N_("召回"),
+    "assignment": N_("委托"),
     "correction": N_("更正"),
     "key_registration": N_("密钥登记"),
     "key_rotation": N_("密钥轮换"),
@@ -75,6 +76,7 @@ UNITS = {
     "l": N_("升"),
 }
 VERDICTS = {"pass": N_("合格"), "fail": N_("不合格")}
+TASKS = {"carriage": N_("运输"), "inspection": N_("检测/抽样")}
 REPORT_CATEGORIES = {
     "not_as_described": N_("与描述不符"),
     "quality_problem": N_("质量问题"),

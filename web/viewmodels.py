@@ -176,6 +176,10 @@ def _receiving(record: dict[str, Any], batches: Batches) -> dict[str, Any]:
     }
 
 
+def _assignment(record: dict[str, Any], batches: Batches) -> dict[str, Any]:
+    return {"to": (record.get("to") or {}).get("name"), "task": record.get("task")}
+
+
 def _reason(record: dict[str, Any], batches: Batches) -> dict[str, Any]:
     return {"reason": record.get("reason")}
 
@@ -194,6 +198,7 @@ DETAILS: dict[str, Callable[[dict[str, Any], Batches], dict[str, Any]]] = {
     "shipping": _shipping,
     "receiving": _receiving,
     "recall": _reason,
+    "assignment": _assignment,
     "endorsement_revocation": _reason,
     "correction": _reason,
     "endorsement": _endorsement,

@@ -17,6 +17,19 @@ def organizations(session: Session) -> list[Organization]:
     )
 
 
+def supply_chain_organizations(session: Session) -> list[Organization]:
+    """The organizations a batch can be handed to or shipped to (cooperatives, processors,
+    carriers, labs), by kind and Chinese name: the choices of the office's forms."""
+    kinds = (OrgKind.COOPERATIVE, OrgKind.PROCESSOR, OrgKind.CARRIER, OrgKind.LAB)
+    return list(
+        session.scalars(
+            select(Organization)
+            .where(Organization.kind.in_(kinds))
+            .order_by(Organization.kind, Organization.name_zh)
+        )
+    )
+
+
 def recent_organizations(session: Session, limit: int = 8) -> list[Organization]:
     """The latest registered organizations, newest first."""
     return list(

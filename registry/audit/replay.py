@@ -289,6 +289,8 @@ class LogReplay:
         facts.update({ref: batch.facts for ref, batch in existing.items()})
         self._check_policy(entry, signer, facts, corrected_org)
 
+        for batch in existing.values():
+            batch.facts = policy.custody_after(record, signer.org_id, batch.facts)
         if isinstance(record, Processing):
             for consumed in record.inputs:
                 batch = existing[consumed.batch]
@@ -345,6 +347,7 @@ class LogReplay:
                     unit=spec.unit,
                     remaining=Decimal(spec.quantity),
                     recalled=False,
+                    holder=signer.org_id,
                 ),
                 created_index=entry.index,
                 is_root=isinstance(record, Harvest),

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from registry.catalog import batches as batch_service
@@ -30,7 +30,7 @@ from registry.models import (
     RecordBatch,
     Role,
 )
-from registry.records.schema import KEY_KINDS
+from registry.records.schema import KEY_KINDS, Kind
 
 
 def _touched_by(org_id: uuid.UUID) -> Select[uuid.UUID]:
@@ -101,6 +101,43 @@ def own_batches(session: Session, org_id: uuid.UUID, limit: int = 200) -> list[B
         session.scalars(
             select(Batch)
             .where(Batch.origin_org_id == org_id)
+            .order_by(Batch.created_index.desc(), Batch.lot)
+            .limit(limit)
+        )
+    )
+
+
+def _names(column: Any, org_id: uuid.UUID) -> Any:
+    """Whether a JSON list of organization ids holds ``org_id`` (its text form, which is
+    the same on SQLite and PostgreSQL; a UUID string cannot match part of another)."""
+    return cast(column, String).contains(f'"{org_id}"')
+
+
+def custody_batches(
+    session: Session, org: Organization, kind: Kind, limit: int = 200
+) -> list[Batch]:
+    """The batches ``org`` may sign a record of ``kind`` for under the custody rules
+    (docs/records.md, "Custody"), newest first: what the office's forms offer. A lab is
+    offered what it was asked to inspect, a receiver what is shipped to it, a carrier what
+    was handed to it (or it holds), a processor the inputs it holds; a producer's steps its
+    own batches and those it holds."""
+    condition: Any
+    if kind is Kind.INSPECTION:
+        condition = _names(Batch.lab_org_ids, org.id)
+    elif kind is Kind.RECEIVING:
+        condition = Batch.destination_org_id == org.id
+    elif org.kind is OrgKind.CARRIER:
+        condition = or_(Batch.holder_org_id == org.id, _names(Batch.carrier_org_ids, org.id))
+    elif kind in (Kind.PROCESSING, Kind.ASSIGNMENT):
+        condition = Batch.holder_org_id == org.id
+    elif kind is Kind.STORAGE:
+        condition = or_(Batch.holder_org_id == org.id, Batch.origin_org_id == org.id)
+    else:
+        condition = Batch.origin_org_id == org.id
+    return list(
+        session.scalars(
+            select(Batch)
+            .where(condition)
             .order_by(Batch.created_index.desc(), Batch.lot)
             .limit(limit)
         )

@@ -16,10 +16,13 @@ LOTS = (("AH2026-001", -70), ("AH2026-002", -64))
 
 
 def _grow(w: DemoWriter, lot: str, day: float) -> str:
-    """Harvest, storage, certificate, lab test and shipping to the mill; the lot's ref."""
+    """Harvest, storage, certificate, a lab asked to test it and a carrier to take it to the
+    mill; the lot's ref."""
     ref = w.harvest("aohan-clerk", "millet", lot, "12000", "kg", day, PLACE, 540)
     w.storage("aohan-clerk", [ref], day + 1, "合作社1号粮仓", ["14.5", "13.8", "14.1"])
     w.certificate("aohan-clerk", [ref], day + 2, f"HG-150430-{lot[-3:]}")
+    w.assign("aohan-clerk", [ref], day + 2, "inspection", "chifeng-lab")
+    w.assign("aohan-clerk", [ref], day + 6, "carriage", "mengdong-logistics")
     w.inspect(
         "chifeng-analyst",
         [ref],
@@ -30,7 +33,15 @@ def _grow(w: DemoWriter, lot: str, day: float) -> str:
             ("镉 cadmium", "0.02", "0.1", "mg/kg", "GB 5009.15-2014"),
         ],
     )
-    w.ship("mengdong-driver", [ref], day + 7, "赤峰谷丰米业", "150402", f"MD-{lot[-3:]}-7731")
+    w.ship(
+        "mengdong-driver",
+        [ref],
+        day + 7,
+        "赤峰谷丰米业",
+        "150402",
+        f"MD-{lot[-3:]}-7731",
+        to_org="chifeng-mill",
+    )
     return ref
 
 
@@ -55,6 +66,7 @@ def _mill(w: DemoWriter, ref: str, lot: str, day: float) -> None:
         packaging="真空袋",
     )
     w.certificate("mill-clerk", [out], day + 11, f"HG-150402-{lot[-3:]}")
+    w.assign("mill-clerk", [out], day + 13, "carriage", "mengdong-logistics")
     w.ship(
         "mengdong-driver",
         [out],

@@ -31,6 +31,7 @@ def _petals(w: DemoWriter) -> str:
     petals = w.harvest("rose-clerk", "rose-petals", "PY-ROSE-0521", "800", "kg", -30, PLACE, 180)
     w.storage("rose-clerk", [petals], -29, "花瓣冷库", ["2.0", "2.4", "2.2"])
     w.certificate("rose-clerk", [petals], -29, "HG-370124-R0521")
+    w.assign("rose-clerk", [petals], -29, "inspection", "quancheng-lab")
     w.inspect(
         "quancheng-analyst",
         [petals],
@@ -50,6 +51,7 @@ def _flours(w: DemoWriter) -> list[str]:
     for lot, day in (("PY-FL-0601", -28), (RECALLED_FLOUR, -27)):
         ref = w.harvest("flour-clerk", "flour", lot, "2000", "kg", day, PLACE, 270)
         w.certificate("flour-clerk", [ref], day, f"HG-370124-F{lot[-4:]}")
+        w.assign("flour-clerk", [ref], day, "inspection", "quancheng-lab")
         flours.append(ref)
     w.inspect(
         "quancheng-analyst",
@@ -62,14 +64,26 @@ def _flours(w: DemoWriter) -> list[str]:
 
 
 def _bake(w: DemoWriter, petals: str, flours: list[str]) -> None:
-    """The bakery receives petals (once) and each flour lot, bakes a lot of cakes from
-    each, certifies and ships them."""
+    """The cooperatives hand petals (once) and each flour lot to the carrier, who brings
+    them to the bakery; the bakery receives them, bakes a lot of cakes from each, certifies
+    them and hands them to the carrier to ship."""
     for i, (flour, lot) in enumerate(zip(flours, CAKE_LOTS, strict=True)):
         for ref, source in (
             (petals, "平阴玫瑰花农专业合作社"),
             (flour, "平阴麦香面粉专业合作社"),
         ):
             if i == 0 or ref == flour:
+                clerk = "rose-clerk" if ref == petals else "flour-clerk"
+                w.assign(clerk, [ref], -25 + i, "carriage", "jinan-express")
+                w.ship(
+                    "jinan-driver",
+                    [ref],
+                    -25 + i,
+                    "平阴玫瑰饼坊",
+                    "370124",
+                    f"PYB-{lot[-4:]}",
+                    to_org="pingyin-bakery",
+                )
                 w.receive("bakery-clerk", [ref], -24 + i, source, f"PYB-{lot[-4:]}")
         cake = w.ref("rose-cakes", lot)
         w.process(
@@ -80,6 +94,7 @@ def _bake(w: DemoWriter, petals: str, flours: list[str]) -> None:
             "和面、包馅、烘烤、冷却、包装 mixing, filling, baking, cooling, boxing",
         )
         w.certificate("bakery-clerk", [cake], -22 + i, f"HG-370124-C{lot[-4:]}")
+        w.assign("bakery-clerk", [cake], -21 + i, "carriage", "jinan-express")
         w.ship(
             "jinan-driver",
             [cake],

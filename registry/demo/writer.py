@@ -16,7 +16,7 @@ from registry.context import RegistryContext
 from registry.demo.ids import demo_id
 from registry.endorsements import decisions as endorsement_decisions
 from registry.endorsements import requests as endorsement_requests
-from registry.models import Account, Batch
+from registry.models import Account, Batch, Organization
 from registry.records import ingest as record_ingest
 
 CLAIMS = ("origin_verified", "lab_tested", "certified", "personally_vouched")
@@ -169,16 +169,49 @@ class DemoWriter:
         ]
         self.steps(who, "storage", refs, day, hour=20, location=location, readings=readings)
 
+    def org(self, key: str) -> uuid.UUID:
+        """The id of the demo organization ``key``."""
+        return demo_id(f"org:{key}")
+
+    def assign(self, holder: str, refs: list[str], day: float, task: str, org: str) -> None:
+        """The holder (``holder``'s organization) hands ``refs`` to the demo organization
+        ``org`` for ``task`` (``carriage`` or ``inspection``): an assignment record."""
+        self.steps(
+            holder,
+            "assignment",
+            refs,
+            day,
+            hour=8,
+            task=task,
+            to={"org": str(self.org(org)), "name": self._org_name(org)},
+        )
+
+    def _org_name(self, key: str) -> str:
+        org = self.session.get(Organization, self.org(key))
+        assert org is not None, f"no demo organization {key}"
+        return org.name_zh
+
     def ship(
-        self, carrier: str, refs: list[str], day: float, to: str, to_region: str, waybill: str
+        self,
+        carrier: str,
+        refs: list[str],
+        day: float,
+        to: str,
+        to_region: str,
+        waybill: str,
+        to_org: str | None = None,
     ) -> None:
-        """A shipping record by ``carrier`` to ``to`` in region ``to_region``."""
+        """A shipping record by ``carrier`` to ``to`` in region ``to_region``; ``to_org``
+        names the demo organization it goes to, when it goes to one (who then receives it)."""
+        party: dict[str, Any] = {"name": to, "place": {"region": to_region}}
+        if to_org is not None:
+            party["org"] = str(self.org(to_org))
         self.steps(
             carrier,
             "shipping",
             refs,
             day,
-            to={"name": to, "place": {"region": to_region}},
+            to=party,
             waybill=waybill,
             vehicle="蒙D·7K218" if "150" in to_region else "鲁R·3F906",
         )

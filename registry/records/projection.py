@@ -21,9 +21,19 @@ from registry import policy
 from registry.catalog.batches import descendant_ids
 from registry.codes import new_code
 from registry.errors import Conflict, InvalidInput, NotFound, PolicyViolation
-from registry.models import Account, Batch, BatchInput, KeyStatus, Organization, Product, SigningKey
+from registry.models import (
+    Account,
+    Batch,
+    BatchInput,
+    KeyStatus,
+    Organization,
+    OrgKind,
+    Product,
+    SigningKey,
+)
 from registry.records.ingest_cache import IngestCache
 from registry.records.schema import (
+    Assignment,
     Correction,
     Harvest,
     KeyRegistration,
@@ -31,6 +41,7 @@ from registry.records.schema import (
     KeyRotation,
     Processing,
     Recall,
+    Task,
     batch_ref,
     split_batch_ref,
 )
@@ -63,6 +74,8 @@ def apply_supply_chain(
     facts: dict[str, policy.BatchFacts | None] = {ref: None for ref in created}
     facts.update({ref: _batch_facts(b) for ref, b in existing.items()})
     policy.check_record(record, signer, facts, corrected_org)
+    if isinstance(record, Assignment):
+        _check_assignee(session, record)
     for ref in created:  # after the policy, so a refusal names the rule that matters most
         _check_product(session, ref, signer, cache)
 
@@ -74,6 +87,10 @@ def apply_supply_chain(
             touched.append((batch, "input"))
     else:
         touched.extend((b, "subject") for b in existing.values())
+    for ref, batch in existing.items():
+        before = facts[ref]
+        assert before is not None
+        _store_custody(batch, before, policy.custody_after(record, signer.org_id, before))
     touched += _create_batches(session, record, signer, created, digest, index)
     for batch, _ in touched:
         cache.batches[batch_ref(batch.product_id, batch.lot)] = batch
@@ -146,6 +163,9 @@ def _create_batches(
             remaining=spec.quantity,
             unit=spec.unit,
             origin_org_id=signer.org_id,
+            holder_org_id=signer.org_id,
+            carrier_org_ids=[],
+            lab_org_ids=[],
             region_code=region,
             lat=record.place.lat if record.place is not None else None,
             lon=record.place.lon if record.place is not None else None,
@@ -170,7 +190,40 @@ def _batch_facts(batch: Batch) -> policy.BatchFacts:
         unit=batch.unit,
         remaining=Decimal(batch.remaining),
         recalled=batch.recall_digest is not None,
+        holder=batch.holder_org_id or batch.origin_org_id,
+        carriers=frozenset(uuid.UUID(o) for o in batch.carrier_org_ids),
+        destination=batch.destination_org_id,
+        labs=frozenset(uuid.UUID(o) for o in batch.lab_org_ids),
     )
+
+
+def _store_custody(batch: Batch, before: policy.BatchFacts, after: policy.BatchFacts) -> None:
+    """Write the custody facts a record moved (JSON lists are assigned, never mutated, so
+    the unit of work sees the change)."""
+    if after == before:
+        return
+    batch.holder_org_id = after.holder
+    batch.carrier_org_ids = sorted(str(o) for o in after.carriers)
+    batch.destination_org_id = after.destination
+    batch.lab_org_ids = sorted(str(o) for o in after.labs)
+
+
+def _check_assignee(session: Session, record: Assignment) -> None:
+    """An assignment hands a batch to an organization of the registry, of the kind its task
+    needs: a carrier for carriage, a lab for inspection."""
+    assert record.to.org is not None
+    org = session.get(Organization, uuid.UUID(record.to.org))
+    wanted = OrgKind.CARRIER if record.task is Task.CARRIAGE else OrgKind.LAB
+    if org is None:
+        raise InvalidInput(
+            f"unknown organization {record.to.org}: an assignment names a registry organization",
+            rule="unknown-organization",
+        )
+    if org.kind is not wanted:
+        raise PolicyViolation(
+            "assignee-kind",
+            f"{record.task.value} is assigned to a {wanted.value}, not a {org.kind.value}",
+        )
 
 
 def _check_product(

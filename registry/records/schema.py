@@ -11,7 +11,8 @@ Quantities and measurements are decimal strings (docs/records.md); integers stay
 EPCIS 2.0 / CBV mapping (used by the exporter): harvest → ObjectEvent ADD ``commissioning``;
 processing → TransformationEvent; packing → ``packing``; inspection → ``inspecting``;
 certificate → certificationInfo; storage → ``holding``/``sensor_reporting``; shipping →
-``shipping``; receiving → ``receiving``; recall → disposition ``recalled``.
+``shipping``; receiving → ``receiving``; recall → disposition ``recalled``; assignment →
+ObjectEvent OBSERVE with no bizStep of its own (a custody hand-over, see docs/records.md).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Kind(StrEnum):
     SHIPPING = "shipping"
     RECEIVING = "receiving"
     RECALL = "recall"
+    ASSIGNMENT = "assignment"
     CORRECTION = "correction"
     KEY_REGISTRATION = "key_registration"
     KEY_ROTATION = "key_rotation"
@@ -249,6 +251,28 @@ class Receiving(_SupplyChain):
     quantity: Quantity | None = None
     unit: Unit | None = None
     waybill: ShortText | None = None
+
+
+class Task(StrEnum):
+    """What the holder of a batch hands it to another organization for."""
+
+    CARRIAGE = "carriage"  # 运输: a carrier may ship and store it
+    INSPECTION = "inspection"  # 检测/抽样: a lab may sign an inspection of it
+
+
+class Assignment(_SupplyChain):
+    """委托: the batch's current holder hands it to a registry organization for a task (a
+    carrier for carriage, a lab for inspection). Custody rules in docs/records.md."""
+
+    kind: Literal[Kind.ASSIGNMENT]
+    to: Party
+    task: Annotated[Task, Field(strict=False)]
+
+    @model_validator(mode="after")
+    def _names_an_organization(self) -> Assignment:
+        if self.to.org is None:
+            raise ValueError("to.org is required: an assignment names a registry organization")
+        return self
 
 
 class Recall(_SupplyChain):
@@ -436,6 +460,7 @@ AnyRecord = Annotated[
     | Shipping
     | Receiving
     | Recall
+    | Assignment
     | Correction
     | KeyRegistration
     | KeyRotation

@@ -167,6 +167,21 @@ def receiving(org: str, batch: str, prev: str, from_org: str, **extra: Any) -> d
     return document
 
 
+def assignment(org: str, batch: str, prev: str, to_org: str, task: str, **extra: Any) -> dict:
+    """The holder hands ``batch`` to ``to_org`` for ``task`` (``carriage``, ``inspection``)."""
+    document = {
+        "kind": "assignment",
+        "time": at(2.35),
+        "org": org,
+        "batches": [batch],
+        "prev": {batch: prev},
+        "to": {"org": to_org, "name": "委托方 assignee"},
+        "task": task,
+    }
+    document.update(extra)
+    return document
+
+
 def processing(
     org: str, inputs: dict[str, tuple[str, str]], outputs: dict[str, str], unit: str = "kg"
 ) -> dict:
@@ -359,6 +374,20 @@ class World:
         batch = member.batch(lot)
         accepted = self.submit(member, harvest(member.org_id, batch, quantity))
         return batch, str(accepted["digest"])
+
+    def assigned(self, holder: Member, batch: str, head: str, to: Member, task: str) -> str:
+        """``holder`` hands ``batch`` to ``to`` for ``task``; return the new head digest."""
+        document = assignment(holder.org_id, batch, head, to.org_id, task)
+        return str(self.submit(holder, document)["digest"])
+
+    def delivered(self, holder: Member, batch: str, head: str, to: Member) -> str:
+        """``holder`` assigns the carrier, which ships ``batch`` to ``to``, which receives
+        it; return the new head digest."""
+        head = self.assigned(holder, batch, head, self.carrier, "carriage")
+        shipped = shipping(self.carrier.org_id, batch, head, to.org_id)
+        head = str(self.submit(self.carrier, shipped)["digest"])
+        received = receiving(to.org_id, batch, head, self.carrier.org_id)
+        return str(self.submit(to, received)["digest"])
 
     def register_client_key(self, member: Member, rotates: str | None = None) -> Signer:
         """The two-step client-held key registration (or rotation) through the API."""

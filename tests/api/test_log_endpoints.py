@@ -62,6 +62,8 @@ def grown(world: World) -> GrownLog:
         if lot == "LOG-1":
             head = world.submit(coop, packing(coop.org_id, batch, head))["digest"]
             log.seen()
+            head = world.assigned(coop, batch, head, lab, "inspection")
+            log.seen()
             world.submit(lab, inspection(lab.org_id, batch, head))
             log.seen()
     assert log.size == len(log.roots) + min(log.roots) - 1, "a checkpoint was skipped"

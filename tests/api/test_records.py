@@ -19,6 +19,7 @@ from registry.records.schema import RECORD_PAYLOAD_TYPE
 from tests.api.conftest import (
     World,
     assert_problem,
+    assignment,
     at,
     certificate,
     harvest,
@@ -98,7 +99,9 @@ def test_full_chain_from_harvest_to_processing(world: World) -> None:
     steps = [
         (coop, packing(coop.org_id, batch, head)),
         (coop, certificate(coop.org_id, batch, "")),
+        (coop, assignment(coop.org_id, batch, "", lab.org_id, "inspection")),
         (lab, inspection(lab.org_id, batch, "")),
+        (coop, assignment(coop.org_id, batch, "", carrier.org_id, "carriage")),
         (carrier, shipping(carrier.org_id, batch, "", processor.org_id)),
         (processor, receiving(processor.org_id, batch, "", carrier.org_id)),
     ]
@@ -131,7 +134,9 @@ def test_full_chain_from_harvest_to_processing(world: World) -> None:
         "harvest",
         "packing",
         "certificate",
+        "assignment",
         "inspection",
+        "assignment",
         "shipping",
         "receiving",
         "processing",
@@ -163,6 +168,7 @@ def test_custodial_signing_fills_org_time_and_prev(world: World) -> None:
         },
     )
     assert packed["record"]["prev"] == {batch: created["digest"]}, "prev is not the batch head"
+    head = world.delivered(coop, batch, packed["digest"], processor)
 
     output = processor.batch("MILL-002")
     made = world.submit_custodial(
@@ -174,15 +180,16 @@ def test_custodial_signing_fills_org_time_and_prev(world: World) -> None:
         },
     )
     assert made["record"]["batches"] == [batch, output], "batches not derived from inputs/outputs"
-    assert made["record"]["prev"] == {batch: packed["digest"], output: None}
+    assert made["record"]["prev"] == {batch: head, output: None}
     assert world.batch(batch)["remaining"] == "750", "custodial processing did not consume"
-    assert world.log_size() == size_before + 3
+    assert world.log_size() == size_before + 6
 
 
 def test_custodial_key_created_through_the_api_signs_drafts(
     world: World, harvested: tuple[str, str]
 ) -> None:
     batch, head = harvested
+    head = world.assigned(world.coop, batch, head, world.carrier, "carriage")
     key_id = world.create_custodial_key(world.carrier)
     stored = world.submit_custodial(
         world.carrier,
@@ -444,6 +451,7 @@ def test_processing_more_than_the_input_holds_is_refused(
 ) -> None:
     batch, head = harvested
     processor = world.processor
+    head = world.delivered(world.coop, batch, head, processor)
     over = processing(processor.org_id, {batch: ("1000.5", head)}, {processor.batch("M1"): "1"})
     body = _refused(
         world,

@@ -8,9 +8,11 @@ must make the audit exit 1 naming the log index of the record that was touched.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import sqlite3
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +26,16 @@ from registry.audit import command as audit_command
 from registry.audit import pool as audit_pool
 from registry.audit import replay as audit_replay
 from registry.audit import tree as audit_tree
-from registry.crypto.dsse import verify_signature
+from registry.crypto.dsse import sign_envelope, verify_signature
 from registry.crypto.jcs import canonicalize
 from registry.db import transaction
 from registry.demo import demo_id
 from registry.log.note import CosignatureSigner, NoteSigner, add_signatures
-from registry.models import Account, SigningKey
+from registry.models import Account, Batch, Record, SigningKey
 from registry.records import ingest as record_service
 from registry.records import keys as key_service
-from registry.records.schema import leaf_bytes
+from registry.records.schema import RECORD_PAYLOAD_TYPE, leaf_bytes
+from registry.transparency import log as log_service
 from tests.audit.helpers import AuditRun, LiveRegistry, audit
 
 
@@ -326,3 +329,66 @@ def test_the_cli_runs_the_audit(live, tmp_path):
     assert result.exit_code == EXIT_OK, result.output
     assert "verified" in result.output
     assert uuid.UUID(str(demo_id("org:aohan-coop")))  # the demo is what was audited
+
+
+def test_a_foreign_carriers_record_forced_past_the_api_is_named(live, tmp_path):
+    """The operator appends, past the ingest path and its policy, a storage record that the
+    Pingyin carrier signed on a Shan County egg batch it was never handed: every signature,
+    leaf and checkpoint is genuine, so only the replayed custody rules can name it."""
+    eggs = f"{demo_id('product:eggs')}:SX2026-1115"
+    with transaction(live.factory) as session:
+        driver = account(session, "jinan-driver")
+        key_id = session.scalars(
+            select(SigningKey.key_id).where(SigningKey.account_id == driver.id)
+        ).one()
+        org_id = driver.organization_id
+    signer = live.custodial_signer(key_id)
+    with transaction(live.factory) as session:
+        batch = session.scalars(
+            select(Batch).where(
+                Batch.product_id == demo_id("product:eggs"), Batch.lot == "SX2026-1115"
+            )
+        ).one()
+        document = {
+            "kind": "storage",
+            "time": "2026-01-10T08:00:00+08:00",
+            "org": str(org_id),
+            "batches": [eggs],
+            "prev": {eggs: batch.head_digest},
+            "location": "别人的冷库 someone else's cold store",
+        }
+        payload = canonicalize(document)
+        envelope = sign_envelope(RECORD_PAYLOAD_TYPE, payload, [signer])
+        signatures = [
+            {"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode()} for s in envelope.signatures
+        ]
+        now = datetime.now(UTC)
+        digest = hashlib.sha256(payload).hexdigest()
+        leaf = leaf_bytes(
+            "storage",
+            RECORD_PAYLOAD_TYPE,
+            digest,
+            signatures,
+            now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        )
+        size = log_service.lock_log(session)
+        session.add(
+            Record(
+                log_index=size,
+                digest=digest,
+                kind="storage",
+                payload_type=RECORD_PAYLOAD_TYPE,
+                payload=payload,
+                signatures=signatures,
+                leaf=leaf,
+                organization_id=org_id,
+                record_time=now,
+                logged_at=now,
+            )
+        )
+        session.flush()
+        log_service.append_leaves(session, size, [leaf])
+        log_service.publish_checkpoint(session, live.ctx, size + 1)
+    assert_fails_at(
+        live.audit(tmp_path / "state"), size, "storage", "policy rule not-handed-to-carrier"
+    )

@@ -66,6 +66,8 @@ class SyntheticLog:
         self.entries: list[tuple[bytes, dict[str, Any]]] = []
         self.heads: dict[str, str] = {}
         self.digests: list[str] = []
+        self.holders: dict[str, Party] = {}  # who holds each batch, as custody moves it
+        self.carrier: Party | None = None
         self.append(
             {
                 "kind": "key_registration",
@@ -169,9 +171,28 @@ class SyntheticLog:
             harvest_date="2026-02-01",
             place={"region": "150430"},
         )
+        self.holders[ref] = party
         return ref
 
+    def assign(self, holder: Party, ref: str, to: Party, task: str) -> int:
+        """``holder`` hands ``ref`` to ``to`` for ``task`` (``carriage``, ``inspection``)."""
+        return self.record(holder, "assignment", [ref], to={"org": to.org, "name": "某"}, task=task)
+
+    def deliver(self, holder: Party, ref: str, to: Party) -> None:
+        """A carrier the holder assigns ships ``ref`` to ``to``, which receives it."""
+        if self.carrier is None:
+            self.carrier = self.party("carrier")
+        self.assign(holder, ref, self.carrier, "carriage")
+        self.record(self.carrier, "shipping", [ref], to={"org": to.org, "name": "某"})
+        self.record(to, "receiving", [ref], source={"org": self.carrier.org, "name": "某"})
+        self.holders[ref] = to
+
     def process(self, party: Party, inputs: dict[str, str], lot: str) -> tuple[int, str]:
+        """``party`` processes ``inputs`` into a new lot, after receiving any it does not hold."""
+        for ref in inputs:
+            holder = self.holders.get(ref)
+            if holder is not None and holder != party:
+                self.deliver(holder, ref, party)
         out = f"{uuid.uuid4()}:{lot}"
         index = self.record(
             party,
@@ -181,6 +202,7 @@ class SyntheticLog:
             inputs=[{"batch": ref, "quantity": q} for ref, q in inputs.items()],
             outputs=[{"batch": out, "quantity": "50", "unit": "kg"}],
         )
+        self.holders[out] = party
         return index, out
 
     def replay(self) -> LogReplay:
@@ -579,6 +601,7 @@ def evidence(chain) -> tuple[SyntheticLog, Party, str]:
         "method": "GB 23200.113-2018",
         "verdict": "pass",
     }
+    log.assign(coop, ref, lab, "inspection")
     log.record(lab, "inspection", [ref], report_number="R-1", results=[result], verdict="pass")
     log.record(
         coop,
@@ -657,3 +680,68 @@ def test_only_the_endorsing_authority_revokes(evidence):
         [other.signer],
     )
     fails_at(log, index, "revocation-by-endorser")
+
+
+# --- custody (docs/records.md, "Custody"): the replay re-checks who had the batch -------------
+
+
+def test_a_foreign_carriers_storage_is_named(chain):
+    log, coop, _, _ = chain
+    ours, foreign = log.party("carrier"), log.party("carrier")
+    ref = log.harvest(coop, "LOT-1")
+    log.assign(coop, ref, ours, "carriage")
+    log.record(ours, "storage", [ref], location="truck")
+    log.replay()
+    index = log.record(foreign, "storage", [ref], location="somewhere else")
+    fails_at(log, index, "policy rule not-handed-to-carrier")
+
+
+def test_a_lab_nobody_asked_is_named(chain):
+    log, coop, _, _ = chain
+    asked, stranger = log.party("lab"), log.party("lab")
+    ref = log.harvest(coop, "LOT-1")
+    log.assign(coop, ref, asked, "inspection")
+    failed = {
+        "substance": "镉 cadmium",
+        "value": "0.5",
+        "limit": "0.1",
+        "unit": "mg/kg",
+        "method": "GB 5009.15-2014",
+        "verdict": "fail",
+    }
+    index = log.record(
+        stranger, "inspection", [ref], report_number="X-1", results=[failed], verdict="fail"
+    )
+    fails_at(log, index, "policy rule lab-not-assigned")
+
+
+def test_a_receiver_the_shipment_did_not_name_is_named(chain):
+    log, coop, mill, _ = chain
+    other_mill = log.party("processor")
+    carrier = log.party("carrier")
+    ref = log.harvest(coop, "LOT-1")
+    log.assign(coop, ref, carrier, "carriage")
+    log.record(carrier, "shipping", [ref], to={"org": mill.org, "name": "mill"})
+    index = log.record(other_mill, "receiving", [ref], source={"name": "carrier"})
+    fails_at(log, index, "policy rule receiver-not-destination")
+
+
+def test_receiving_ends_the_carriage(chain):
+    log, coop, mill, _ = chain
+    ref = log.harvest(coop, "LOT-1")
+    log.deliver(coop, ref, mill)
+    assert log.carrier is not None
+    index = log.record(log.carrier, "storage", [ref], location="truck")
+    fails_at(log, index, "policy rule not-handed-to-carrier")
+
+
+def test_receiving_makes_the_receiver_the_holder(chain):
+    log, coop, mill, _ = chain
+    ref = log.harvest(coop, "LOT-1")
+    log.deliver(coop, ref, mill)
+    assert log.carrier is not None
+    log.assign(mill, ref, log.carrier, "carriage")
+    log.record(log.carrier, "storage", [ref], location="truck")
+    log.replay()
+    index = log.assign(coop, ref, log.carrier, "carriage")
+    fails_at(log, index, "policy rule not-holder")

@@ -213,6 +213,13 @@ ORGS = [
         products=("hulled", "packaged"),
     ),
     OrgSpec("lab", OrgKind.LAB, "赤峰谷检检测技术有限公司", "Chifeng Gujian Testing Co.", "150402"),
+    OrgSpec(
+        "carrier",
+        OrgKind.CARRIER,
+        "蒙东冷链物流有限公司",
+        "Mengdong Cold-Chain Logistics Co.",
+        "150404",
+    ),
 ]
 PRODUCT_NAMES = {
     "millet": ("敖汉小米（谷子原粮）", "Aohan millet (unhulled)", "grain"),
@@ -291,8 +298,56 @@ class World:
             },
         )
 
+    def holder(self, batch: str) -> Party:
+        """The party holding the batch now (its producer until another receives it)."""
+        product_id, _, lot = batch.partition(":")
+        with transaction(self.app.state.session_factory) as session:
+            row = session.scalars(
+                select(Batch).where(Batch.product_id == uuid.UUID(product_id), Batch.lot == lot)
+            ).one()
+            holder = row.holder_org_id
+        return next(p for p in self.parties.values() if p.org_id == holder)
+
+    def assign(self, batch: str, task: str, to: Party, *, days_ago: float = 16) -> None:
+        """The batch's holder hands it to ``to`` for ``task`` (an assignment record)."""
+        self.record(
+            self.holder(batch),
+            {
+                "kind": "assignment",
+                "time": stamp(moment(days=-days_ago)),
+                "batches": [batch],
+                "task": task,
+                "to": {"org": str(to.org_id), "name": to.username},
+            },
+        )
+
+    def deliver(self, batch: str, to: Party, *, days_ago: float = 13) -> None:
+        """The holder assigns the carrier, which ships the batch to ``to``, which receives it."""
+        carrier = self.parties["carrier"]
+        self.assign(batch, "carriage", carrier, days_ago=days_ago)
+        self.record(
+            carrier,
+            {
+                "kind": "shipping",
+                "time": stamp(moment(days=-days_ago)),
+                "batches": [batch],
+                "to": {"org": str(to.org_id), "name": to.username},
+            },
+        )
+        self.record(
+            to,
+            {
+                "kind": "receiving",
+                "time": stamp(moment(days=-days_ago)),
+                "batches": [batch],
+                "source": {"org": str(carrier.org_id), "name": carrier.username},
+            },
+        )
+
     def inspect(self, batch: str, *, days_ago: float = 15, verdict: str = "pass") -> None:
+        """The holder asks the lab, which inspects the batch."""
         value = "0.003" if verdict == "pass" else "0.5"
+        self.assign(batch, "inspection", self.parties["lab"], days_ago=days_ago)
         self.record(
             self.parties["lab"],
             {
@@ -317,7 +372,12 @@ class World:
     def process(
         self, inputs: list[tuple[str, str]], outputs: list[tuple[str, str, str]], days_ago: float
     ) -> None:
-        """The mill turns input batches into output batches (ref, quantity, unit)."""
+        """The mill turns input batches into output batches (ref, quantity, unit); an input
+        it does not hold yet is delivered to it first."""
+        mill = self.parties["mill"]
+        for batch, _ in inputs:
+            if self.holder(batch) != mill:
+                self.deliver(batch, mill, days_ago=days_ago)
         self.record(
             self.parties["mill"],
             {

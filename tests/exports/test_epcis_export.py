@@ -25,6 +25,7 @@ SUPPLY_KINDS = {
     "shipping",
     "receiving",
     "recall",
+    "assignment",
 }
 
 
@@ -115,6 +116,11 @@ def test_whole_registry_export_validates_and_names_its_proof(demo: Registry, epc
     assert by_kind["certificate"]["certificationInfo"][0].endswith("/certificate")
     assert by_kind["shipping"]["bizStep"] == "shipping"
     assert by_kind["receiving"]["bizStep"] == "receiving"
+    assignment = by_kind["assignment"]
+    assert assignment["bizStep"] == "https://guarantee-registry.org/ns/epcis/assigning"
+    assert assignment["destinationList"][0]["type"] == "possessing_party"
+    assert assignment["destinationList"][0]["destination"].endswith(assignment["gr:to"]["org"])
+    assert assignment["gr:task"] in ("carriage", "inspection")
 
     classes = {
         e["epcClass"]

@@ -72,7 +72,12 @@ def test_filters(demo: Registry):
 
     by_lot = _csv(demo, lot="PY-FL-0601")
     assert by_lot and all(r[TLC] == "PY-FL-0601" or "PY-FL-0601 " in r[INPUTS] for r in by_lot)
-    assert {r[CTE].split(" ")[0] for r in by_lot} == {"Harvesting", "Receiving", "Transformation"}
+    assert {r[CTE].split(" ")[0] for r in by_lot} == {
+        "Harvesting",
+        "Shipping",
+        "Receiving",
+        "Transformation",
+    }
     assert any(r[TLC] == "PY-CAKE-0610" for r in by_lot), "where the lot went (transformation)"
 
     gtin = demo.gtin("SX2026-1101")

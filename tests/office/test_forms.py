@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from registry.db import transaction
-from registry.models import Batch, ComplaintAnswer, Record
+from registry.models import Account, Batch, ComplaintAnswer, Record
 from registry.reports import problems as report_service
 from tests.office.conftest import Browser, Office, csrf_of
 
@@ -54,6 +54,34 @@ def new_batch(office: Office, browser: Browser, lot: str, hours_ago: int = 6) ->
     found = re.search(r'data-testid="batch" data-code="([0-9A-Z]+)"', page.text)
     assert found, page.text[:500]
     return found.group(1)
+
+
+def org_id(office: Office, username: str) -> str:
+    with transaction(office.app.state.session_factory) as session:
+        account = session.scalars(select(Account).where(Account.username == username)).one()
+        return str(account.organization_id)
+
+
+def assign(office: Office, holder: Browser, code: str, task: str, to_user: str) -> None:
+    """The holder hands batch ``code`` to ``to_user``'s organization through the form."""
+    form = holder.get(f"/office/records/new/assignment?batch={code}").text
+    to = org_id(office, to_user)
+    assert f'<option value="{to}">' in form, f"{to_user}'s organization is not offered"
+    response = record(holder, "assignment", {"batch": code, "task": task, "to.org": to})
+    assert "委托" in follow(holder, response).text
+    document = last_record(office)
+    assert (document["kind"], document["task"], document["to"]["org"]) == (
+        "assignment",
+        task,
+        to,
+    )
+
+
+def offered(browser: Browser, kind: str) -> set[str]:
+    """The batch codes a record form suggests."""
+    form = browser.get(f"/office/records/new/{kind}").text
+    datalist = form.split('<datalist id="batch-codes">')[1].split("</datalist>")[0]
+    return set(re.findall(r'<option value="([0-9A-Z]+)">', datalist))
 
 
 def last_record(office: Office) -> dict[str, Any]:
@@ -129,6 +157,7 @@ def test_inspection_takes_more_rows_than_shown(office: Office) -> None:
     """Five rows show without JavaScript; office.js adds more; the server reads them all."""
     clerk = office.browser("aohan-clerk")
     code = new_batch(office, clerk, "AH-FORM-LAB")
+    assign(office, clerk, code, "inspection", "chifeng-analyst")
     lab = office.browser("chifeng-analyst")
     form = lab.get("/office/records/new/inspection").text
     assert len(re.findall(r'name="results\.\d+\.substance"', form)) == 5
@@ -181,17 +210,30 @@ def test_processing_shipping_and_receiving(office: Office) -> None:
     clerk = office.browser("aohan-clerk")
     code = new_batch(office, clerk, "AH-FORM-MILL", hours_ago=10)
     carrier = office.browser("mengdong-driver")
+    assert code not in offered(carrier, "shipping"), "offered before it was handed over"
+    assign(office, clerk, code, "carriage", "mengdong-driver")
+    assert code in offered(carrier, "shipping") and code in offered(carrier, "storage")
+    mill = office.browser("mill-clerk")
+    assert code not in offered(mill, "receiving"), "offered before it was shipped there"
     shipped = record(
         carrier,
         "shipping",
-        {"batch": code, "to.name": "赤峰谷丰米业", "to.place.region": "150402", "waybill": "W-1"},
+        {
+            "batch": code,
+            "to.name": "赤峰谷丰米业",
+            "to.org": org_id(office, "mill-clerk"),
+            "to.place.region": "150402",
+            "waybill": "W-1",
+        },
     )
     assert "发运" in follow(carrier, shipped).text
-    mill = office.browser("mill-clerk")
+    assert code in offered(mill, "receiving") and code not in offered(mill, "processing")
     received = record(
         mill, "receiving", {"batch": code, "source.name": "敖汉合作社", "waybill": "W-1"}
     )
     assert "收货" in follow(mill, received).text
+    assert code in offered(mill, "processing"), "the mill holds it now"
+    assert code not in offered(carrier, "storage"), "the carriage ended on receiving"
     form = mill.get("/office/records/new/processing").text
     product = re.search(r'<option value="([0-9a-f-]{36})">敖汉小米 2.5kg 袋装', form)
     assert product
@@ -243,6 +285,7 @@ def test_the_endorsement_cycle_through_forms(office: Office) -> None:
             "time": local(now - timedelta(hours=7)),
         },
     )
+    assign(office, clerk, code, "inspection", "chifeng-analyst")
     lab = office.browser("chifeng-analyst")
     record(
         lab,
@@ -439,3 +482,29 @@ def test_an_english_page_is_english_in_its_form_pieces_too(office: Office) -> No
     assert "Enter a batch code" in refused.text and "请填写批次码" not in refused.text
     batch = office.batch("AH2026-001")["code"]
     assert "Lab test" in clerk.get(f"/office/batches/{batch}?lang=en").text
+
+
+def test_a_foreign_lab_is_offered_nothing_and_refused_beside_the_form(office: Office) -> None:
+    """The Shan County lab was asked about its own eggs only: the Aohan millet is neither
+    offered nor accepted, and the refusal names the custody rule."""
+    lab = office.browser("luxinan-analyst")
+    millet = office.batch("AH2026-001")["code"]
+    eggs = office.batch("SX2026-1101")["code"]
+    assert millet not in offered(lab, "inspection") and eggs in offered(lab, "inspection")
+    before = last_record(office)
+    response = record(
+        lab,
+        "inspection",
+        {
+            "batch": millet,
+            "report_number": "LXN-FOREIGN",
+            "results.0.substance": "镉 cadmium",
+            "results.0.value": "0.5",
+            "results.0.limit": "0.1",
+            "results.0.unit": "mg/kg",
+            "results.0.method": "GB 5009.15-2014",
+            "results.0.verdict": "fail",
+        },
+    )
+    assert response.status_code == 422 and 'data-rule="lab-not-assigned"' in response.text
+    assert last_record(office) == before, "a refused record was written"

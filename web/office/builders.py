@@ -10,7 +10,9 @@ from web.office.fields import (
     INSPECTION_RESULTS,
     PROCESSING_INPUTS,
     PROCESSING_OUTPUTS,
+    SHIP_TO_KINDS,
     STORAGE_READINGS,
+    TASKS,
     VERDICTS,
 )
 
@@ -102,6 +104,9 @@ def _quantity_unit(b: DraftBuilder, draft: dict[str, Any]) -> None:
 
 def shipping(b: DraftBuilder) -> dict[str, Any]:
     to: dict[str, Any] = {"name": b.text("to.name", required=True)}
+    org = b.organization("to.org", SHIP_TO_KINDS)
+    if org is not None:
+        to["org"] = str(org.id)
     region = b.region("to.place.region")
     if region:
         to["place"] = {"region": region}
@@ -111,6 +116,19 @@ def shipping(b: DraftBuilder) -> dict[str, Any]:
         value = b.text(key)
         if value:
             draft[key] = value
+    return b.common(draft)
+
+
+def assignment(b: DraftBuilder) -> dict[str, Any]:
+    task = b.choice("task", TASKS)
+    kinds = ("lab",) if task == "inspection" else ("carrier",)
+    org = b.organization("to.org", kinds, required=True)
+    draft: dict[str, Any] = {
+        "kind": "assignment",
+        "batches": [b.batch_ref("batch")],
+        "task": task,
+        "to": {"org": str(org.id) if org else "", "name": org.name_zh if org else ""},
+    }
     return b.common(draft)
 
 

@@ -11,12 +11,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from registry.accounts import queries as account_queries
 from registry.catalog import batches as batch_service
 from registry.catalog import queries as catalog
 from registry.clock import CHINA_TZ
 from registry.errors import InvalidInput, NotFound
 from registry.gs1 import validate_lot
-from registry.models import Batch, Product
+from registry.models import Batch, Organization, Product
 from web.office.core import Form, OfficeUser
 from web.office.fields import Option, Rows
 
@@ -166,6 +167,25 @@ class DraftBuilder:
     def batch_ref(self, name: str) -> str | None:
         found = self.batch(name)
         return f"{found.product_id}:{found.lot}" if found is not None else None
+
+    def organization(
+        self, name: str, kinds: tuple[str, ...], required: bool = False
+    ) -> Organization | None:
+        """The registry organization chosen in ``name``, of one of ``kinds``."""
+        value = self.form.get(name)
+        if not value:
+            if required:
+                self.fail(name, self._("请选择单位"))
+            return None
+        choices = {
+            str(o.id): o
+            for o in account_queries.supply_chain_organizations(self.session)
+            if o.kind.value in kinds
+        }
+        if value not in choices:
+            self.fail(name, self._("请从列表中选择"))
+            return None
+        return choices[value]
 
     def product(self, name: str) -> Product | None:
         value = self.form.get(name)

@@ -47,6 +47,9 @@ Option = tuple[str, str]
 
 UNITS = ("kg", "g", "t", "piece", "box", "bag", "L")
 VERDICTS: tuple[Option, ...] = (("pass", N_("合格")), ("fail", N_("不合格")))
+TASKS: tuple[Option, ...] = (("carriage", N_("运输")), ("inspection", N_("检测/抽样")))
+SHIP_TO_KINDS = ("cooperative", "processor", "carrier", "lab")
+"""Where a shipment may go, when it goes to a registry organization (who then receives it)."""
 BASIS_LABELS = {
     CertificateBasis.SELF_TEST: N_("自检合格"),
     CertificateBasis.COMMISSIONED_TEST: N_("委托检测合格"),
@@ -61,7 +64,8 @@ DEFAULT_PROMISE = (
 @dataclass(frozen=True)
 class Field:
     """One input. ``type``: text, decimal, integer, date, datetime, select, textarea,
-    checkboxes, batch (a batch code, suggestions from the user's batches), unit."""
+    checkboxes, batch (a batch code, suggestions from the user's batches), unit,
+    organization (a registry organization of one of ``org_kinds``)."""
 
     name: str
     label: Label
@@ -71,6 +75,7 @@ class Field:
     hint: Label | None = None
     placeholder: str = ""
     wide: bool = False
+    org_kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

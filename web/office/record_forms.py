@@ -31,7 +31,9 @@ from web.office.fields import (
     NOTE,
     PROCESSING_INPUTS,
     PROCESSING_OUTPUTS,
+    SHIP_TO_KINDS,
     STORAGE_READINGS,
+    TASKS,
     UNIT_FIELD,
     WHEN,
     Field,
@@ -168,6 +170,13 @@ SPECS: dict[str, RecordSpec] = {
             (
                 BATCH,
                 Field("to.name", N_("收货方"), required=True),
+                Field(
+                    "to.org",
+                    N_("收货单位（本平台）"),
+                    "organization",
+                    hint=N_("收货方是本平台的单位时请选择：只有它能签收"),
+                    org_kinds=SHIP_TO_KINDS,
+                ),
                 Field("to.place.region", N_("目的地区划代码")),
                 Field("quantity", N_("数量"), "decimal"),
                 Field("unit", N_("单位"), "unit"),
@@ -210,6 +219,28 @@ SPECS: dict[str, RecordSpec] = {
             builders.inspection,
         ),
         RecordSpec(
+            Kind.ASSIGNMENT,
+            N_("委托运输或检测"),
+            N_(
+                "把本单位持有的批次交给承运方运输，或交给检测机构抽样检测；只有受托方能签相应记录。"
+            ),
+            frozenset({OrgKind.COOPERATIVE, OrgKind.PROCESSOR}),
+            (
+                BATCH,
+                Field("task", N_("委托事项"), "select", required=True, options=TASKS),
+                Field(
+                    "to.org",
+                    N_("受托单位"),
+                    "organization",
+                    required=True,
+                    org_kinds=("carrier", "lab"),
+                ),
+                WHEN,
+                NOTE,
+            ),
+            builders.assignment,
+        ),
+        RecordSpec(
             Kind.RECALL,
             N_("召回"),
             N_("召回批次及用它制成的一切产品；相关背书立即显示“已召回”。"),
@@ -235,6 +266,7 @@ WORKFLOW = (
     Kind.STORAGE,
     Kind.PACKING,
     Kind.CERTIFICATE,
+    Kind.ASSIGNMENT,
     Kind.RECALL,
 )
 

@@ -78,6 +78,8 @@ def record_facts(document: dict[str, Any], lang: str = "zh") -> str:
         return f"→ {(document.get('to') or {}).get('name', '')} {document.get('waybill', '')}"
     if kind == "receiving":
         return f"← {(document.get('source') or {}).get('name', '')}"
+    if kind == "assignment":
+        return f"→ {(document.get('to') or {}).get('name', '')} ({document.get('task', '')})"
     return str(document.get("reason", ""))
 
 
@@ -288,9 +290,9 @@ def _record_form(
     status_code: int = 200,
 ) -> Response:
     suggestions = (
-        catalog.own_batches(session, user.org.id)
-        if user.is_producer
-        else catalog.visible_batches(session, user.account, user.org, limit=50)
+        catalog.visible_batches(session, user.account, user.org, limit=50)
+        if user.kind is OrgKind.AUTHORITY
+        else catalog.custody_batches(session, user.org, spec.kind)
     )
     return render(
         request,
@@ -303,6 +305,7 @@ def _record_form(
         errors=errors or {},
         problem=problem,
         products=catalog.products_of(session, user.org.id),
+        organizations=account_queries.supply_chain_organizations(session),
         suggestions=suggestions,
         units=UNITS,
         **page_helpers(),

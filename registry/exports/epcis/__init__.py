@@ -17,6 +17,8 @@ storage        ObjectEvent OBSERVE ``holding``, a Temperature (and RelativeHumid
 shipping       ObjectEvent OBSERVE ``shipping``, destinationList, bizTransaction ``bol``
 receiving      ObjectEvent OBSERVE ``receiving``, sourceList, bizTransaction ``bol``
 recall         ObjectEvent OBSERVE, disposition ``recalled``
+assignment     ObjectEvent OBSERVE ``gr:assigning``, the assignee as a ``possessing_party``
+               destination, ``gr:to`` and ``gr:task``
 correction     the corrected record's event again, with an ``errorDeclaration``
 =============  ===================================================================
 

@@ -15,7 +15,7 @@ from registry.exports.epcis.document import CaptureDocument, EventProblem
 from registry.exports.epcis.event_view import EventView, Resolver, amount, named_batches, unit_of
 from registry.exports.epcis.identifiers import region_of_uri, text_of_uri
 from registry.exports.epcis.values import record_time
-from registry.exports.epcis.vocabulary import CERTIFYING, PREFIX
+from registry.exports.epcis.vocabulary import ASSIGNING, CERTIFYING, PREFIX
 
 _STORAGE_STEPS = ("holding", "sensor_reporting", "storing")
 
@@ -95,13 +95,15 @@ def _object_event(
         storage(view, draft)
     elif biz_step in ("shipping", "receiving"):
         _transfer(view, draft, biz_step, batches)
+    elif biz_step == ASSIGNING:
+        _assignment(view, draft)
     elif biz_step == CERTIFYING or (biz_step is None and view.event.get("certificationInfo")):
         _certificate(view, draft)
     else:
         view.problem(
             "bizStep",
             f"{biz_step!r} is not captured (commissioning, packing, inspecting, holding, "
-            "sensor_reporting, shipping, receiving are)",
+            "sensor_reporting, shipping, receiving, gr:assigning are)",
         )
 
 
@@ -152,6 +154,17 @@ def _transfer(view: EventView, draft: dict[str, Any], kind: str, batches: NamedB
         path, element, _ = batches[0]
         draft["quantity"] = amount(view, path, element, True)
         draft["unit"] = unit_of(view, path, element, None)
+
+
+def _assignment(view: EventView, draft: dict[str, Any]) -> None:
+    """A ``gr:assigning`` event: the organization handed the batch (``gr:to``) and the task."""
+    draft["kind"] = "assignment"
+    for name in ("to", "task"):
+        value = view.ext(name)
+        if value is None:
+            view.problem(f"{PREFIX}:{name}", "required for an assignment")
+        else:
+            draft[name] = value
 
 
 def _certificate(view: EventView, draft: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from registry.exports.epcis.identifiers import (
 )
 from registry.exports.epcis.naming import EventNames
 from registry.exports.epcis.values import number
-from registry.exports.epcis.vocabulary import CERTIFYING, MEASURE_CODES, ext
+from registry.exports.epcis.vocabulary import ASSIGNING, CERTIFYING, MEASURE_CODES, ext
 
 Quantities = list[dict[str, Any]]
 """An event's quantityList (EPCIS 2.0 QuantityElements)."""
@@ -281,6 +281,24 @@ def _recall(
     extensions[ext("scope")] = doc.get("scope", "batch_and_descendants")
 
 
+def _assignment(
+    names: EventNames,
+    doc: dict[str, Any],
+    refs: list[str],
+    body: dict[str, Any],
+    extensions: dict[str, Any],
+) -> None:
+    """An assignment (委托): bizStep ``gr:assigning`` (CBV 2.0 has none), the organization
+    handed the batch as a ``possessing_party`` destination, the party and task as
+    extensions so a capture re-creates the record."""
+    body["bizStep"] = ASSIGNING
+    body["destinationList"] = [
+        {"type": "possessing_party", "destination": org_uri(names.base_url, doc["to"]["org"])}
+    ]
+    extensions[ext("to")] = doc["to"]
+    extensions[ext("task")] = doc["task"]
+
+
 _BUILDERS: dict[str, Builder] = {
     "harvest": _harvest,
     "packing": _packing,
@@ -290,4 +308,5 @@ _BUILDERS: dict[str, Builder] = {
     "shipping": partial(_transfer, "shipping"),  # CBV 2.0 disposition in_transit
     "receiving": partial(_transfer, "receiving"),  # CBV 2.0 disposition in_progress
     "recall": _recall,
+    "assignment": _assignment,
 }

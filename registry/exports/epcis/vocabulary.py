@@ -19,6 +19,10 @@ PREFIX = "gr"
 CERTIFYING = NS + "certifying"
 """bizStep of a 合格证 event: CBV 2.0 has no business step for it."""
 
+ASSIGNING = NS + "assigning"
+"""bizStep of an assignment (委托): CBV 2.0 has no business step for handing a batch to a
+carrier or a lab for a task; the organization it goes to is a ``possessing_party``."""
+
 SCHEMA_VERSION = "2.0"
 """``schemaVersion`` of an EPCISDocument."""
 
@@ -95,6 +99,7 @@ SUPPLY_KINDS = frozenset(
         "shipping",
         "receiving",
         "recall",
+        "assignment",
         "correction",
     }
 )
