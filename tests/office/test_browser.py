@@ -151,6 +151,13 @@ def test_the_whole_story_in_the_browser(chromium: Browser, live_office: LiveOffi
     expect(coop.locator("[data-testid=records] li")).to_have_count(4)
     shot(coop, "batch-360")
 
+    # The holder asks the lab to test it: only an assigned lab may sign its inspection.
+    coop.goto(f"/office/records/new/assignment?batch={code}")
+    coop.select_option("#f-task", value="inspection")
+    coop.select_option("#f-to\\.org", label="赤峰谷检检测技术有限公司")
+    coop.click("[data-testid=submit]")
+    assert "委托" in flash(coop)
+
     # --- the lab, JavaScript off: five fixed substance rows ---------------------------------
     lab_context = _context(chromium, live_office, LAPTOP, javascript=False)
     lab = lab_context.new_page()
