@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db import make_engine, make_session_factory
@@ -37,9 +38,12 @@ def _(message: str) -> str:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``error: message`` on standard error and exit with ``code`` (1 failure, 2 usage)."""
+    """Print ``error: message`` on standard error and exit with ``code`` (1 failure, 2 usage).
+
+    One line, however long (no wrapping), and the message is text, not Rich markup: a
+    message quoting ``['key_id', ...]`` prints as written."""
     label = _("错误：")
-    err.print(f"[red]{label}[/red] {message}")
+    err.print(f"[red]{label}[/red] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 

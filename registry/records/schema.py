@@ -17,7 +17,7 @@ certificate → certificationInfo; storage → ``holding``/``sensor_reporting``;
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -44,6 +44,7 @@ from registry.records.fields import (
     Timestamp,
     Unit,
     Uuid,
+    control_character,
 )
 from registry.records.parts import (
     Consumed,
@@ -122,6 +123,18 @@ class Harvest(_SupplyChain):
     def _one_new_batch(self) -> Harvest:
         if len(self.batches) != 1 or self.prev[self.batches[0]] is not None:
             raise ValueError("a harvest creates exactly one batch (prev null)")
+        return self
+
+    @model_validator(mode="after")
+    def _harvested_before_recorded(self) -> Harvest:
+        # A harvest is recorded once it happened; a day's slack for a date written in another
+        # time zone than the record's time.
+        recorded = datetime.fromisoformat(self.time).date()
+        if date.fromisoformat(self.harvest_date) > recorded + timedelta(days=1):
+            raise ValueError(
+                f"harvest_date {self.harvest_date} is after the record's time ({recorded}): "
+                "a harvest is recorded once it has happened"
+            )
         return self
 
 
@@ -259,6 +272,33 @@ class Correction(_SupplyChain):
     corrects: Digest
     reason: Text
     corrected: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _corrected_is_plain_text(self) -> Correction:
+        found = _first_control_character(self.corrected, "corrected")
+        if found is not None:
+            raise ValueError(f"{found[0]} contains the control character {found[1]}")
+        return self
+
+
+def _first_control_character(value: Any, path: str) -> tuple[str, str] | None:
+    """Where in a free JSON value a string (or key) holds a control character, and which."""
+    if isinstance(value, str):
+        found = control_character(value)
+        return (path, found) if found else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _first_control_character(key, path) or _first_control_character(
+                item, f"{path}.{key}"
+            )
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _first_control_character(item, f"{path}.{i}")
+            if found:
+                return found
+    return None
 
 
 class KeyRegistration(_Base):
