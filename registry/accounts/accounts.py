@@ -156,6 +156,15 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def password_matches(password_hash: str, password: str) -> bool:
+    """Whether ``password`` is the one ``password_hash`` (from ``hash_password``) was made
+    of; a malformed hash matches nothing."""
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
 def check_password(session: Session, username: str, password: str) -> Account:
     """The enabled account with this username and password; ``Unauthenticated`` otherwise, with the
     same message whichever part was wrong."""

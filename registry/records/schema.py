@@ -284,8 +284,9 @@ class Correction(_SupplyChain):
 def _first_control_character(value: Any, path: str) -> tuple[str, str] | None:
     """Where in a free JSON value a string (or key) holds a control character, and which."""
     if isinstance(value, str):
-        found = control_character(value)
-        return (path, found) if found else None
+        character = control_character(value)
+        return (path, character) if character else None
+    found: tuple[str, str] | None = None
     if isinstance(value, dict):
         for key, item in value.items():
             found = _first_control_character(key, path) or _first_control_character(

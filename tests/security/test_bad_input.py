@@ -206,3 +206,24 @@ def test_a_token_expiring_next_month_is_issued(world: World):
         "/api/v1/tokens", json={"name": "ci", "expires_at": expires_at}, headers=world.coop.headers
     )
     assert response.status_code == 201, response.text
+
+
+def test_control_characters_inside_a_corrections_free_json_are_refused(world: World):
+    batch = world.harvest(world.coop, "millet", "CTRL-3")
+    with transaction(world.app.state.session_factory) as session:
+        harvest = session.scalars(select(Record).order_by(Record.log_index.desc())).first()
+        assert harvest is not None
+        digest = harvest.digest
+    before = _counts(world)
+    draft = {
+        "kind": "correction",
+        "batches": [batch],
+        "corrects": digest,
+        "reason": "重量写错 wrong weight",
+        "corrected": {"place": {"name": "四家子\x00镇"}},
+    }
+    problem = assert_problem(world.custodial(world.coop, draft), 422, slug="invalid-input")
+    assert "corrected.place.name" in _paths(problem), problem
+    assert _counts(world) == before
+    draft["corrected"] = {"quantity": "900"}
+    assert world.custodial(world.coop, draft).status_code == 201
