@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from registry.errors import InvalidInput
+
 _CODE_RE = re.compile(r"^[1-8][0-9]{5}$")
 _PREFIX_RE = re.compile(r"^[1-8][0-9](?:[0-9]{2}){0,2}$")
 
@@ -185,6 +187,50 @@ def region_label(code: str, lang: str = "zh-CN") -> str:
     return f"{name}（{code}）" if _is_chinese(lang) else f"{name} ({code})"
 
 
-def unknown_region_detail(field: str, code: str) -> str:
-    """What a refusal of an unknown region code says (the problem's ``detail``)."""
-    return f"{field}: {code!r} is not a GB/T 2260 administrative division code"
+def check_region(field: str, code: str) -> None:
+    """Raise InvalidInput naming ``field`` and ``code`` unless ``code`` is a known division's
+    six-digit code (the problem carries ``field``, ``region`` and an ``errors`` entry)."""
+    if is_known_region(code):
+        return
+    message = f"{code!r} is not a GB/T 2260 administrative division code"
+    raise InvalidInput(
+        f"{field}: {message}",
+        field=field,
+        region=code,
+        errors=[{"path": field, "message": message}],
+    )
+
+
+def check_jurisdiction(field: str, prefix: str) -> None:
+    """Raise InvalidInput unless ``prefix`` names a province (``15``), prefecture (``1504``)
+    or county (``150430``)."""
+    if is_known_prefix(prefix):
+        return
+    message = (
+        f"{prefix!r} is not the prefix of a GB/T 2260 division"
+        " (2 digits for a province, 4 for a prefecture, 6 for a county)"
+    )
+    raise InvalidInput(
+        f"{field}: {message}",
+        field=field,
+        region=prefix,
+        errors=[{"path": field, "message": message}],
+    )
+
+
+def check_regions_in(document: object, path: str = "") -> None:
+    """Check every ``region`` (and ``jurisdiction``) anywhere in a decoded document, e.g. a
+    record's ``place.region`` or ``to.place.region``, naming the first unknown one by its
+    path."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key == "region" and isinstance(value, str):
+                check_region(where, value)
+            elif key == "jurisdiction" and isinstance(value, str):
+                check_jurisdiction(where, value)
+            else:
+                check_regions_in(value, where)
+    elif isinstance(document, list):
+        for i, value in enumerate(document):
+            check_regions_in(value, f"{path}.{i}" if path else str(i))

@@ -61,16 +61,6 @@ PLATFORMS = {
     "wechat_channels": N_("微信视频号"),
     "other": N_("其他平台"),
 }
-UNITS = {
-    "kg": N_("公斤"),
-    "g": N_("克"),
-    "t": N_("吨"),
-    "piece": N_("枚"),
-    "box": N_("盒"),
-    "bag": N_("袋"),
-    "bottle": N_("瓶"),
-    "l": N_("升"),
-}
 VERDICTS = {"pass": N_("合格"), "fail": N_("不合格")}
 REPORT_CATEGORIES = {
     "not_as_described": N_("与描述不符"),

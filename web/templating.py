@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from registry import units
 from registry.clock import CHINA_TZ
 from registry.i18n import HTML_LANG, LANGUAGE_NAMES, SWITCH_TO, other_language, translations
 from web import labels
@@ -121,11 +122,17 @@ def word(context: Context, table: Mapping[str, str], key: str | None) -> str:
 
 @pass_context
 def unit(context: Context, code: str | None) -> str:
-    """A unit of quantity in the page language (an unknown unit as written)."""
-    if not code:
+    """A unit of quantity in the page language (``registry.units``; an unknown unit as
+    written)."""
+    return units.unit_label(code, context.resolve("lang")) if code else ""
+
+
+@pass_context
+def quantity(context: Context, amount: object, code: str | None) -> str:
+    """A quantity with its unit in the page language: ``2800 袋``, ``2,800 bags``."""
+    if amount is None or amount == "":
         return ""
-    message = labels.UNITS.get(code)
-    return str(context.call(context.resolve("_"), message)) if message else code
+    return units.format_quantity(str(amount), code or "", context.resolve("lang"))
 
 
 templates = Environment(
@@ -139,7 +146,12 @@ templates.newstyle_gettext = True  # type: ignore[attr-defined]
 templates.filters["cst"] = cst
 templates.filters["cst_date"] = lambda v: cst(v, with_time=False)
 templates.globals.update(
-    word=word, unit=unit, labels=labels, language_names=LANGUAGE_NAMES, switch_to=SWITCH_TO
+    word=word,
+    unit=unit,
+    quantity=quantity,
+    labels=labels,
+    language_names=LANGUAGE_NAMES,
+    switch_to=SWITCH_TO,
 )
 
 
