@@ -13,6 +13,7 @@ from typing import Any
 
 from registry import places
 
+
 @dataclass(frozen=True)
 class Names:
     """Data names in one language, for templates."""
