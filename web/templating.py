@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from registry import units
+from registry import places, units
 from registry.clock import CHINA_TZ
 from registry.i18n import HTML_LANG, LANGUAGE_NAMES, SWITCH_TO, other_language, translations
 from web import labels
@@ -135,6 +135,36 @@ def quantity(context: Context, amount: object, code: str | None) -> str:
     return units.format_quantity(str(amount), code or "", context.resolve("lang"))
 
 
+_REGION_FACTS = ("region", "jurisdiction")
+
+
+@pass_context
+def precondition_detail(context: Context, result: Any) -> str:
+    """What a precondition found, in the page language: each finding through the text
+    catalogue (``labels.PRECONDITION_FINDINGS``) with regions named; a result without
+    findings (as an endorsement record signs it) as its own words."""
+    findings = _field(result, "findings") or ()
+    lang = context.resolve("lang")
+    gettext = context.resolve("_")
+    sentences = []
+    for finding in findings:
+        message = labels.PRECONDITION_FINDINGS.get(str(_field(finding, "reason")))
+        if message is None:
+            return str(_field(result, "detail") or "")
+        facts = dict(_field(finding, "facts") or {})
+        for key in _REGION_FACTS:
+            if facts.get(key):
+                facts[key] = places.region_label(facts[key], lang)
+        sentences.append(str(context.call(gettext, message, **facts)))
+    if not sentences:
+        return str(_field(result, "detail") or "")
+    return ("；" if lang == "zh" else "; ").join(sentences)
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
+
+
 templates = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
     autoescape=select_autoescape(["html"]),
@@ -149,6 +179,7 @@ templates.globals.update(
     word=word,
     unit=unit,
     quantity=quantity,
+    precondition_detail=precondition_detail,
     labels=labels,
     language_names=LANGUAGE_NAMES,
     switch_to=SWITCH_TO,
