@@ -195,6 +195,7 @@ def check_region(field: str, code: str) -> None:
     message = f"{code!r} is not a GB/T 2260 administrative division code"
     raise InvalidInput(
         f"{field}: {message}",
+        rule="unknown-region",
         field=field,
         region=code,
         errors=[{"path": field, "message": message}],
@@ -212,6 +213,7 @@ def check_jurisdiction(field: str, prefix: str) -> None:
     )
     raise InvalidInput(
         f"{field}: {message}",
+        rule="unknown-region",
         field=field,
         region=prefix,
         errors=[{"path": field, "message": message}],

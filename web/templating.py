@@ -139,23 +139,36 @@ _REGION_FACTS = ("region", "jurisdiction")
 
 
 @pass_context
+def problem_detail(context: Context, problem: Any) -> str:
+    """A refusal's detail in the page language (``web.office.messages.Problem``): its
+    catalogue message with the facts filled in and regions named, else the service's words."""
+    message = getattr(problem, "message", None)
+    if not message:
+        return str(getattr(problem, "detail", ""))
+    return _say(context, message, dict(problem.facts))
+
+
+def _say(context: Context, message: str, facts: dict[str, Any]) -> str:
+    lang = context.resolve("lang")
+    for key in _REGION_FACTS:
+        if facts.get(key):
+            facts[key] = places.region_label(str(facts[key]), lang)
+    return str(context.call(context.resolve("_"), message, **facts))
+
+
+@pass_context
 def precondition_detail(context: Context, result: Any) -> str:
     """What a precondition found, in the page language: each finding through the text
     catalogue (``labels.PRECONDITION_FINDINGS``) with regions named; a result without
     findings (as an endorsement record signs it) as its own words."""
     findings = _field(result, "findings") or ()
     lang = context.resolve("lang")
-    gettext = context.resolve("_")
     sentences = []
     for finding in findings:
         message = labels.PRECONDITION_FINDINGS.get(str(_field(finding, "reason")))
         if message is None:
             return str(_field(result, "detail") or "")
-        facts = dict(_field(finding, "facts") or {})
-        for key in _REGION_FACTS:
-            if facts.get(key):
-                facts[key] = places.region_label(facts[key], lang)
-        sentences.append(str(context.call(gettext, message, **facts)))
+        sentences.append(_say(context, message, dict(_field(finding, "facts") or {})))
     if not sentences:
         return str(_field(result, "detail") or "")
     return ("；" if lang == "zh" else "; ").join(sentences)
@@ -180,6 +193,7 @@ templates.globals.update(
     unit=unit,
     quantity=quantity,
     precondition_detail=precondition_detail,
+    problem_detail=problem_detail,
     labels=labels,
     language_names=LANGUAGE_NAMES,
     switch_to=SWITCH_TO,
