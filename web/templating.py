@@ -124,7 +124,7 @@ def word(context: Context, table: Mapping[str, str], key: str | None) -> str:
 def unit(context: Context, code: str | None) -> str:
     """A unit of quantity in the page language (``registry.units``; an unknown unit as
     written)."""
-    return units.unit_label(code, context.resolve("lang")) if code else ""
+    return units.unit_label(code, str(context.resolve("lang"))) if code else ""
 
 
 @pass_context
@@ -132,7 +132,7 @@ def quantity(context: Context, amount: object, code: str | None) -> str:
     """A quantity with its unit in the page language: ``2800 袋``, ``2,800 bags``."""
     if amount is None or amount == "":
         return ""
-    return units.format_quantity(str(amount), code or "", context.resolve("lang"))
+    return units.format_quantity(str(amount), code or "", str(context.resolve("lang")))
 
 
 _REGION_FACTS = ("region", "jurisdiction")
@@ -149,7 +149,7 @@ def problem_detail(context: Context, problem: Any) -> str:
 
 
 def _say(context: Context, message: str, facts: dict[str, Any]) -> str:
-    lang = context.resolve("lang")
+    lang = str(context.resolve("lang"))
     for key in _REGION_FACTS:
         if facts.get(key):
             facts[key] = places.region_label(str(facts[key]), lang)
@@ -162,7 +162,7 @@ def precondition_detail(context: Context, result: Any) -> str:
     catalogue (``labels.PRECONDITION_FINDINGS``) with regions named; a result without
     findings (as an endorsement record signs it) as its own words."""
     findings = _field(result, "findings") or ()
-    lang = context.resolve("lang")
+    lang = str(context.resolve("lang"))
     sentences = []
     for finding in findings:
         message = labels.PRECONDITION_FINDINGS.get(str(_field(finding, "reason")))
