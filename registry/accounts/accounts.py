@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry import places
 from registry.accounts.queries import account_by_username
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from registry.gs1 import gtin_check_digit
@@ -49,12 +50,17 @@ def create_organization(
     check_text(name_zh, "name_zh")
     check_text(name_en, "name_en")
     if not _REGION_RE.match(region_code):
-        raise InvalidInput(f"region_code {region_code!r} is not a 6-digit GB/T 2260 code")
+        raise InvalidInput(
+            f"region_code {region_code!r} is not a 6-digit GB/T 2260 code", field="region_code"
+        )
+    places.check_region("region_code", region_code)
     if kind is OrgKind.AUTHORITY:
         if not jurisdiction or not region_code.startswith(jurisdiction):
             raise InvalidInput(
-                "an authority needs a jurisdiction: a prefix of its own region code (e.g. 1504)"
+                "an authority needs a jurisdiction: a prefix of its own region code (e.g. 1504)",
+                field="jurisdiction",
             )
+        places.check_jurisdiction("jurisdiction", jurisdiction)
     elif jurisdiction:
         raise InvalidInput("only an authority has a jurisdiction")
     if not 1 <= approvals_required <= 3 or (
