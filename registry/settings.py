@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # C2SP tlog-witnesses asked to cosign every checkpoint: a JSON list of "URL VKEY", URL the
     # witness's submission prefix (add-checkpoint is under it), VKEY its cosignature vkey.
     witnesses: list[str] = []
+    # The TrueType CJK font (.ttf, or .ttc with "#index") the 合格证 PDF embeds; empty: the
+    # first of registry.exports.certificate_pdf.KNOWN_FONTS found (fonts-wqy-microhei).
+    cjk_font: str = ""
 
     @field_validator("base_url")
     @classmethod

@@ -166,6 +166,11 @@ Unit = Annotated[str, StringConstraints(min_length=1, max_length=16), AfterValid
 """A unit of measure (kg, box, ...), 1 to 16 characters."""
 
 
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()-]{4,22}[0-9]$")]
+"""A telephone number as printed: digits, spaces, hyphens, parentheses, a leading ``+``
+(``0476-4321234``, ``+86 138 0000 0000``), 6 to 24 characters."""
+
+
 class StrictModel(BaseModel):
     """Base of every record part: unknown fields refused, no coercion, immutable."""
 

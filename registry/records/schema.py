@@ -37,6 +37,7 @@ from registry.records.fields import (
     Digest,
     KeyId,
     Measure,
+    Phone,
     Quantity,
     ShortText,
     StrictModel,
@@ -208,11 +209,13 @@ class Inspection(_SupplyChain):
 
 
 class CertificateBasis(StrEnum):
-    """What a 合格证 promise rests on: self test, commissioned test, quality control."""
+    """What a 合格证 promise rests on (农产品质量安全承诺达标合格证管理办法, 2026, 第十四条):
+    commissioned test, self test, internal quality control, or the producer's own promise."""
 
     SELF_TEST = "self_test"
     COMMISSIONED_TEST = "commissioned_test"
     QUALITY_CONTROL = "quality_control"
+    SELF_COMMITMENT = "self_commitment"
 
 
 class Certificate(_SupplyChain):
@@ -222,10 +225,13 @@ class Certificate(_SupplyChain):
     certificate_number: ShortText
     promise: Text
     basis: list[Annotated[CertificateBasis, Field(strict=False)]] = Field(
-        min_length=1, max_length=3
+        min_length=1, max_length=4
     )
     quantity: Quantity | None = None
     unit: Unit | None = None
+    # The producer's phone as printed on the certificate (the 2026 rules require a contact);
+    # optional, so certificates signed before it existed still verify.
+    contact_phone: Phone | None = None
 
 
 class Storage(_SupplyChain):
