@@ -227,3 +227,22 @@ def test_control_characters_inside_a_corrections_free_json_are_refused(world: Wo
     assert _counts(world) == before
     draft["corrected"] = {"quantity": "900"}
     assert world.custodial(world.coop, draft).status_code == 201
+
+
+@pytest.mark.parametrize("phone", ["call me", "0476\x004301234", "12", "+86 138 0000 0000 ext 5"])
+def test_a_certificates_contact_phone_must_be_a_phone_number(world: World, phone: str):
+    batch = world.harvest(world.coop, "millet", "PHONE-1")
+    before = _counts(world)
+    draft = {
+        "kind": "certificate",
+        "batches": [batch],
+        "certificate_number": "HG-1",
+        "promise": "不使用禁用农药兽药。",
+        "basis": ["self_commitment"],
+        "contact_phone": phone,
+    }
+    problem = assert_problem(world.custodial(world.coop, draft), 422, slug="invalid-input")
+    assert "contact_phone" in _paths(problem), problem
+    assert _counts(world) == before
+    draft["contact_phone"] = "+86 476-430 1234"
+    assert world.custodial(world.coop, draft).status_code == 201
