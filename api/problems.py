@@ -121,7 +121,13 @@ def install(app: FastAPI, html_error_page: HtmlErrorPage | None = None) -> None:
         return problem(422, summary, "invalid-input", request.url.path, errors=found)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and html_error_page is not None:
+            # A path no route serves (``/e/CODE/foo``): a browser on the pages gets the HTML
+            # not-found page in its language; the API and JSON clients get problem details.
+            page = html_error_page(request, errors.NotFound(str(exc.detail), route=False))
+            if page is not None:
+                return page
         code = TITLES.get(exc.status_code, "error").lower().replace(" ", "-")
         return problem(exc.status_code, str(exc.detail), code, request.url.path)
 

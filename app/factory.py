@@ -28,6 +28,7 @@ from registry.endorsements.scan_cache import ScanCache
 from registry.endorsements.scans import ScanCounter, ScanFlusher
 from registry.log.note import parse_vkey
 from registry.operations.bootstrap import bootstrap
+from registry.operations.production import check_production_start
 from registry.settings import Settings, get_settings
 from registry.transparency.log import log_vkey
 from registry.transparency.witnessing import WitnessSubmitter
@@ -74,6 +75,7 @@ def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ctx = bootstrap(factory, settings)
+        check_production_start(factory, settings)
         # Cosignatures are gathered in the background: a witness never delays a write.
         submitter = WitnessSubmitter.from_settings(settings, factory, app.state.ctx.clock)
         app.state.witness_submitter = submitter

@@ -335,14 +335,46 @@ class BatchEvidence:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One fact a precondition found, for display in any language: ``reason`` names what
+    (``harvested_in``, ``outside_jurisdiction``, ``passed`` …; the keys of
+    ``web.labels.PRECONDITION_FINDINGS``), ``facts`` its values (lots, codes, dates, counts).
+    """
+
+    reason: str
+    facts: tuple[tuple[str, str], ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The finding as a verification document carries it."""
+        return {"reason": self.reason, "facts": dict(self.facts)}
+
+
+@dataclass(frozen=True)
 class Precondition:
     """One precondition's result: ``id`` (``origin``, ``lab_test``, ``certificate``,
-    ``no_recall``, ``chain_verifies``), whether it holds, and why, in words a consumer reads.
+    ``no_recall``, ``chain_verifies``), whether it holds, and why.
+
+    ``detail`` is the English sentence an endorsement record signs (and an auditor
+    recomputes byte for byte), so it never changes; ``findings`` say the same as structured
+    facts, which pages render in their own language.
     """
 
     id: str
     ok: bool
     detail: str
+    findings: tuple[Finding, ...] = ()
+
+    def signed(self) -> dict[str, Any]:
+        """The result as an endorsement record signs it (``PreconditionResult``)."""
+        return {"id": self.id, "ok": self.ok, "detail": self.detail}
+
+    def as_json(self) -> dict[str, Any]:
+        """The result with its findings, for the verification document and the review."""
+        return {**self.signed(), "findings": [f.as_json() for f in self.findings]}
+
+
+def _finding(reason: str, **facts: object) -> Finding:
+    return Finding(reason, tuple((k, str(v)) for k, v in facts.items()))
 
 
 def endorsement_preconditions(
@@ -368,23 +400,40 @@ def endorsement_preconditions(
 def _origin(jurisdiction: str, batches: list[BatchEvidence]) -> Precondition:
     roots = [b for b in batches if b.is_root]
     problems = []
+    findings = []
     for batch in roots:
         harvests = [r for r in batch.records if r.kind == "harvest"]
         if not harvests:
             problems.append(f"{batch.lot}: no harvest record")
+            findings.append(_finding("no_harvest", lot=batch.lot))
         elif harvests[0].signer_org_kind != "cooperative":
             problems.append(f"{batch.lot}: harvest not signed by a cooperative")
+            findings.append(_finding("not_cooperative", lot=batch.lot))
         elif not covers(jurisdiction, harvests[0].signer_region):
             problems.append(
                 f"{batch.lot}: cooperative in {harvests[0].signer_region}, "
                 f"outside jurisdiction {jurisdiction}"
             )
+            findings.append(
+                _finding(
+                    "outside_jurisdiction",
+                    lot=batch.lot,
+                    region=harvests[0].signer_region,
+                    jurisdiction=jurisdiction,
+                )
+            )
     if not roots:
         problems.append("no origin batch found")
+        findings.append(_finding("no_origin"))
     if problems:
-        return Precondition("origin", False, "; ".join(problems))
+        return Precondition("origin", False, "; ".join(problems), tuple(findings))
     lots = ", ".join(b.lot for b in roots)
-    return Precondition("origin", True, f"harvest by a cooperative in {jurisdiction}: {lots}")
+    return Precondition(
+        "origin",
+        True,
+        f"harvest by a cooperative in {jurisdiction}: {lots}",
+        (_finding("harvested_in", jurisdiction=jurisdiction, lots=lots),),
+    )
 
 
 def _lab_tested(batches: list[BatchEvidence], stream_start: datetime) -> Precondition:
@@ -404,7 +453,10 @@ def _lab_tested(batches: list[BatchEvidence], stream_start: datetime) -> Precond
     if failing:
         b, r = failing[0]
         return Precondition(
-            "lab_test", False, f"{b.lot}: an inspection failed (log index {r.index})"
+            "lab_test",
+            False,
+            f"{b.lot}: an inspection failed (log index {r.index})",
+            (_finding("inspection_failed", lot=b.lot, index=r.index),),
         )
     if not passing:
         return Precondition(
@@ -412,10 +464,15 @@ def _lab_tested(batches: list[BatchEvidence], stream_start: datetime) -> Precond
             False,
             f"no passing lab inspection of the batch or an ancestor within "
             f"{LAB_TEST_WINDOW_DAYS} days before the stream",
+            (_finding("no_passing_inspection", days=LAB_TEST_WINDOW_DAYS),),
         )
     b, r = passing[-1]
+    day = r.time.date().isoformat()
     return Precondition(
-        "lab_test", True, f"{b.lot}: passed on {r.time.date().isoformat()} (log index {r.index})"
+        "lab_test",
+        True,
+        f"{b.lot}: passed on {day} (log index {r.index})",
+        (_finding("inspection_passed", lot=b.lot, date=day, index=r.index),),
     )
 
 
@@ -429,24 +486,44 @@ def _certificate(batches: list[BatchEvidence]) -> Precondition:
         )
     ]
     if missing:
+        lots = ", ".join(missing)
         return Precondition(
-            "certificate", False, f"no 合格证 by the producer for {', '.join(missing)}"
+            "certificate",
+            False,
+            f"no 合格证 by the producer for {lots}",
+            (_finding("certificate_missing", lots=lots),),
         )
-    return Precondition("certificate", True, "合格证 issued by the producer of every batch")
+    return Precondition(
+        "certificate",
+        True,
+        "合格证 issued by the producer of every batch",
+        (_finding("certificate_issued"),),
+    )
 
 
 def _not_recalled_or_expired(batches: list[BatchEvidence], stream_end: datetime) -> Precondition:
     recalled = [b.lot for b in batches if b.recalled]
     if recalled:
-        return Precondition("no_recall", False, f"recalled: {', '.join(recalled)}")
+        lots = ", ".join(recalled)
+        return Precondition(
+            "no_recall", False, f"recalled: {lots}", (_finding("recalled", lots=lots),)
+        )
     expired = [
         b.lot
         for b in batches
         if b.covered and b.best_before is not None and b.best_before < stream_end.date()
     ]
     if expired:
-        return Precondition("no_recall", False, f"past best-before: {', '.join(expired)}")
-    return Precondition("no_recall", True, "no recall on the batch or any ancestor; in date")
+        lots = ", ".join(expired)
+        return Precondition(
+            "no_recall", False, f"past best-before: {lots}", (_finding("expired", lots=lots),)
+        )
+    return Precondition(
+        "no_recall",
+        True,
+        "no recall on the batch or any ancestor; in date",
+        (_finding("not_recalled_in_date"),),
+    )
 
 
 def _chain_verifies(batches: list[BatchEvidence]) -> Precondition:
@@ -454,10 +531,18 @@ def _chain_verifies(batches: list[BatchEvidence]) -> Precondition:
     if bad:
         b, r = bad[0]
         return Precondition(
-            "chain_verifies", False, f"{b.lot}: record {r.index} does not verify: {r.problem}"
+            "chain_verifies",
+            False,
+            f"{b.lot}: record {r.index} does not verify: {r.problem}",
+            (_finding("record_fails", lot=b.lot, index=r.index, problem=r.problem),),
         )
     count = len({r.index for b in batches for r in b.records})
-    return Precondition("chain_verifies", True, f"all {count} records verify")
+    return Precondition(
+        "chain_verifies",
+        True,
+        f"all {count} records verify",
+        (_finding("all_verify", count=count),),
+    )
 
 
 def check_endorsement(
@@ -485,4 +570,7 @@ def check_origins(jurisdiction: str | None, origin_regions: Mapping[str, str]) -
             raise PolicyViolation(
                 "outside-jurisdiction",
                 f"{lot} originates in region {region}, outside jurisdiction {jurisdiction}",
+                lot=lot,
+                region=region,
+                jurisdiction=jurisdiction,
             )

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # How old a cosignature may be for a viewer's phone to call the checkpoint recently
     # witnessed (tlog-policy has no freshness; logged with the policy).
     witness_max_age_seconds: int = 3600
+    # The TrueType CJK font (.ttf, or .ttc with "#index") the 合格证 PDF embeds; empty: the
+    # first of registry.exports.certificate_pdf.KNOWN_FONTS found (fonts-wqy-microhei).
+    cjk_font: str = ""
 
     @field_validator("base_url")
     @classmethod
@@ -94,10 +97,15 @@ class Settings(BaseSettings):
         parts = urlsplit(self.base_url)
         return f"{parts.netloc}{parts.path}/log"
 
-    def master_key_bytes(self) -> bytes:
-        """The master key, loaded or (development only) generated into the data dir."""
+    def configured_master_key(self) -> bytes | None:
+        """The master key if one is configured (``REGISTRY_MASTER_KEY``, or in development
+        the data dir's key file), else None; never generates one. Production refuses a
+        missing key and a low-entropy one (``check_master_key_entropy``)."""
         if self.master_key:
-            return _decode_master_key(self.master_key)
+            key = _decode_master_key(self.master_key)
+            if self.mode is Mode.PRODUCTION:
+                check_master_key_entropy(key)
+            return key
         if self.mode is Mode.PRODUCTION:
             raise ConfigurationError(
                 "REGISTRY_MASTER_KEY is required in production mode "
@@ -105,16 +113,61 @@ class Settings(BaseSettings):
             )
         path = self.data_dir / MASTER_KEY_FILE
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            # O_EXCL: two workers starting at once must not write two different keys.
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+            return None
         return _decode_master_key(path.read_text().strip())
+
+    def master_key_bytes(self) -> bytes:
+        """The master key, loaded or (development only) generated into the data dir.
+
+        Generate only for a registry that holds no sealed key yet (``bootstrap`` asks
+        ``configured_master_key`` otherwise): a new key cannot open the old ones."""
+        key = self.configured_master_key()
+        if key is not None:
+            return key
+        path = self.data_dir / MASTER_KEY_FILE
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two workers starting at once must not write two different keys.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+        return _decode_master_key(path.read_text().strip())
+
+    def missing_master_key(self) -> ConfigurationError:
+        """The refusal when a database holds sealed keys and no master key is configured."""
+        return ConfigurationError(
+            "this database holds keys sealed under a master key, and no master key is "
+            "configured: set REGISTRY_MASTER_KEY or put the registry's master.key back into "
+            f"{self.data_dir}; refusing to generate a new one, which could not open them"
+        )
+
+
+MASTER_KEY_DISTINCT_BYTES_MIN = 16
+"""Production refuses a master key with fewer distinct byte values among its 32 bytes.
+
+32 random bytes hold about 30 distinct values; fewer than 16 happens by chance with
+probability below 10^-20, but is what a typed, repeated or patterned key looks like
+(all zeros, ``0123…`` repeated, one word written twice)."""
+
+
+def check_master_key_entropy(key: bytes) -> None:
+    """Refuse (``ConfigurationError``) a master key that was not drawn at random: all bytes
+    equal, or fewer than ``MASTER_KEY_DISTINCT_BYTES_MIN`` distinct byte values."""
+    distinct = len(set(key))
+    if distinct == 1:
+        raise ConfigurationError(
+            "REGISTRY_MASTER_KEY is one byte repeated (e.g. all zeros); production needs "
+            "32 random bytes, e.g. from: openssl rand -base64 32"
+        )
+    if distinct < MASTER_KEY_DISTINCT_BYTES_MIN:
+        raise ConfigurationError(
+            f"REGISTRY_MASTER_KEY has only {distinct} distinct byte values of 32 (at least "
+            f"{MASTER_KEY_DISTINCT_BYTES_MIN} expected of random bytes); production needs "
+            "32 random bytes, e.g. from: openssl rand -base64 32"
+        )
 
 
 def parse_witness_entry(entry: str) -> tuple[str, str]:

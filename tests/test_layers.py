@@ -29,6 +29,8 @@ CORE = (
     "registry.status",
     "registry.clock",
     "registry.qr",
+    "registry.places",
+    "registry.units",
     "registry.records.schema",
     "registry.records.fields",
     "registry.records.parts",

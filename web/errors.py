@@ -34,10 +34,16 @@ BAD_CODE = N_("没有这个代码，请核对")
 BAD_CODE_HINT = N_(
     "代码由数字和字母组成，最后一位是校验位。请核对直播画面上的代码，注意 0 与 O、1 与 I。"
 )
+NO_PAGE = N_("没有这个页面")
+NO_PAGE_HINT = N_("请核对网址，或扫描直播画面上的二维码。")
 MALFORMED_LINK = N_("二维码链接格式有误")
 MALFORMED_LINK_HINT = N_("请重新扫描包装上的二维码；若仍有误，请联系生产者。")
 
 OFFICE_PREFIX = "/office"
+
+# Paths that answer JSON or text for programs, never an HTML page: the API, the log, the
+# tiles, health, the API's documentation, static files.
+MACHINE_PREFIXES = ("/api/", "/log/", "/tile/", "/healthz", "/docs", "/openapi", "/static/")
 
 # The office error page's heading of a domain error that names none, by HTTP status.
 ERROR_HEADINGS: dict[int, str] = {
@@ -101,6 +107,18 @@ def wants_json(request: Request) -> bool:
     return "json" in accept and "text/html" not in accept
 
 
+def _is_unrouted(exc: RegistryError) -> bool:
+    """Whether ``exc`` stands for a path that no route serves (the edge's 404)."""
+    return exc.extra.get("route") is False
+
+
+def _page_for_browser(request: Request) -> bool:
+    """A browser asking for a page: HTML accepted, a path of the pages, not the API's."""
+    path = request.url.path
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and not path.lower().startswith(MACHINE_PREFIXES)
+
+
 class OfficeErrorPage(Protocol):
     """Renders the office's error page (``office/error.html``) in the office's own way:
     ``heading`` and ``hint`` are catalogue messages, ``detail`` the service's words."""
@@ -129,6 +147,8 @@ def error_page(
     path = request.url.path
     if office_page is not None and path.startswith(OFFICE_PREFIX):
         return _office_page(request, exc, office_page)
+    if _is_unrouted(exc) and _page_for_browser(request):
+        exc = PageProblem(exc.detail, NO_PAGE, NO_PAGE_HINT)
     if not isinstance(exc, PageProblem) or wants_json(request):
         return None
     language = language_of(request)

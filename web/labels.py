@@ -36,6 +36,25 @@ PRECONDITIONS = {
     "no_recall": N_("无召回、未过保质期"),
     "chain_verifies": N_("全部记录验签通过"),
 }
+# What each precondition found (``registry.policy.Finding.reason``), with its facts as
+# placeholders; a region or jurisdiction is shown by name (``registry.places``).
+PRECONDITION_FINDINGS = {
+    "harvested_in": N_("%(lots)s 由辖区（%(jurisdiction)s）内的合作社采收"),
+    "no_harvest": N_("%(lot)s：没有采收记录"),
+    "not_cooperative": N_("%(lot)s：采收记录不是合作社签署的"),
+    "outside_jurisdiction": N_("%(lot)s：合作社位于 %(region)s，不在辖区（%(jurisdiction)s）内"),
+    "no_origin": N_("没有找到产地批次"),
+    "inspection_failed": N_("%(lot)s：有一次检测不合格（日志第 %(index)s 条）"),
+    "no_passing_inspection": N_("直播前 %(days)s 天内，该批次及其原料没有合格的检测"),
+    "inspection_passed": N_("%(lot)s：%(date)s 检测合格（日志第 %(index)s 条）"),
+    "certificate_missing": N_("生产者没有为 %(lots)s 开具承诺达标合格证"),
+    "certificate_issued": N_("每个批次的生产者都开具了承诺达标合格证"),
+    "recalled": N_("已召回：%(lots)s"),
+    "expired": N_("已过保质期：%(lots)s"),
+    "not_recalled_in_date": N_("该批次及其原料均无召回，且在保质期内"),
+    "record_fails": N_("%(lot)s：第 %(index)s 条记录验证失败（%(problem)s）"),
+    "all_verify": N_("全部 %(count)s 条记录验签通过"),
+}
 KINDS = {
     "harvest": N_("采收"),
     "processing": N_("加工"),
@@ -64,16 +83,6 @@ PLATFORMS = {
     "kuaishou": N_("快手"),
     "wechat_channels": N_("微信视频号"),
     "other": N_("其他平台"),
-}
-UNITS = {
-    "kg": N_("公斤"),
-    "g": N_("克"),
-    "t": N_("吨"),
-    "piece": N_("枚"),
-    "box": N_("盒"),
-    "bag": N_("袋"),
-    "bottle": N_("瓶"),
-    "l": N_("升"),
 }
 VERDICTS = {"pass": N_("合格"), "fail": N_("不合格")}
 TASKS = {"carriage": N_("运输"), "inspection": N_("检测/抽样")}

@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from registry import places, units
 from registry.clock import CHINA_TZ
 from registry.i18n import HTML_LANG, LANGUAGE_NAMES, SWITCH_TO, other_language, translations
 from web import labels
@@ -121,11 +122,60 @@ def word(context: Context, table: Mapping[str, str], key: str | None) -> str:
 
 @pass_context
 def unit(context: Context, code: str | None) -> str:
-    """A unit of quantity in the page language (an unknown unit as written)."""
-    if not code:
+    """A unit of quantity in the page language (``registry.units``; an unknown unit as
+    written)."""
+    return units.unit_label(code, str(context.resolve("lang"))) if code else ""
+
+
+@pass_context
+def quantity(context: Context, amount: object, code: str | None) -> str:
+    """A quantity with its unit in the page language: ``2800 袋``, ``2,800 bags``."""
+    if amount is None or amount == "":
         return ""
-    message = labels.UNITS.get(code)
-    return str(context.call(context.resolve("_"), message)) if message else code
+    return units.format_quantity(str(amount), code or "", str(context.resolve("lang")))
+
+
+_REGION_FACTS = ("region", "jurisdiction")
+
+
+@pass_context
+def problem_detail(context: Context, problem: Any) -> str:
+    """A refusal's detail in the page language (``web.office.messages.Problem``): its
+    catalogue message with the facts filled in and regions named, else the service's words."""
+    message = getattr(problem, "message", None)
+    if not message:
+        return str(getattr(problem, "detail", ""))
+    return _say(context, message, dict(problem.facts))
+
+
+def _say(context: Context, message: str, facts: dict[str, Any]) -> str:
+    lang = str(context.resolve("lang"))
+    for key in _REGION_FACTS:
+        if facts.get(key):
+            facts[key] = places.region_label(str(facts[key]), lang)
+    return str(context.call(context.resolve("_"), message, **facts))
+
+
+@pass_context
+def precondition_detail(context: Context, result: Any) -> str:
+    """What a precondition found, in the page language: each finding through the text
+    catalogue (``labels.PRECONDITION_FINDINGS``) with regions named; a result without
+    findings (as an endorsement record signs it) as its own words."""
+    findings = _field(result, "findings") or ()
+    lang = str(context.resolve("lang"))
+    sentences = []
+    for finding in findings:
+        message = labels.PRECONDITION_FINDINGS.get(str(_field(finding, "reason")))
+        if message is None:
+            return str(_field(result, "detail") or "")
+        sentences.append(_say(context, message, dict(_field(finding, "facts") or {})))
+    if not sentences:
+        return str(_field(result, "detail") or "")
+    return ("；" if lang == "zh" else "; ").join(sentences)
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
 
 
 templates = Environment(
@@ -139,7 +189,14 @@ templates.newstyle_gettext = True  # type: ignore[attr-defined]
 templates.filters["cst"] = cst
 templates.filters["cst_date"] = lambda v: cst(v, with_time=False)
 templates.globals.update(
-    word=word, unit=unit, labels=labels, language_names=LANGUAGE_NAMES, switch_to=SWITCH_TO
+    word=word,
+    unit=unit,
+    quantity=quantity,
+    precondition_detail=precondition_detail,
+    problem_detail=problem_detail,
+    labels=labels,
+    language_names=LANGUAGE_NAMES,
+    switch_to=SWITCH_TO,
 )
 
 

@@ -116,3 +116,20 @@ def revoke_token(token_id: str) -> None:
         if accounts.revoke_any_token(session, uuid.UUID(token_id)) is None:
             fail(_("没有令牌 %(token_id)s") % {"token_id": token_id})
     err.print(_("已撤销令牌"))
+
+
+@admin_app.command("disable-demo-accounts")
+def disable_demo_accounts() -> None:
+    """Disable every demo account that still logs in with the published demo password
+    (a production registry refuses to start while one does)."""
+    from registry.demo.credentials import disable_demo_accounts as disable
+
+    factory = session_factory()[1]
+    with transaction(factory) as session:
+        disabled = disable(session)
+    if not disabled:
+        err.print(_("没有仍使用公开演示密码的演示账户"))
+        return
+    for username in disabled:
+        typer.echo(username)
+    err.print(_("已停用 %(count)s 个演示账户") % {"count": len(disabled)})

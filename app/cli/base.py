@@ -41,7 +41,10 @@ def _(message: str) -> str:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``error: message`` on standard error and exit with ``code`` (1 failure, 2 usage)."""
+    """Print ``error: message`` on standard error and exit with ``code`` (1 failure, 2 usage).
+
+    One line, however long (no wrapping), and the message is text, not Rich markup: a
+    message quoting ``['key_id', ...]`` prints as written."""
     label = _("错误：")
     err.print(f"[red]{label}[/red] {escape(message)}")
     raise typer.Exit(code)

@@ -159,7 +159,7 @@ def export_certificate(
     code: Annotated[str, typer.Argument(help="batch code or id")],
     out: Annotated[Path, typer.Option("--out", "-o", help="PDF file to write; - for stdout")],
 ) -> None:
-    """The printable 承诺达标合格证 of a batch, as a one-page A6 PDF."""
+    """The printable 承诺达标合格证 of a batch, as a one-page 100 × 70 mm PDF."""
     from registry import exports
     from registry.exports.certificate_pdf import render_certificate_pdf
 
@@ -169,4 +169,8 @@ def export_certificate(
             view = exports.certificate_view(session, settings.base_url, code)
     except RegistryError as exc:
         fail(exc.detail)
-    _write_out(out, render_certificate_pdf(view, generated_by=settings.base_url))
+    try:
+        pdf = render_certificate_pdf(view, generated_by=settings.base_url, font=settings.cjk_font)
+    except RegistryError as exc:
+        fail(exc.detail)
+    _write_out(out, pdf)

@@ -14,6 +14,7 @@ import typer
 from app.cli.base import _, app, db_app, err, fail, log_app, session_factory
 from registry.db import make_engine, upgrade
 from registry.errors import RegistryError
+from registry.i18n import cli_language
 from registry.settings import Mode, get_settings
 
 if TYPE_CHECKING:
@@ -62,15 +63,20 @@ def restore_command(
     ] = False,
 ) -> None:
     """Restore a backup into this registry's database (migrated first). Needs the same
-    master key as the backed-up registry."""
-    from registry.operations.backup import restore
+    master key as the backed-up registry, and checks it opens the backup's keys first."""
+    from registry.operations.backup import check_master_key, read_manifest, restore
 
     settings = get_settings()
     try:
+        # Before the migration writes anything: the backup and its master key must do.
+        read_manifest(src)
+        master_key = settings.configured_master_key()
+        check_master_key(src, master_key)
         upgrade(settings.effective_database_url)
         manifest = restore(
             make_engine(settings.effective_database_url),
             src,
+            master_key=master_key,
             force=force,
             log_origin=settings.log_origin or None,
         )
@@ -98,6 +104,7 @@ def serve(
     import uvicorn
 
     from registry.operations.bootstrap import bootstrap
+    from registry.operations.production import check_production_start
 
     guessed = _follow_listen_address(host, port)
     settings, factory = session_factory()
@@ -105,6 +112,7 @@ def serve(
     try:
         upgrade(settings.effective_database_url)
         ctx = bootstrap(factory, settings)  # before workers fork: one genesis, one key set
+        check_production_start(factory, settings)
         if demo and WITNESSES_VARIABLE not in os.environ:
             witness = _start_demo_witness(ctx)
             ctx = dataclasses.replace(ctx, settings=get_settings())
@@ -116,10 +124,7 @@ def serve(
             err.print(
                 _("演示数据已载入：%(batches)s 个批次") % {"batches": len(summary["batches"])}
             )
-            for account in summary.get("accounts", []):
-                err.print(
-                    f"  {account['role']:<10} {account['username']:<22} {account['password']}"
-                )
+            _print_accounts(summary.get("accounts", []))
     except RegistryError as exc:
         if witness is not None:
             witness.stop()
@@ -223,6 +228,40 @@ def _follow_listen_address(host: str, port: int) -> bool:
     os.environ[BASE_URL_VARIABLE] = f"http://{shown}:{port}"
     get_settings.cache_clear()
     return True
+
+
+def _print_accounts(accounts: list[dict[str, str]]) -> None:
+    """The demo accounts to log in with, one a line: username, password, role, and the
+    organization each belongs to with its kind, so a newcomer picks the right one. Lines
+    are never wrapped or cut (a log keeps them whole); columns align in a terminal's cells,
+    where a Chinese character takes two."""
+    from rich.cells import cell_len
+    from rich.markup import escape
+
+    from web.office.labels import ORG_KINDS, ROLES
+
+    english = cli_language(os.environ) == "en"
+    rows = [(_("用户名"), _("密码"), _("角色"), _("所属机构"))]
+    for account in accounts:
+        kind = account["organization_kind"]
+        organization = account["organization_en"] if english else account["organization"]
+        rows.append(
+            (
+                account["username"],
+                account["password"],
+                _(ROLES.get(account["role"], account["role"])),
+                f"{organization} ({_(ORG_KINDS.get(kind, kind))})",
+            )
+        )
+    if len(rows) == 1:
+        return
+    widths = [max(cell_len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        cells = [
+            text + " " * (width - cell_len(text))
+            for text, width in zip(row[:3], widths, strict=True)
+        ]
+        err.print(escape("  " + "  ".join([*cells, row[3]])), soft_wrap=True, highlight=False)
 
 
 @app.command()

@@ -39,8 +39,17 @@ def keys_generate(
     )
 
 
+def _read_text(path: Path) -> str:
+    """The file's text (``-``: standard input), or one ``error:`` line and exit 2."""
+    try:
+        return sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        fail(_("无法读取 %(path)s：%(error)s") % {"path": path, "error": reason}, 2)
+
+
 def _read_json(path: Path) -> Any:
-    text = sys.stdin.read() if str(path) == "-" else path.read_text()
+    text = _read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -62,7 +71,10 @@ def sign(
     from registry.crypto.keys import load_key_file
     from registry.records.schema import RECORD_PAYLOAD_TYPE, parse_record
 
-    signer = load_key_file(key.read_text())
+    try:
+        signer = load_key_file(_read_text(key))
+    except RegistryError as exc:
+        fail(_("密钥文件 %(path)s：%(error)s") % {"path": key, "error": exc.detail}, 2)
     try:
         if add_to is not None:
             envelope = add_signature(Envelope.from_json(_read_json(add_to)), signer)

@@ -6,17 +6,19 @@ import hashlib
 import re
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry import places
 from registry.accounts.queries import account_by_username
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from registry.gs1 import gtin_check_digit
 from registry.models import Account, ApiToken, Organization, OrgKind, Role, utcnow
+from registry.records.fields import check_text
 
 TOKEN_PREFIX = "grt_"  # noqa: S105 - a public prefix that makes leaked tokens greppable
 """How every plain API token begins, so a leaked one is easy to find and revoke."""
@@ -24,6 +26,10 @@ TOKEN_PREFIX = "grt_"  # noqa: S105 - a public prefix that makes leaked tokens g
 _hasher = PasswordHasher()
 _REGION_RE = re.compile(r"^[1-8][0-9]{5}$")
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+
+TOKEN_LIFETIME_MAX = timedelta(days=730)
+"""The longest an API token may be issued for: a token that outlives two years of staff
+changes is a token nobody remembers to revoke (docs/security.md)."""
 
 
 def create_organization(
@@ -41,13 +47,20 @@ def create_organization(
     """Register an organization: a GB/T 2260 region, a GS1 GLN if it has one (unique, with a valid
     check digit), and for an authority its jurisdiction (a prefix of its region) and how many
     officials must approve an endorsement (1-3)."""
+    check_text(name_zh, "name_zh")
+    check_text(name_en, "name_en")
     if not _REGION_RE.match(region_code):
-        raise InvalidInput(f"region_code {region_code!r} is not a 6-digit GB/T 2260 code")
+        raise InvalidInput(
+            f"region_code {region_code!r} is not a 6-digit GB/T 2260 code", field="region_code"
+        )
+    places.check_region("region_code", region_code)
     if kind is OrgKind.AUTHORITY:
         if not jurisdiction or not region_code.startswith(jurisdiction):
             raise InvalidInput(
-                "an authority needs a jurisdiction: a prefix of its own region code (e.g. 1504)"
+                "an authority needs a jurisdiction: a prefix of its own region code (e.g. 1504)",
+                field="jurisdiction",
             )
+        places.check_jurisdiction("jurisdiction", jurisdiction)
     elif jurisdiction:
         raise InvalidInput("only an authority has a jurisdiction")
     if not 1 <= approvals_required <= 3 or (
@@ -110,6 +123,13 @@ def create_account(
 ) -> Account:
     """Create an account. ``password_hash`` (an Argon2 hash from ``hash_password``) lets a
     caller that creates many accounts with one known password hash it once."""
+    for field, value in (
+        ("name_zh", name_zh),
+        ("name_en", name_en),
+        ("title_zh", title_zh),
+        ("title_en", title_en),
+    ):
+        check_text(value, field)
     if not _USERNAME_RE.match(username):
         raise InvalidInput(
             "username must be 3-64 characters: lowercase letters, digits, '.', '_' or '-'"
@@ -142,6 +162,15 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def password_matches(password_hash: str, password: str) -> bool:
+    """Whether ``password`` is the one ``password_hash`` (from ``hash_password``) was made
+    of; a malformed hash matches nothing."""
+    try:
+        return bool(_hasher.verify(password_hash, password))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
 def check_password(session: Session, username: str, password: str) -> Account:
     """The enabled account with this username and password; ``Unauthenticated`` otherwise, with the
     same message whichever part was wrong."""
@@ -162,7 +191,13 @@ def _hash_token(token: str) -> str:
 def issue_token(
     session: Session, account: Account, name: str, expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:
-    """Create a bearer token; the plain token is returned once and only its hash is kept."""
+    """Create a bearer token; the plain token is returned once and only its hash is kept.
+
+    ``expires_at``, if given, must be in the future and at most ``TOKEN_LIFETIME_MAX``
+    ahead: a token issued already expired is a mistake, not a token."""
+    check_text(name, "name")
+    if expires_at is not None:
+        _check_expiry(expires_at)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         account_id=account.id,
@@ -174,6 +209,19 @@ def issue_token(
     session.add(token)
     session.flush()
     return token, plain
+
+
+def _check_expiry(expires_at: datetime) -> None:
+    if expires_at.tzinfo is None:
+        raise InvalidInput("expires_at needs a time zone offset", field="expires_at")
+    now = utcnow()
+    # Compared before any conversion: year 1 at +01:00 does not exist in UTC.
+    if expires_at <= now:
+        raise InvalidInput("expires_at must be in the future", field="expires_at")
+    if expires_at > now + TOKEN_LIFETIME_MAX:
+        raise InvalidInput(
+            f"expires_at may be at most {TOKEN_LIFETIME_MAX.days} days ahead", field="expires_at"
+        )
 
 
 def authenticate_token(session: Session, plain: str) -> Account:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.gs1 import normalize_gtin
 from registry.models import Account, Organization, OrgKind, Product
+from registry.records.fields import check_text
 
 PRODUCER_KINDS = frozenset({OrgKind.COOPERATIVE, OrgKind.PROCESSOR})
 """The organization kinds that make goods and so may register products."""
@@ -34,6 +35,13 @@ def create_product(
     assert org is not None
     if org.kind not in PRODUCER_KINDS:
         raise Forbidden("only cooperatives and processors register products")
+    for field, value in (
+        ("name_zh", name_zh),
+        ("name_en", name_en),
+        ("category", category),
+        ("standard_ref", standard_ref),
+    ):
+        check_text(value, field)
     if not name_zh.strip() or not category.strip():
         raise InvalidInput("name_zh and category are required")
     normalized = normalize_gtin(gtin) if gtin else None

@@ -20,7 +20,7 @@ def _grow(w: DemoWriter, lot: str, day: float) -> str:
     mill; the lot's ref."""
     ref = w.harvest("aohan-clerk", "millet", lot, "12000", "kg", day, PLACE, 540)
     w.storage("aohan-clerk", [ref], day + 1, "合作社1号粮仓", ["14.5", "13.8", "14.1"])
-    w.certificate("aohan-clerk", [ref], day + 2, f"HG-150430-{lot[-3:]}")
+    w.certificate("aohan-clerk", [ref], day + 2, f"HG-150430-{lot[-3:]}", "0476-4301234")
     w.assign("aohan-clerk", [ref], day + 2, "inspection", "chifeng-lab")
     w.assign("aohan-clerk", [ref], day + 6, "carriage", "mengdong-logistics")
     w.inspect(
@@ -65,7 +65,7 @@ def _mill(w: DemoWriter, ref: str, lot: str, day: float) -> None:
         package={"count": 2800, "size": "2.5", "unit": "kg"},
         packaging="真空袋",
     )
-    w.certificate("mill-clerk", [out], day + 11, f"HG-150402-{lot[-3:]}")
+    w.certificate("mill-clerk", [out], day + 11, f"HG-150402-{lot[-3:]}", "0476-8825678")
     w.assign("mill-clerk", [out], day + 13, "carriage", "mengdong-logistics")
     w.ship(
         "mengdong-driver",

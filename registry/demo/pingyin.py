@@ -30,7 +30,7 @@ def _petals(w: DemoWriter) -> str:
     """The rose cooperative's harvest, stored, certified and tested; its ref."""
     petals = w.harvest("rose-clerk", "rose-petals", "PY-ROSE-0521", "800", "kg", -30, PLACE, 180)
     w.storage("rose-clerk", [petals], -29, "花瓣冷库", ["2.0", "2.4", "2.2"])
-    w.certificate("rose-clerk", [petals], -29, "HG-370124-R0521")
+    w.certificate("rose-clerk", [petals], -29, "HG-370124-R0521", "0531-87161234")
     w.assign("rose-clerk", [petals], -29, "inspection", "quancheng-lab")
     w.inspect(
         "quancheng-analyst",
@@ -50,7 +50,7 @@ def _flours(w: DemoWriter) -> list[str]:
     flours = []
     for lot, day in (("PY-FL-0601", -28), (RECALLED_FLOUR, -27)):
         ref = w.harvest("flour-clerk", "flour", lot, "2000", "kg", day, PLACE, 270)
-        w.certificate("flour-clerk", [ref], day, f"HG-370124-F{lot[-4:]}")
+        w.certificate("flour-clerk", [ref], day, f"HG-370124-F{lot[-4:]}", "0531-87165678")
         w.assign("flour-clerk", [ref], day, "inspection", "quancheng-lab")
         flours.append(ref)
     w.inspect(
@@ -93,7 +93,7 @@ def _bake(w: DemoWriter, petals: str, flours: list[str]) -> None:
             -23 + i,
             "和面、包馅、烘烤、冷却、包装 mixing, filling, baking, cooling, boxing",
         )
-        w.certificate("bakery-clerk", [cake], -22 + i, f"HG-370124-C{lot[-4:]}")
+        w.certificate("bakery-clerk", [cake], -22 + i, f"HG-370124-C{lot[-4:]}", "0531-87169012")
         w.assign("bakery-clerk", [cake], -21 + i, "carriage", "jinan-express")
         w.ship(
             "jinan-driver",

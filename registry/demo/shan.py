@@ -37,7 +37,7 @@ def record_chains(w: DemoWriter) -> None:
             packaging="30枚蛋托礼盒",
         )
         w.storage("shanxian-clerk", [ref], day + 1, "合作社冷库", ["4.1", "3.9", "4.3"])
-        w.certificate("shanxian-clerk", [ref], day + 1, f"HG-371722-{lot[-4:]}")
+        w.certificate("shanxian-clerk", [ref], day + 1, f"HG-371722-{lot[-4:]}", "0530-4601234")
         w.assign("shanxian-clerk", [ref], day + 1, "inspection", "luxinan-lab")
         w.assign("shanxian-clerk", [ref], day + 2, "carriage", "heze-logistics")
         w.inspect(

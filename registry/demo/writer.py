@@ -148,8 +148,12 @@ class DemoWriter:
             ],
         )
 
-    def certificate(self, who: str, refs: list[str], day: float, number: str) -> None:
-        """The producer's certificate of compliance (承诺达标合格证) for ``refs``."""
+    def certificate(
+        self, who: str, refs: list[str], day: float, number: str, phone: str | None = None
+    ) -> None:
+        """The producer's certificate of compliance (承诺达标合格证) for ``refs``, with the
+        producer's contact phone when given."""
+        contact = {"contact_phone": phone} if phone else {}
         self.steps(
             who,
             "certificate",
@@ -158,6 +162,7 @@ class DemoWriter:
             certificate_number=number,
             promise=PROMISE,
             basis=["self_test", "quality_control"],
+            **contact,
         )
 
     def storage(

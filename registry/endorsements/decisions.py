@@ -131,7 +131,7 @@ def endorsement_document(
         raise PolicyViolation(
             f"precondition-{unmet[0].id}",
             "; ".join(f"{r.id}: {r.detail}" for r in unmet),
-            preconditions=[r.__dict__ for r in results],
+            preconditions=[r.as_json() for r in results],
         )
     request.code = request.code or new_code()
     return {
@@ -150,7 +150,7 @@ def endorsement_document(
         "quantity": request.quantity,
         "unit": request.unit,
         "threshold": authority.approvals_required,
-        "preconditions": [{"id": r.id, "ok": r.ok, "detail": r.detail} for r in results],
+        "preconditions": [r.signed() for r in results],
     }
 
 

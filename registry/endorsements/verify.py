@@ -197,7 +197,7 @@ def _preconditions(
 ) -> list[dict[str, Any]]:
     """The preconditions evaluated again now, over the stream the record names."""
     return [
-        {"id": p.id, "ok": p.ok, "detail": p.detail}
+        p.as_json()
         for p in endorsement_preconditions(
             authority.jurisdiction or "",
             evidence.batches,

@@ -12,20 +12,33 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import qr
+from registry import places, qr, units
 from registry.catalog import batches as batch_service
 from registry.errors import InvalidInput, NotFound
 from registry.exports.epcis.values import local_date
 from registry.i18n import N_, gettext_for
-from registry.models import Batch, Organization, Product, Record, RecordBatch
+from registry.models import Account, Batch, Organization, Product, Record, RecordBatch, SigningKey
 from registry.transparency import log as log_service
 
 BASIS_LABELS = {
-    "self_test": N_("自我检测合格"),
     "commissioned_test": N_("委托检测合格"),
+    "self_test": N_("自我检测合格"),
     "quality_control": N_("内部质量控制合格"),
+    "self_commitment": N_("自我承诺"),
 }
-"""The template's tick boxes: basis key → label (a catalogue message)."""
+"""The template's tick boxes, in the national style's order (委托检测, 自我检测, 内部质量控制,
+自我承诺): basis key → label (a catalogue message)."""
+
+
+@dataclass(frozen=True)
+class CertificateSigner:
+    """Who signed the certificate record: the key's holder (when the registry knows the
+    account) and the key id the signature verifies under."""
+
+    key_id: str
+    name_zh: str | None
+    name_en: str | None
+    username: str | None
 
 
 @dataclass(frozen=True)
@@ -52,6 +65,22 @@ class CertificateView:
     label_url: str
     recalled: bool
     place_name: str | None
+    origin_region: str  # the harvest's region code (the producer's, without a harvest place)
+    contact_phone: str | None
+    signers: tuple[CertificateSigner, ...]
+
+    def origin(self, lang: str = "zh") -> str:
+        """产地 as a place name: the region's full name (GB/T 2260, ``registry.places``) and
+        the harvest's place name (``内蒙古自治区赤峰市敖汉旗 四家子镇``); the code itself only
+        when it names no division."""
+        region = places.region_name(self.origin_region, lang) or self.origin_region
+        if self.place_name and self.place_name not in region:
+            return f"{region} {self.place_name}" if lang.startswith("zh") else region
+        return region
+
+    def quantity_text(self, lang: str = "zh") -> str:
+        """The quantity with its unit in words (``2800 袋``, ``2,800 bags``)."""
+        return units.format_quantity(self.quantity, self.unit, lang)
 
     @property
     def basis_labels(self) -> list[tuple[str, str, bool]]:
@@ -110,4 +139,26 @@ def certificate_view(session: Session, base_url: str, code: str) -> CertificateV
         label_url=label_url(session, base_url, batch),
         recalled=batch.recall_digest is not None,
         place_name=place.get("name") if place else None,
+        origin_region=str((place or {}).get("region") or producer.region_code),
+        contact_phone=document.get("contact_phone"),
+        signers=tuple(_signers(session, record)),
     )
+
+
+def _signers(session: Session, record: Record) -> list[CertificateSigner]:
+    """The certificate record's signatures as who made them: each key id, with its account's
+    name where the registry holds the key's registration."""
+    found = []
+    for signature in record.signatures:
+        key_id = str(signature.get("keyid", ""))
+        key = session.get(SigningKey, key_id)
+        account = session.get(Account, key.account_id) if key and key.account_id else None
+        found.append(
+            CertificateSigner(
+                key_id=key_id,
+                name_zh=account.name_zh if account else None,
+                name_en=(account.name_en or None) if account else None,
+                username=account.username if account else None,
+            )
+        )
+    return found

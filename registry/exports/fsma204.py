@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from registry import places
 from registry.errors import NotFound
 from registry.exports.epcis.facts import LoggedRecord
 from registry.exports.epcis.values import local_date
@@ -125,10 +126,19 @@ def _place_text(org: Organization | None, place: Any = None) -> str:
     if isinstance(place, dict):
         if place.get("name"):
             parts.append(str(place["name"]))
-        parts.append(f"行政区划 region {place.get('region')}")
+        parts.append(_region_text(str(place.get("region"))))
     elif org is not None:
-        parts.append(f"行政区划 region {org.region_code}")
+        parts.append(_region_text(org.region_code))
     return ", ".join(parts)
+
+
+def _region_text(code: str) -> str:
+    """A region for the sheet: its names in both languages, and the code to sort and join
+    on (``内蒙古自治区赤峰市敖汉旗 Aohan Banner, Chifeng, Inner Mongolia 行政区划 region
+    150430``)."""
+    zh, en = places.region_name(code, "zh"), places.region_name(code, "en")
+    named = " ".join(n for n in (zh, en if en != zh else None) if n)
+    return f"{named} 行政区划 region {code}" if named else f"行政区划 region {code}"
 
 
 def _party_text(party: Any) -> str:
@@ -137,7 +147,8 @@ def _party_text(party: Any) -> str:
     text = str(party.get("name", ""))
     place = party.get("place")
     if isinstance(place, dict) and place.get("region"):
-        text += f" (region {place['region']})"
+        name = places.region_name(str(place["region"]), "zh")
+        text += f" ({name + ' ' if name else ''}region {place['region']})"
     return text
 
 

@@ -6,7 +6,8 @@ order. Bytes are base64, times ISO 8601. Because it is logical rather than a fil
 SQLite registry can be restored into PostgreSQL and back.
 
 What a backup does not hold: the master key. Custodial private keys and the server keys stay
-sealed under it, so a restore needs the same ``REGISTRY_MASTER_KEY`` (or data-dir key file).
+sealed under it, so a restore needs the same ``REGISTRY_MASTER_KEY`` (or data-dir key file),
+and checks that it opens the backup's sealed keys before it writes anything.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, LargeBinary, Table, func, insert, select, text
 from sqlalchemy.types import JSON, Date, Uuid
 
-from registry.errors import ConfigurationError, Conflict, InvalidInput
-from registry.models import Base, Checkpoint, LogState, UTCDateTime
+from registry.crypto.keys import open_private_key
+from registry.errors import ConfigurationError, Conflict, InvalidInput, VerificationError
+from registry.models import Base, Checkpoint, LogState, ServerKey, SigningKey, UTCDateTime
 
 FORMAT = "guarantee-registry-backup/1"
 """The manifest's ``format``: a restore refuses any other."""
@@ -129,25 +131,86 @@ def is_empty(engine: Engine) -> bool:
     return True
 
 
-def restore(
-    engine: Engine, src: Path, *, force: bool = False, log_origin: str | None = None
-) -> dict[str, Any]:
-    """Load a backup into a migrated database; refuse a non-empty one unless ``force``.
-
-    ``log_origin`` is the configured ``REGISTRY_LOG_ORIGIN``, if any: a backup of a log with
-    another name is refused before anything is written (the name comes with the log)."""
+def read_manifest(src: Path) -> dict[str, Any]:
+    """The manifest of the backup in ``src``; ``InvalidInput`` if it is not one."""
     manifest_path = src / "manifest.json"
     if not manifest_path.is_file():
         raise InvalidInput(f"{src} is not a registry backup (no manifest.json)")
-    manifest: dict[str, Any] = json.loads(manifest_path.read_text())
-    if manifest.get("format") != FORMAT:
-        raise InvalidInput(f"unknown backup format {manifest.get('format')!r}")
+    try:
+        manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+    except (ValueError, OSError) as exc:
+        raise InvalidInput(f"{manifest_path} is not readable JSON: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise InvalidInput(f"unknown backup format {found!r}")
+    return manifest
+
+
+def check_master_key(src: Path, master_key: bytes | None) -> None:
+    """Refuse (``ConfigurationError``) to restore a backup whose sealed keys ``master_key``
+    does not open, or which holds sealed keys when no master key is configured (None).
+
+    Every server key is opened, and the first custodial key: a registry restored without
+    its master key would start, then fail on its first signature."""
+    sealed = [
+        (f"server:{row['name']}", row["sealed_private_key"])
+        for row in _backup_rows(src, ServerKey.__tablename__)
+    ]
+    for row in _backup_rows(src, SigningKey.__tablename__):
+        if row.get("sealed_private_key"):
+            sealed.append((row["key_id"], row["sealed_private_key"]))
+            break
+    if not sealed:
+        return
+    if master_key is None:
+        raise ConfigurationError(
+            "the backup's private keys are sealed under its registry's master key, and no "
+            "master key is configured here: set REGISTRY_MASTER_KEY, or copy master.key from "
+            "the backed-up registry's data dir, then restore again (nothing was written)"
+        )
+    for key_id, blob in sealed:
+        try:
+            open_private_key(base64.b64decode(blob), master_key, key_id)
+        except (VerificationError, ValueError):
+            raise ConfigurationError(
+                f"the configured master key does not open the backup's sealed key {key_id!r}: "
+                "restore with the backed-up registry's REGISTRY_MASTER_KEY (or master.key); "
+                "nothing was written"
+            ) from None
+
+
+def _backup_rows(src: Path, table: str) -> Iterator[dict[str, Any]]:
+    path = src / f"{table}.jsonl"
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            if isinstance(row, dict):
+                yield row
+
+
+def restore(
+    engine: Engine,
+    src: Path,
+    *,
+    master_key: bytes | None,
+    force: bool = False,
+    log_origin: str | None = None,
+) -> dict[str, Any]:
+    """Load a backup into a migrated database; refuse a non-empty one unless ``force``,
+    and one whose sealed keys ``master_key`` (the configured key, None if there is none)
+    does not open (``check_master_key``). ``log_origin`` is the configured
+    ``REGISTRY_LOG_ORIGIN``, if any: a backup of a log with another name is refused (the name
+    comes with the log). Nothing is written when it refuses."""
+    manifest = read_manifest(src)
     stored = manifest.get("log_origin")
     if log_origin and stored and stored != log_origin:
         raise ConfigurationError(
             f"REGISTRY_LOG_ORIGIN is {log_origin!r} but the backed-up log is named {stored!r}; "
             "a log keeps its name (unset REGISTRY_LOG_ORIGIN to restore it)"
         )
+    check_master_key(src, master_key)
     current = schema_revision(engine)
     if manifest.get("schema_revision") != current:
         raise InvalidInput(

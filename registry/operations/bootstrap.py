@@ -14,6 +14,7 @@ from registry.crypto.dsse import sign_envelope
 from registry.crypto.jcs import canonicalize
 from registry.crypto.keys import Signer, open_private_key, seal_private_key
 from registry.db import transaction
+from registry.errors import ConfigurationError, VerificationError
 from registry.models import Organization, OrgKind, ServerKey, SigningKey, utcnow
 from registry.records import ingest as record_service
 from registry.records.schema import RECORD_PAYLOAD_TYPE, Kind
@@ -56,9 +57,40 @@ def operator(session: Session) -> Organization:
     return org
 
 
+def holds_sealed_keys(session: Session) -> bool:
+    """Whether the database holds a private key sealed under a master key (a server key, or
+    a custodial signing key): then only that master key will do."""
+    if session.scalars(select(ServerKey.name).limit(1)).first() is not None:
+        return True
+    custodial = select(SigningKey.key_id).where(SigningKey.sealed_private_key.is_not(None))
+    return session.scalars(custodial.limit(1)).first() is not None
+
+
+def master_key_for(session: Session, settings: Settings) -> bytes:
+    """The master key for this database: the configured one, or in development a new one
+    only while the database holds no sealed key. A key that does not open the registry's
+    own sealed key is refused before anything is written with it (``ConfigurationError``)."""
+    if not holds_sealed_keys(session):
+        return settings.master_key_bytes()
+    master_key = settings.configured_master_key()
+    if master_key is None:
+        raise settings.missing_master_key()
+    for row in session.scalars(select(ServerKey).order_by(ServerKey.name)):
+        try:
+            open_private_key(row.sealed_private_key, master_key, f"server:{row.name}")
+        except VerificationError:
+            raise ConfigurationError(
+                f"the configured master key does not open this database's sealed keys "
+                f"(server key {row.name!r}): it is another registry's key; set the "
+                "REGISTRY_MASTER_KEY (or master.key) this database was created with"
+            ) from None
+    return master_key
+
+
 def bootstrap(factory: sessionmaker[Session], settings: Settings) -> RegistryContext:
     """Idempotent: safe to run at every start (before workers fork)."""
-    master_key = settings.master_key_bytes()
+    with factory() as session:
+        master_key = master_key_for(session, settings)
     with transaction(factory) as session:
         log_service.ensure_log_state(session)
     with transaction(factory) as session:

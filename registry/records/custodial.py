@@ -14,6 +14,7 @@ from registry.context import RegistryContext
 from registry.crypto.keys import Signer, open_private_key
 from registry.errors import Conflict, InvalidInput
 from registry.models import Account, KeyStatus, SigningKey
+from registry.records.fields import is_batch_ref
 from registry.records.schema import KEY_KINDS, Kind
 from registry.records.stored import find_batch
 
@@ -59,7 +60,7 @@ def complete_draft(
         created = _draft_created(document)
         prev: dict[str, str | None] = {}
         for ref in batches:
-            if not isinstance(ref, str):
+            if not is_batch_ref(ref):
                 continue  # the schema check names it
             batch = None if ref in created else find_batch(session, ref)
             prev[ref] = batch.head_digest if batch is not None else None

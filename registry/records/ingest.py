@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry import policy
+from registry import places, policy
 from registry.context import RegistryContext
 from registry.crypto.dsse import Envelope, sign_envelope, verified_keyids
 from registry.crypto.jcs import canonicalize, parse_canonical
@@ -208,7 +208,11 @@ def _parse(envelope: Envelope) -> Any:
         raise InvalidInput(
             f"payloadType must be {RECORD_PAYLOAD_TYPE!r}, not {envelope.payload_type!r}"
         )
-    return parse_record(parse_canonical(envelope.payload))
+    record = parse_record(parse_canonical(envelope.payload))
+    # New records name divisions that exist now; the schema checks only the form, so that
+    # a record signed before a division was merged away still parses in an audit.
+    places.check_regions_in(record.model_dump(exclude_none=True))
+    return record
 
 
 def _ingest(

@@ -18,7 +18,7 @@ ObjectEvent OBSERVE with no bizStep of its own (a custody hand-over, see docs/re
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -38,6 +38,7 @@ from registry.records.fields import (
     Digest,
     KeyId,
     Measure,
+    Phone,
     Quantity,
     ShortText,
     StrictModel,
@@ -45,6 +46,7 @@ from registry.records.fields import (
     Timestamp,
     Unit,
     Uuid,
+    control_character,
 )
 from registry.records.parts import (
     Consumed,
@@ -133,6 +135,18 @@ class Harvest(_SupplyChain):
             raise ValueError("a harvest creates exactly one batch (prev null)")
         return self
 
+    @model_validator(mode="after")
+    def _harvested_before_recorded(self) -> Harvest:
+        # A harvest is recorded once it happened; a day's slack for a date written in another
+        # time zone than the record's time.
+        recorded = datetime.fromisoformat(self.time).date()
+        if date.fromisoformat(self.harvest_date) > recorded + timedelta(days=1):
+            raise ValueError(
+                f"harvest_date {self.harvest_date} is after the record's time ({recorded}): "
+                "a harvest is recorded once it has happened"
+            )
+        return self
+
 
 class Processing(_SupplyChain):
     """Transformation: consumes quantities of input batches, creates output batches."""
@@ -204,11 +218,13 @@ class Inspection(_SupplyChain):
 
 
 class CertificateBasis(StrEnum):
-    """What a 合格证 promise rests on: self test, commissioned test, quality control."""
+    """What a 合格证 promise rests on (农产品质量安全承诺达标合格证管理办法, 2026, 第十四条):
+    commissioned test, self test, internal quality control, or the producer's own promise."""
 
     SELF_TEST = "self_test"
     COMMISSIONED_TEST = "commissioned_test"
     QUALITY_CONTROL = "quality_control"
+    SELF_COMMITMENT = "self_commitment"
 
 
 class Certificate(_SupplyChain):
@@ -218,10 +234,13 @@ class Certificate(_SupplyChain):
     certificate_number: ShortText
     promise: Text
     basis: list[Annotated[CertificateBasis, Field(strict=False)]] = Field(
-        min_length=1, max_length=3
+        min_length=1, max_length=4
     )
     quantity: Quantity | None = None
     unit: Unit | None = None
+    # The producer's phone as printed on the certificate (the 2026 rules require a contact);
+    # optional, so certificates signed before it existed still verify.
+    contact_phone: Phone | None = None
 
 
 class Storage(_SupplyChain):
@@ -290,6 +309,34 @@ class Correction(_SupplyChain):
     corrects: Digest
     reason: Text
     corrected: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _corrected_is_plain_text(self) -> Correction:
+        found = _first_control_character(self.corrected, "corrected")
+        if found is not None:
+            raise ValueError(f"{found[0]} contains the control character {found[1]}")
+        return self
+
+
+def _first_control_character(value: Any, path: str) -> tuple[str, str] | None:
+    """Where in a free JSON value a string (or key) holds a control character, and which."""
+    if isinstance(value, str):
+        character = control_character(value)
+        return (path, character) if character else None
+    found: tuple[str, str] | None = None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _first_control_character(key, path) or _first_control_character(
+                item, f"{path}.{key}"
+            )
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _first_control_character(item, f"{path}.{i}")
+            if found:
+                return found
+    return None
 
 
 class KeyRegistration(_Base):

@@ -62,6 +62,16 @@ def test_organization_and_account_rules(admin_world: tuple[TestClient, Member]) 
     )
     assert_problem(response, 422, "invalid-input", detail="region_code")
 
+    # Well formed, but no GB/T 2260 division: refused, naming the field and the code.
+    for field, unknown in (
+        ("region_code", dict(AUTHORITY, region_code="899999", jurisdiction="89")),
+        ("jurisdiction", dict(AUTHORITY, jurisdiction="15043")),
+    ):
+        response = client.post("/api/v1/organizations", json=unknown, headers=admin.headers)
+        body = assert_problem(response, 422, "invalid-input", detail=str(unknown[field]))
+        assert body["field"] == field and body["region"] == unknown[field], body
+        assert "GB/T 2260" in body["detail"], body
+
     coop = client.post(
         "/api/v1/organizations",
         json={

@@ -584,6 +584,39 @@ def test_missing_field_is_refused(world: World, field: str) -> None:
     assert any(e["path"] == field for e in body.get("errors", [])), body
 
 
+@pytest.mark.parametrize("code", ["899999", "150499"])
+def test_a_region_code_of_no_division_is_refused(world: World, code: str) -> None:
+    """Well formed, but no GB/T 2260 division has it: refused, naming the field and code."""
+    document = harvest(world.coop.org_id, world.coop.batch(LOT))
+    document["place"] = {"region": code}
+    body = _refused(
+        world,
+        lambda: world.post(world.coop, sign(document, world.coop.signer)),
+        422,
+        "invalid-input",
+        detail=code,
+    )
+    assert body["field"] == "place.region" and body["region"] == code, body
+    assert "place.region" in body["detail"] and "GB/T 2260" in body["detail"], body
+    assert any(e["path"] == "place.region" for e in body.get("errors", [])), body
+
+
+def test_a_shipment_to_a_region_of_no_division_is_refused(
+    world: World, harvested: tuple[str, str]
+) -> None:
+    ref, head = harvested
+    document = shipping(world.carrier.org_id, ref, head, world.processor.org_id)
+    document["to"] = {"name": "某仓库", "place": {"region": "899999"}}
+    body = _refused(
+        world,
+        lambda: world.post(world.carrier, sign(document, world.carrier.signer)),
+        422,
+        "invalid-input",
+        detail="899999",
+    )
+    assert body["field"] == "to.place.region", body
+
+
 def test_unknown_kind_is_refused(world: World) -> None:
     document = harvest(world.coop.org_id, world.coop.batch(LOT))
     document["kind"] = "teleportation"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
+from registry.db import transaction
+from registry.models import ApiToken
 from tests.api.conftest import World, assert_problem, bearer
 
 
@@ -78,11 +81,16 @@ def test_revoking_an_unknown_token_is_404(world: World) -> None:
 
 
 def test_expired_token_is_refused(world: World) -> None:
-    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    soon = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
     created = world.client.post(
-        "/api/v1/tokens", json={"name": "short", "expires_at": past}, headers=world.coop.headers
+        "/api/v1/tokens", json={"name": "short", "expires_at": soon}, headers=world.coop.headers
     )
     assert created.status_code == 201, created.text
+    # The minute passes (a token cannot be issued already expired).
+    with transaction(world.app.state.session_factory) as session:
+        row = session.get(ApiToken, uuid.UUID(created.json()["id"]))
+        assert row is not None
+        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     refused = world.client.get("/api/v1/accounts/me", headers=bearer(created.json()["token"]))
     assert_problem(refused, 401, "unauthenticated", detail="expired")
 

@@ -178,6 +178,33 @@ def test_fuzz_with_a_demo_accounts_token(target: FuzzTarget, username: str) -> N
         ("GET", "/api/v1/records/%C2%B9", None),
         ("POST", "/api/v1/products", {"name_zh": "小米", "category": "grain", "gtin": "¹" * 8}),
         ("GET", "/01/" + "%C2%B9" * 14 + "/10/LOT-1", None),
+        # A batch that is not "<product id>:<lot>" reached uuid.UUID() while the draft was
+        # completed, in every kind that names batches.
+        (
+            "POST",
+            "/api/v1/records/custodial",
+            {"kind": "shipping", "batches": ["nope"], "to": {"name": "仓库"}},
+        ),
+        (
+            "POST",
+            "/api/v1/records/custodial",
+            {"kind": "recall", "batches": ["nope"], "reason": "r"},
+        ),
+        (
+            "POST",
+            "/api/v1/records/custodial",
+            {"kind": "correction", "batches": ["nope"], "corrects": "0" * 64, "reason": "r"},
+        ),
+        (
+            "POST",
+            "/api/v1/records/custodial",
+            {"kind": "processing", "inputs": [{"batch": "nope", "quantity": "1"}], "outputs": []},
+        ),
+        ("POST", "/api/v1/records/custodial", {"kind": "storage", "batches": [1, None, "a:b"]}),
+        # Far-off dates and an expiry already past.
+        ("POST", "/api/v1/tokens", {"expires_at": "9999-12-31T23:59:59+00:00"}),
+        ("POST", "/api/v1/tokens", {"expires_at": "2000-01-01T00:00:00+08:00"}),
+        ("POST", "/api/v1/tokens", {"name": "a\u0000b"}),
     ],
 )
 def test_fuzzer_findings_are_never_server_errors(

@@ -231,6 +231,26 @@ def test_an_unknown_code_is_a_404_page(demo: Demo, lenient):
     assert problem.headers["content-type"].startswith("application/problem+json")
 
 
+def test_a_path_no_route_serves_is_the_html_404_page_for_a_browser(demo: Demo, lenient):
+    """``/e/CODE/foo`` (a mangled scan URL) is the page's 404 in the browser's language;
+    the API's unknown paths, and any path asked for as JSON, stay problem details."""
+    code = demo.endorsement("valid")["code"]
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    for path in (f"/e/{code}/foo", f"/b/{code}/x/y", "/nowhere"):
+        html = assert_html(lenient.get(path, headers=browser), 404)
+        assert "没有这个页面" in html and 'lang="zh-CN"' in html, f"{path}: {html[:300]}"
+        english = lenient.get(path, headers={**browser, "Accept-Language": "en-US,en;q=0.9"})
+        assert "No such page" in assert_html(english, 404), path
+    for path, headers in (
+        (f"/e/{code}/foo", {"Accept": "application/json"}),
+        ("/api/v1/nowhere", browser),
+        ("/log/nowhere", browser),
+    ):
+        problem = lenient.get(path, headers=headers)
+        assert problem.status_code == 404, path
+        assert problem.headers["content-type"].startswith("application/problem+json"), path
+
+
 def test_page_status_follows_the_clock_without_a_new_record(demo: Demo):
     code = demo.endorsement("valid")["code"]
     assert root_of(demo.client.get(f"/e/{code}").text)["data-status"] == "valid"

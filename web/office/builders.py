@@ -66,6 +66,9 @@ def certificate(b: DraftBuilder) -> dict[str, Any]:
         "promise": b.text("promise", required=True, max_length=500),
         "basis": basis,
     }
+    phone = b.text("contact_phone")
+    if phone:
+        draft["contact_phone"] = phone
     _quantity_unit(b, draft)
     return b.common(draft)
 

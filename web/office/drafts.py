@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from registry import places
 from registry.accounts import queries as account_queries
 from registry.catalog import batches as batch_service
 from registry.catalog import queries as catalog
@@ -127,6 +128,9 @@ class DraftBuilder:
             return None
         if not _REGION_RE.match(value):
             self.fail(name, self._("6 位行政区划代码，如 150430"))
+            return None
+        if not places.is_known_region(value):
+            self.fail(name, self._("没有这个行政区划代码：%(code)s") % {"code": value})
             return None
         return value
 

@@ -54,6 +54,7 @@ BASIS_LABELS = {
     CertificateBasis.SELF_TEST: N_("自检合格"),
     CertificateBasis.COMMISSIONED_TEST: N_("委托检测合格"),
     CertificateBasis.QUALITY_CONTROL: N_("内部质量控制合格"),
+    CertificateBasis.SELF_COMMITMENT: N_("自我承诺"),
 }
 DEFAULT_PROMISE = (
     "我承诺对生产销售的食用农产品：不使用禁用农药兽药、停用兽药和非法添加物，"

@@ -25,6 +25,7 @@ RULES: dict[str, str] = {
     "unknown-product": N_("没有这个产品"),
     "product-of-another-organization": N_("该产品属于其他单位"),
     "outside-jurisdiction": N_("批次产地不在该官员辖区内"),
+    "unknown-region": N_("没有这个行政区划代码"),
     "request-decided": N_("该申请已经处理过"),
     "duplicate-gtin": N_("这个商品条码已登记"),
     "duplicate-username": N_("用户名已被使用"),
@@ -45,6 +46,17 @@ RULES: dict[str, str] = {
     "account-disabled": N_("该账号已停用"),
 }
 
+# The detail of a rule's refusal in the user's language, from the error's facts (its
+# ``extra``); a region or jurisdiction among them is shown by name. Rules not listed show
+# the service's own words.
+DETAILS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "outside-jurisdiction": (
+        N_("%(lot)s 产自 %(region)s，不在辖区（%(jurisdiction)s）内"),
+        ("lot", "region", "jurisdiction"),
+    ),
+    "unknown-region": (N_("%(field)s：没有这个行政区划代码 %(region)s"), ("field", "region")),
+}
+
 CODES: dict[str, str] = {
     "invalid-input": N_("输入有误"),
     "not-canonicalizable": N_("输入有误"),
@@ -60,11 +72,14 @@ CODES: dict[str, str] = {
 @dataclass(frozen=True)
 class Problem:
     """A domain error as a form shows it: ``heading`` is a catalogue message, ``detail``
-    the service's own (English) words."""
+    the service's own (English) words; ``message`` (a catalogue message) with ``facts``
+    says the detail in the user's language where the rule has one."""
 
     heading: str
     detail: str
     rule: str | None
+    message: str | None = None
+    facts: tuple[tuple[str, str], ...] = ()
 
 
 def explain(exc: RegistryError) -> Problem:
@@ -73,7 +88,15 @@ def explain(exc: RegistryError) -> Problem:
     heading = RULES.get(str(rule)) if rule else None
     if heading is None:
         heading = CODES.get(exc.code, N_("操作未完成"))
-    return Problem(heading=heading, detail=exc.detail, rule=str(rule) if rule else None)
+    message, names = DETAILS.get(str(rule), (None, ()))
+    facts = tuple((n, str(exc.extra.get(n) or "")) for n in names)
+    return Problem(
+        heading=heading,
+        detail=exc.detail,
+        rule=str(rule) if rule else None,
+        message=message,
+        facts=facts,
+    )
 
 
 def refusal_status(exc: RegistryError) -> int:

@@ -128,6 +128,7 @@ SPECS: dict[str, RecordSpec] = {
                     required=True,
                     options=tuple((c.value, BASIS_LABELS[c]) for c in CertificateBasis),
                 ),
+                Field("contact_phone", N_("联系电话")),
                 Field("quantity", N_("数量"), "decimal"),
                 Field("unit", N_("单位"), "unit"),
                 WHEN,

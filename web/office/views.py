@@ -27,6 +27,7 @@ from registry.records import ingest as record_ingest
 from registry.records import stored as stored_records
 from registry.records.schema import Kind
 from registry.reports.queries import report_card
+from registry.units import format_quantity
 from web.names import Names
 from web.office import record_forms as forms
 from web.office.core import (
@@ -59,12 +60,15 @@ def record_facts(document: dict[str, Any], lang: str = "zh") -> str:
     """One line about a record, for lists."""
     kind = document.get("kind")
     if kind == "harvest":
-        return f"{document.get('quantity', '')} {document.get('unit', '')}"
+        return format_quantity(
+            str(document.get("quantity", "")), str(document.get("unit", "")), lang
+        )
     if kind == "processing":
         return str(document.get("process", ""))
     if kind == "packing":
         package = document.get("package") or {}
-        return f"{package.get('count', '')} × {package.get('size', '')} {package.get('unit', '')}"
+        size = format_quantity(str(package.get("size", "")), str(package.get("unit", "")), lang)
+        return f"{package.get('count', '')} × {size}"
     if kind == "inspection":
         substances = ", ".join(str(r.get("substance", "")) for r in document.get("results", []))
         verdict = _verdict(document.get("verdict"), lang)

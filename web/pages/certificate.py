@@ -55,9 +55,11 @@ def certificate_page(code: str, request: Request, session: SessionDep, ctx: Cont
 @router.api_route("/b/{code}/certificate.pdf", methods=GET_HEAD)
 @router.api_route("/B/{code}/certificate.pdf", methods=GET_HEAD)
 def certificate_pdf(code: str, request: Request, session: SessionDep, ctx: ContextDep) -> Response:
-    """The same 合格证 as a one-page A6 PDF."""
+    """The same 合格证 as a one-page 100 × 70 mm PDF, its font embedded."""
     view = _view(session, ctx, code)
-    pdf = render_certificate_pdf(view, generated_by=ctx.settings.base_url)
+    pdf = render_certificate_pdf(
+        view, generated_by=ctx.settings.base_url, font=ctx.settings.cjk_font
+    )
     return Response(
         pdf,
         media_type="application/pdf",

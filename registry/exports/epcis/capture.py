@@ -178,6 +178,9 @@ def _certificate(view: EventView, draft: dict[str, Any]) -> None:
             draft[key] = value
     basis = view.ext("basis")
     draft["basis"] = basis if isinstance(basis, list) else ["self_test"]
+    phone = view.ext("contactPhone")
+    if isinstance(phone, str):
+        draft["contact_phone"] = phone
     quantity = view.ext("quantity")
     if isinstance(quantity, str):
         draft["quantity"] = quantity

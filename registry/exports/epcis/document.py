@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from registry import places
 from registry.errors import InvalidInput
 from registry.exports.epcis.facts import BatchInfo, OrgInfo
 from registry.exports.epcis.values import utc_text
@@ -96,6 +97,11 @@ def _location_element(uri: str, what: OrgInfo | str) -> dict[str, Any]:
             {"id": NS + "region", "attribute": what},
             {"id": CBVMDA + "countryCode", "attribute": "CN"},
         ]
+        name = places.region_name(what, "zh")
+        if name is not None:  # the code is what systems join on; the name is for people
+            english = places.region_name(what, "en")
+            label = name if english == name else f"{name} {english}"
+            attributes.insert(0, {"id": CBVMDA + "name", "attribute": label})
     return {"id": uri, "attributes": attributes}
 
 

@@ -183,6 +183,8 @@ def _certificate(
     extensions[ext("certificateNumber")] = doc["certificate_number"]
     extensions[ext("promise")] = doc["promise"]
     extensions[ext("basis")] = list(doc["basis"])
+    if doc.get("contact_phone"):
+        extensions[ext("contactPhone")] = doc["contact_phone"]
     if doc.get("quantity"):
         extensions[ext("quantity")] = doc["quantity"]
         extensions[ext("unit")] = doc.get("unit")
