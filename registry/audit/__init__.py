@@ -17,7 +17,9 @@ An auditor trusts nothing the server says until it has checked it. One run:
    that earlier key records registered and had not rotated or revoked, the signing policy
    (``registry.policy``) must allow the signer, each batch's ``prev`` chain must link, and
    an endorsement's preconditions, re-evaluated over the replayed lineage, must hold and
-   match the results it signed.
+   match the results it signed;
+6. requires the checkpoint to satisfy the latest logged witness policy, and a few consumer
+   pages to load only scripts that are logged releases (``page``).
 
 Steps 3 and 5 overlap: while a thread fetches the next pages, the main process stores and
 replays the current one (and worker processes check its signatures).
@@ -40,7 +42,8 @@ or all of them) is re-read from the server and compared with it.
 The modules, one job each: ``entry`` (one entry on its own), ``history`` and ``replay`` (the
 log in order), ``tree`` (checkpoint, consistency, tree root), ``mirror`` (the local state),
 ``client`` (the registry over HTTP, pipelined), ``recheck`` (re-reading mirrored entries),
-``pool`` (signature workers), ``run`` (one audit run), ``console`` (what is printed) and
+``pool`` (signature workers), ``page`` (the consumer page's scripts and the logged witness
+policy), ``run`` (one audit run), ``console`` (what is printed) and
 ``command`` (``run_audit`` and ``run_check``, the CLI's entries). The registry's check of
 its own database reuses them: ``selfcheck`` (``registry check``) and ``monitor`` (the
 server's background check, reported in ``/healthz``).

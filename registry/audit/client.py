@@ -3,7 +3,9 @@
 The auditor reads only the public transparency-log endpoints (docs/audit.md, steps 1–3):
 ``/log/vkey`` (a C2SP signed-note verifier key), ``/log/checkpoint`` (a C2SP
 tlog-checkpoint note), ``/log/entries`` (leaves and envelopes, a page at a time) and
-``/log/proof/consistency`` (RFC 9162 §2.1.4 consistency proofs). ``PageFetcher`` fetches the
+``/log/proof/consistency`` (RFC 9162 §2.1.4 consistency proofs); and, to check what a
+viewer's phone runs (steps 7 and 8), ``/api/v1/endorsements``, a consumer page ``/e/{code}``
+and the scripts it loads. ``PageFetcher`` fetches the
 next pages in a thread while the main thread stores and replays the current one.
 """
 
@@ -32,7 +34,8 @@ HTTP_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 class RegistryClient:
-    """The auditor's few reads: vkey, checkpoint, entries, consistency proofs.
+    """The auditor's few reads: vkey, checkpoint, entries, consistency proofs, and what a
+    viewer's phone is served (the endorsement list, a consumer page, its scripts).
 
     Transport failures and HTTP error statuses raise ``AuditError`` (exit 2); answers of the
     wrong shape raise ``VerificationError`` (the server says something that cannot be true).
@@ -59,14 +62,14 @@ class RegistryClient:
         self._http.close()
 
     def _get(self, path: str, params: dict[str, int] | None = None) -> httpx.Response:
+        where = path if "://" in path else f"{self.base_url}{path}"
         try:
             response = self._http.get(path, params=params)
         except httpx.HTTPError as exc:
-            raise AuditError(f"cannot reach {self.base_url}{path}: {exc}") from None
+            raise AuditError(f"cannot reach {where}: {exc}") from None
         if response.status_code != 200:
             raise AuditError(
-                f"GET {self.base_url}{path} answered HTTP {response.status_code}: "
-                f"{response.text[:200]}"
+                f"GET {where} answered HTTP {response.status_code}: {response.text[:200]}"
             )
         return response
 
@@ -95,6 +98,27 @@ class RegistryClient:
         if not isinstance(entries, list):
             raise failure(None, None, "GET /log/entries did not answer a list of entries")
         return entries
+
+    def endorsement_codes(self) -> list[str]:
+        """The codes of the endorsements the registry lists (``/api/v1/endorsements``)."""
+        try:
+            body = orjson.loads(self._get("/api/v1/endorsements").content)
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("code"), str) for e in body
+        ):
+            raise failure(None, None, "GET /api/v1/endorsements did not answer a list of codes")
+        return [e["code"] for e in body]
+
+    def page(self, path: str) -> tuple[str, str, str | None]:
+        """A page as served: its URL, its HTML and its ``Content-Security-Policy``."""
+        response = self._get(path)
+        return str(response.url), response.text, response.headers.get("content-security-policy")
+
+    def body(self, url: str) -> bytes:
+        """The exact bytes served at ``url`` (a path, or an absolute URL)."""
+        return self._get(url).content
 
     def consistency(self, old: int, new: int) -> list[bytes]:
         """The RFC 9162 §2.1.4 consistency proof between tree sizes ``old`` and ``new``."""

@@ -16,12 +16,20 @@ import secrets
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from rich.progress import Progress, TaskID
 
 from registry.audit.client import FetchFailed, PageFetcher, RegistryClient
 from registry.audit.failures import failure
 from registry.audit.mirror import Mirror, MirrorRow
+from registry.audit.page import (
+    check_page_scripts,
+    check_script,
+    check_witness_policy,
+    choose_codes,
+    page_scripts,
+)
 from registry.audit.pool import replay_log
 from registry.audit.recheck import Recheck, recheck, recheck_count, sample_ranges
 from registry.audit.replay import LogReplay
@@ -123,7 +131,7 @@ class Audit:
         # Only what a checkpoint verified is rechecked: the rest is fetched anew below.
         verified_size = 0 if previous is None else min(previous[0], fetched_from)
         rechecked, changed = self._recheck(verified_size)
-        gap, replay_problem, renames = self._fetch_and_replay(size)
+        gap, replay_problem, replay = self._fetch_and_replay(size)
         problem = gap or check_tree(self.client, self.mirror, checkpoint)
         # Report what broke first: a replay failure past a gap or a bad leaf is a
         # consequence of it (and the replay would not have reached it, run after the fetch).
@@ -136,8 +144,12 @@ class Audit:
             problem = changed
         if problem is not None:
             raise problem
+        assert replay is not None  # no replay problem: the replay ran to the end
         if log_key.name != pinned.name:
-            _check_renamed(renames, pinned.name, log_key.name)
+            _check_renamed(replay.renames, pinned.name, log_key.name)
+        check_witness_policy(replay.witness_policies, note)
+        self._check_pages(replay, random.Random(self.seed ^ 0x5A6E))  # noqa: S311
+        if log_key.name != pinned.name:
             self.mirror.put({"vkey": log_key.to_vkey()})  # the pin follows the logged rename
         self.mirror.put(
             {
@@ -174,14 +186,14 @@ class Audit:
 
     def _fetch_and_replay(
         self, size: int
-    ) -> tuple[VerificationError | None, VerificationError | None, list[tuple[int, str, str]]]:
+    ) -> tuple[VerificationError | None, VerificationError | None, LogReplay | None]:
         """Mirror ``[mirrored, size)`` and replay ``[0, size)`` at once: a thread fetches the
         next pages over HTTP while this one stores and replays the current one (the server
         works on the next page while the replay works on this one).
 
-        Returns the gap in what the server serves, if any, and the replay's first failure,
-        if any; the mirror holds every entry the server served either way. Network failures
-        and malformed answers raise as they happen."""
+        Returns the gap in what the server serves, if any, the replay's first failure, if
+        any, and the replay when it had none; the mirror holds every entry the server
+        served either way. Network failures and malformed answers raise as they happen."""
         start = self.mirror.size()
         pages = PageFetcher(self.client, start, size)
         task = self._task("mirroring", size - start)
@@ -193,13 +205,11 @@ class Audit:
                 yield from rows
 
         replay_problem = None
-        renames: list[tuple[int, str, str]] = []
+        replay = None
         pages.start()
         try:
             try:
-                renames = self._replay(
-                    itertools.chain(self.mirror.rows(0, start), fetched()), size
-                ).renames
+                replay = self._replay(itertools.chain(self.mirror.rows(0, start), fetched()), size)
             except VerificationError as exc:
                 replay_problem = exc  # the tree check decides whether it came first
             for _ in fetched():  # mirror what the replay did not reach
@@ -208,7 +218,16 @@ class Audit:
             raise failed.error from None
         finally:
             pages.stop()
-        return pages.gap, replay_problem, renames
+        return pages.gap, replay_problem, replay
+
+    def _check_pages(self, replay: LogReplay, rng: random.Random) -> None:
+        """A few consumer pages: every script they load is a logged release (``page``)."""
+        for code in choose_codes(self.client.endorsement_codes(), rng):
+            url, html, csp = self.client.page(f"/e/{quote(code, safe='')}")
+            scripts, inline = page_scripts(url, html)
+            for script in scripts:
+                check_script(script, self.client.body(script.url), replay.script_releases)
+            check_page_scripts(scripts, inline, csp, replay.script_releases)
 
     def _replay(self, rows: Iterator[MirrorRow], total: int) -> LogReplay:
         """Replay ``rows`` (the log from index 0), showing progress (``pool.replay_log``)."""

@@ -191,15 +191,27 @@ def latest_cosigned_size(session: Session, witness: str | None = None) -> int | 
 
 
 def store_cosignature(
-    session: Session, size: int, witness: str, line: str, created_at: datetime
+    session: Session,
+    size: int,
+    witness: str,
+    line: str,
+    created_at: datetime,
+    *,
+    fresher: bool = False,
 ) -> bool:
     """Store a verified cosignature line unless that witness's one for ``size`` is stored.
 
-    Returns whether a row was added. Rows are never updated: the first verified
-    cosignature of a checkpoint by a witness stays.
+    Returns whether a row was added or replaced. The first verified cosignature of a
+    checkpoint by a witness stays, except that ``fresher`` (a re-submission of an idle
+    log's checkpoint) replaces it with the newer one, so phones see a recent time.
     """
-    if session.get(CheckpointCosignature, (size, witness)) is not None:
-        return False
+    row = session.get(CheckpointCosignature, (size, witness))
+    if row is not None:
+        if not fresher:
+            return False
+        row.line, row.created_at = line, created_at
+        session.flush()
+        return True
     session.add(CheckpointCosignature(size=size, witness=witness, line=line, created_at=created_at))
     session.flush()
     return True
@@ -273,19 +285,31 @@ def submit_once(
     client: httpx.Client,
     progress: WitnessProgress,
     clock: Callable[[], datetime] = utcnow,
+    refresh_after: timedelta | None = None,
 ) -> int | None:
     """Bring ``endpoint`` up to the newest checkpoint; return the size stored, or None.
 
     None means nothing was to do (the witness's cosignature of the newest checkpoint, or of
-    a newer one, is already stored). Raises ``SubmissionFailed`` or ``httpx.HTTPError``.
+    a newer one, is already stored, and is younger than ``refresh_after``). An idle log's
+    newest checkpoint is re-submitted once its cosignature is ``refresh_after`` old (old
+    size = new size, an empty proof: c2sp.org/tlog-witness cosigns it afresh), so phones
+    keep seeing it recently witnessed. Raises ``SubmissionFailed`` or ``httpx.HTTPError``.
     """
     for _ in range(MAX_CONFLICT_RETRIES + 1):
         # A short transaction: read what to send, then let go of the database.
         with factory() as session, session.begin():
             newest = session.execute(select(func.max(Checkpoint.size))).scalar_one_or_none()
             cosigned = latest_cosigned_size(session, endpoint.name)
-            if newest is None or (cosigned is not None and cosigned >= newest):
+            if newest is None:
                 return None
+            fresher = False
+            if cosigned is not None and cosigned >= newest:
+                if cosigned != newest or not _due_for_refresh(
+                    session, newest, endpoint, clock(), refresh_after
+                ):
+                    return None
+                fresher = True
+                progress.known_size = newest
             old = progress.known_size
             if old is None:
                 old = cosigned if cosigned is not None else 0
@@ -322,11 +346,33 @@ def submit_once(
             raise SubmissionFailed(exc.detail) from None
         try:
             with factory() as session, session.begin():
-                store_cosignature(session, newest, endpoint.name, line, clock())
+                store_cosignature(session, newest, endpoint.name, line, clock(), fresher=fresher)
         except IntegrityError:
             pass  # another worker process stored this witness's cosignature first
         return newest
     raise SubmissionFailed(f"witness {endpoint.name} kept answering 409 Conflict")
+
+
+def _due_for_refresh(
+    session: Session,
+    size: int,
+    endpoint: WitnessEndpoint,
+    now: datetime,
+    refresh_after: timedelta | None,
+) -> bool:
+    """Whether the stored cosignature of ``size`` by ``endpoint`` is ``refresh_after`` old
+    (by the witness's own timestamp in it)."""
+    if refresh_after is None:
+        return False
+    row = session.get(CheckpointCosignature, (size, endpoint.name))
+    checkpoint = session.get(Checkpoint, size)
+    if row is None or checkpoint is None:
+        return False
+    try:
+        cosignature = open_cosignature(_note_text(checkpoint.note), row.line, endpoint.verifier)
+    except VerificationError:
+        return True  # a stored line that no longer verifies: get a good one
+    return now.timestamp() - cosignature.timestamp >= refresh_after.total_seconds()
 
 
 class _WitnessWorker(threading.Thread):
@@ -338,8 +384,10 @@ class _WitnessWorker(threading.Thread):
         clock: Callable[[], datetime],
         poll_interval: float,
         timeout: float,
+        refresh_after: timedelta | None = None,
     ) -> None:
         super().__init__(name=f"witness-{endpoint.name}", daemon=True)
+        self.refresh_after = refresh_after
         self.endpoint = endpoint
         self.factory = factory
         self.stop = stop
@@ -355,7 +403,12 @@ class _WitnessWorker(threading.Thread):
             while not self.stop.is_set():
                 try:
                     size = submit_once(
-                        self.factory, self.endpoint, client, self.progress, self.clock
+                        self.factory,
+                        self.endpoint,
+                        client,
+                        self.progress,
+                        self.clock,
+                        self.refresh_after,
                     )
                 except (SubmissionFailed, httpx.HTTPError) as exc:
                     self._failed(str(exc) or type(exc).__name__)
@@ -389,10 +442,14 @@ class WitnessSubmitter:
         clock: Callable[[], datetime] = utcnow,
         poll_interval: float = POLL_INTERVAL,
         timeout: float = REQUEST_TIMEOUT,
+        refresh_after: timedelta | None = None,
     ) -> None:
+        """``refresh_after``: re-submit an idle log's checkpoint once its cosignature is
+        that old (``from_settings``: a quarter of ``REGISTRY_WITNESS_MAX_AGE_SECONDS``)."""
         self._stop = threading.Event()
         self._workers = [
-            _WitnessWorker(w, factory, self._stop, clock, poll_interval, timeout) for w in witnesses
+            _WitnessWorker(w, factory, self._stop, clock, poll_interval, timeout, refresh_after)
+            for w in witnesses
         ]
         self._timeout = timeout
 
@@ -404,7 +461,10 @@ class WitnessSubmitter:
         clock: Callable[[], datetime] = utcnow,
     ) -> WitnessSubmitter:
         """A submitter for the witnesses the settings configure."""
-        return cls(factory, configured_witnesses(settings), clock=clock)
+        refresh_after = timedelta(seconds=settings.witness_max_age_seconds / 4)
+        return cls(
+            factory, configured_witnesses(settings), clock=clock, refresh_after=refresh_after
+        )
 
     def start(self) -> None:
         """Start one background thread per witness."""

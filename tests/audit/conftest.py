@@ -20,7 +20,12 @@ from sqlalchemy import Engine
 from app.factory import create_app
 from registry.demo import load_demo
 from registry.settings import Settings
-from tests.audit.helpers import LiveRegistry, restore_tables, snapshot_tables
+from tests.audit.helpers import (
+    LiveRegistry,
+    publish_as_serve_does,
+    restore_tables,
+    snapshot_tables,
+)
 from tests.support import empty_tables, serve_in_thread
 
 
@@ -50,6 +55,7 @@ def demo_registry(
         with serve_in_thread(app) as url:
             registry = LiveRegistry(url, app, engine, requests)
             load_demo(registry.factory, registry.ctx)
+            publish_as_serve_does(registry.factory, registry.ctx)
             yield registry, snapshot_tables(engine)
     finally:
         empty_tables(engine, restart_identity=False)

@@ -33,9 +33,18 @@ from registry.crypto.keys import Signer, open_private_key
 from registry.db import transaction
 from registry.log import merkle
 from registry.models import Base, Checkpoint, LogNode, Record, SigningKey
+from registry.operations.publication import publish_script_releases, publish_witness_policy
 from registry.records.schema import leaf_bytes
 from registry.transparency import log as log_service
 from tests.support import empty_tables
+from web.scripts import page_scripts
+
+
+def publish_as_serve_does(factory: sessionmaker[Session], ctx: RegistryContext) -> None:
+    """What ``registry serve`` logs at start: the witness policy and the page's scripts
+    (an auditor refuses a consumer page whose script is not a logged release)."""
+    publish_witness_policy(factory, ctx)
+    publish_script_releases(factory, ctx, page_scripts())
 
 
 @dataclass(frozen=True)

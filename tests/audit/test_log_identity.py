@@ -30,7 +30,7 @@ from registry.operations.bootstrap import bootstrap
 from registry.operations.log_identity import rename_log
 from registry.records import ingest as record_service
 from registry.settings import Settings
-from tests.audit.helpers import audit
+from tests.audit.helpers import audit, publish_as_serve_does
 from tests.conftest import _recreate_postgres
 from tests.support import serve_in_thread
 from tests.web.test_consumer_page import CHROMIUM, CHROMIUM_ARGS, needs_browser, wait_for_verdict
@@ -67,6 +67,7 @@ def demo_log(db: Engine, settings: Settings, tmp_path: Path) -> Iterator[tuple[P
     state = tmp_path / "auditor"
     with serving(settings, db, "http://127.0.0.1:8000") as (url, app):
         load_demo(app.state.session_factory, app.state.ctx)  # type: ignore[attr-defined]
+        publish_as_serve_does(app.state.session_factory, app.state.ctx)  # type: ignore[attr-defined]
         first = audit(url, state)
         assert first.code == EXIT_OK, first
         vkey, checkpoint = log_view(url)
@@ -215,6 +216,8 @@ def test_a_logged_rename_is_followed_by_the_old_auditor(
         )
     assert (renamed.old_origin, renamed.new_origin) == ("127.0.0.1:8000/log", "gr.example.cn/log")
     with serving(settings, db, "https://gr.example.cn") as (url, app):
+        # `registry serve` logs the policy that names the log by its new name at start.
+        publish_as_serve_does(app.state.session_factory, app.state.ctx)  # type: ignore[attr-defined]
         new_vkey, checkpoint = log_view(url)
         assert new_vkey.startswith("gr.example.cn/log+") and new_vkey != vkey
         assert checkpoint.startswith("gr.example.cn/log\n")

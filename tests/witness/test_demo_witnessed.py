@@ -4,6 +4,8 @@ its tampered copies do not), and the witness never outlives the server."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -16,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from registry.audit import EXIT_OK, run_audit
 from tests.conftest import POSTGRES_URL
 from tests.support import drop_database, free_port, registry_env, running_registry
 
@@ -102,6 +105,14 @@ def test_demo_is_witnessed_and_bundles_verify(backend: str, tmp_path: Path) -> N
             ok = _verify_bundle(path, "--vkey", vkey, "--witness", witness_vkey)
             assert ok.returncode == 0, ok.stderr
             assert "witnessed by demo-witness.localhost" in ok.stdout
+
+            # The auditor: the page's script is a logged release, the checkpoint witnessed.
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                audited = run_audit(
+                    base, tmp_path / "audit", vkey=vkey, witnesses=[witness_vkey], quiet=True
+                )
+            assert audited == EXIT_OK, out.getvalue()
         assert _gone(witness), "the demo witness outlived registry serve"
     finally:
         drop_database(env)

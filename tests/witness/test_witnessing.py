@@ -7,7 +7,8 @@ The witness is the real one, reached in-process through Starlette's test client 
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -94,6 +95,31 @@ def test_submission_stores_a_verified_cosignature_and_then_rests(
     for at, line in lines.items():
         open_cosignature(checkpoint_text(registry_log, at), line, endpoint.verifier)
     assert witness.cosigned()[registry_log.ctx.log_origin].size == size
+
+
+def test_an_idle_log_is_cosigned_afresh_after_a_quarter_of_the_window(
+    registry_log, witness: Witness
+) -> None:
+    """A log that does not grow: the newest checkpoint is re-submitted (old = new size) once
+    its cosignature is a quarter of a 60 s window old, and the fresher line is stored."""
+    endpoint, progress = endpoint_of(witness), WitnessProgress()
+    size = registry_log.write(2)
+    refresh = timedelta(seconds=15)
+    with TestClient(create_witness_app(witness)) as client:
+        assert submit_once(registry_log.factory, endpoint, client, progress) == size
+        first = stored(registry_log)[size]
+        text = checkpoint_text(registry_log, size)
+        signed_at = open_cosignature(text, first, endpoint.verifier).timestamp
+        young = lambda: datetime.fromtimestamp(signed_at + 14, UTC)  # noqa: E731
+        old = lambda: datetime.fromtimestamp(signed_at + 16, UTC)  # noqa: E731
+        assert submit_once(registry_log.factory, endpoint, client, progress, young, refresh) is None
+        assert submit_once(registry_log.factory, endpoint, client, progress) is None  # no window
+        time.sleep(1.1)  # the witness's clock must move on for a newer timestamp
+        assert submit_once(registry_log.factory, endpoint, client, progress, old, refresh) == size
+    fresh = stored(registry_log)[size]
+    assert fresh != first
+    assert open_cosignature(text, fresh, endpoint.verifier).timestamp > signed_at
+    assert sorted(stored(registry_log)) == [size]  # the same checkpoint, a fresher line
 
 
 def test_submission_learns_the_witness_size_from_409(registry_log, witness: Witness) -> None:
