@@ -161,7 +161,7 @@ def test_a_restored_backup_behind_another_host_verifies_on_the_phone_and_for_the
     restored_url = _other_database(database_url, tmp_path)
     restored = make_engine(restored_url)
     try:
-        restore(restored, tmp_path / "backup")
+        restore(restored, tmp_path / "backup", master_key=settings.master_key_bytes())
         with serving(settings, restored, "http://localhost:18443") as (url, app):
             assert log_view(url) == (vkey, checkpoint)
             assert audit(url, state).code == EXIT_OK
@@ -194,7 +194,12 @@ def test_restore_refuses_a_configured_origin_of_another_log(
     restored = make_engine(restored_url)
     try:
         with pytest.raises(ConfigurationError, match=r"'other\.example/log'"):
-            restore(restored, tmp_path / "backup", log_origin="other.example/log")
+            restore(
+                restored,
+                tmp_path / "backup",
+                master_key=settings.master_key_bytes(),
+                log_origin="other.example/log",
+            )
         with restored.connect() as connection:
             assert connection.execute(select(Record)).first() is None  # nothing written
     finally:
