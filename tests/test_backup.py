@@ -38,7 +38,9 @@ def test_restore_serves_the_same_checkpoint_and_passes_audit(source, target, tmp
         assert f'"size": {before[0]}' in manifest, manifest
 
         cli(dst_env, "restore", str(tmp_path / "backup"))
-        with running_registry(dst_env, tmp_path / "b.log", port=port) as base:
+        # Served as before (with its demo witness, so the logged witness policy is unchanged
+        # and nothing new is logged at start).
+        with running_registry(dst_env, tmp_path / "b.log", "--demo", port=port) as base:
             assert _checkpoint(base) == before, "the restored registry serves another tree"
             assert run_audit(base, tmp_path / "audit", vkey=None, witnesses=[], quiet=True) == 0
             demo = httpx.get(f"{base}/api/v1/endorsements").json()

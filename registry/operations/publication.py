@@ -51,7 +51,8 @@ class ConfiguredPolicy:
 def configured_policy(ctx: RegistryContext) -> ConfiguredPolicy:
     """``REGISTRY_WITNESS_POLICY`` (a tlog-policy file), or one generated from the log key and
     ``REGISTRY_WITNESSES``: ``log <vkey>``, a ``witness`` line per witness (named by its key
-    name, with its submission URL) and a quorum of one witness, or of a majority of them;
+    name; no URL, so a witness moving to another address is not a policy change) and a
+    quorum of one witness, or of a majority of them;
     ``quorum none`` without witnesses. ``ConfigurationError`` for a policy that does not
     parse or does not list this log's key."""
     settings = ctx.settings
@@ -72,7 +73,9 @@ def configured_policy(ctx: RegistryContext) -> ConfiguredPolicy:
             )
     else:
         witnesses = configured_witnesses(settings)
-        lines = [(w.name, w.verifier.to_vkey(), w.url) for w in witnesses]
+        # No URLs: which keys count is the policy; where a witness listens (a demo witness
+        # takes a free port at each start) is configuration, and must not log a new policy.
+        lines = [(w.name, w.verifier.to_vkey(), None) for w in witnesses]
         groups: list[tuple[str, str, list[str]]]
         if not witnesses:
             quorum, groups = NONE, []
