@@ -69,10 +69,22 @@ def _write(base: str, token: str, refs: list[str], count: int, acked: list, stop
                 assert response.status_code in (403, 409), response.text
 
 
-def _check_log(base: str, acked: list[tuple[int, str]]) -> int:
-    checkpoint = Checkpoint.parse(
+def _served_checkpoint(base: str) -> Checkpoint:
+    return Checkpoint.parse(
         "\n".join(httpx.get(f"{base}/log/checkpoint").text.split("\n\n")[0].splitlines()) + "\n"
     )
+
+
+def _check_log(base: str, acked: list[tuple[int, str]]) -> int:
+    # With witnesses (the demo runs one) the served head is the newest cosigned one, or one
+    # that waited out the cosignature grace period: wait until it covers every acknowledged
+    # record.
+    wanted = max((i for i, _ in acked), default=-1) + 1
+    deadline = time.monotonic() + 60
+    checkpoint = _served_checkpoint(base)
+    while checkpoint.size < wanted and time.monotonic() < deadline:
+        time.sleep(0.5)
+        checkpoint = _served_checkpoint(base)
     store = MemoryNodeStore()
     digests: dict[int, str] = {}
     for start in range(0, checkpoint.size, 1000):
