@@ -45,6 +45,8 @@ TECHNICAL = {"JSON", "Cookie", "HTTP", "GB", "GB/T", "QR", "GTIN", "GS1", "GLN",
 CODE = re.compile(
     r"https?://\S+|\S+\.\S+/\S*|\b[A-Z0-9]+(?:[-/.·][A-Z0-9]+)+\b|\b(?=\w*\d)\w+\b"
     r"|[μµm]?g/(?:kg|L)|mg/kg|CFU/g|°[CFNSEW]?"
+    # Batch and endorsement codes (Crockford base 32), which may happen to hold no digit.
+    r"|\b[0-9A-HJKMNP-TV-Z]{8,10}\b"
 )
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*")
 HAN = re.compile(r"[\u3400-\u9fff]+")

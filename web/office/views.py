@@ -41,7 +41,7 @@ from web.office.core import (
     translator,
 )
 from web.office.drafts import FormInvalid
-from web.office.fields import UNITS, translate
+from web.office.fields import TASKS, UNITS, translate
 from web.office.messages import explain
 
 CATEGORIES = ("grain", "eggs", "fruit", "vegetables", "tea", "meat", "flowers", "flour", "pastry")
@@ -83,7 +83,10 @@ def record_facts(document: dict[str, Any], lang: str = "zh") -> str:
     if kind == "receiving":
         return f"← {(document.get('source') or {}).get('name', '')}"
     if kind == "assignment":
-        return f"→ {(document.get('to') or {}).get('name', '')} ({document.get('task', '')})"
+        task = str(document.get("task", ""))
+        label = dict(TASKS).get(task)
+        shown = translate(label, lang) if label else task
+        return f"→ {(document.get('to') or {}).get('name', '')} ({shown})"
     return str(document.get("reason", ""))
 
 
