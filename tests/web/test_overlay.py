@@ -39,10 +39,12 @@ from registry.demo import load_demo
 from registry.endorsements import decisions as endorsement_service
 from registry.models import Account, Endorsement, EndorsementSigner
 from tests.support import serve_in_thread
-from tests.web.test_consumer_page import CHROMIUM, CHROMIUM_ARGS, _settings, needs_browser
+from tests.web import test_consumer_page as consumer
+from tests.web.test_consumer_page import _settings, needs_browser
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+browser = consumer.browser  # the consumer-page tests' Chromium, one per module
 SOURCES = {
     "720p": (1280, 720),
     "1080p": (1920, 1080),
@@ -81,17 +83,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             yield Live(base, app, summary)
     finally:
         engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
