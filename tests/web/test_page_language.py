@@ -17,7 +17,6 @@ import os
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,11 +25,10 @@ from sqlalchemy import select
 from registry.demo import DEMO_PASSWORD
 from tests.office import conftest as office_fixtures
 from tests.office.conftest import LiveOffice
+from tests.web.test_consumer_page import CHROMIUM, CHROMIUM_ARGS
 
 live_office = office_fixtures.live_office  # the demo served live, as the office tests use it
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 CST = timezone(timedelta(hours=8))
 
 if not CHROMIUM.exists() and not os.environ.get("CI"):
