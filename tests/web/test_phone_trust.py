@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from app.factory import create_app
 from registry.db import make_engine, transaction, upgrade
 from registry.demo import load_demo
+from registry.endorsements.bundle import build_bundle
 from registry.log.cosignature import CosignatureSigner, add_signatures
 from registry.log.note_keys import NoteSigner
 from registry.models import Account, Checkpoint, KeyStatus, SigningKey
@@ -345,8 +346,11 @@ def test_the_evidence_is_saved_and_opens_again(registry_live: Live, phone, tmp_p
     saved = tmp_path / "bundle.json"
     download_info.value.save_as(saved)
     bundle = json.loads(saved.read_text())
+    # The server's bundle format, built from the document the page verified.
     assert bundle["format"] == "guarantee-registry-bundle/v1"
-    assert bundle["document"]["code"] == code
+    assert bundle["code"] == code
+    document = _document(live, code)
+    assert bundle == build_bundle(document)
 
     # Opened again with the network gone: verified from the file alone.
     page.route("**/*.json", lambda route: route.abort())
@@ -357,8 +361,7 @@ def test_the_evidence_is_saved_and_opens_again(registry_live: Live, phone, tmp_p
     assert root_attribute(page, "data-verify-memory") == "offline"
 
     # A changed file fails, naming the record.
-    document = bundle["document"]
-    entry = next(e for e in document["chain"] if e["kind"] == "inspection")
+    entry = next(e for e in bundle["records"] if e["kind"] == "inspection")
     signature = bytearray(base64.b64decode(entry["envelope"]["signatures"][0]["sig"]))
     signature[9] ^= 0x01
     entry["envelope"]["signatures"][0]["sig"] = base64.b64encode(bytes(signature)).decode()
@@ -367,6 +370,13 @@ def test_the_evidence_is_saved_and_opens_again(registry_live: Live, phone, tmp_p
     page.set_input_files("#bundle-open", str(changed))
     page.locator("html[data-verify-state=failed]").wait_for(state="attached")
     assert root_attribute(page, "data-verify-failed") == str(entry["index"])
+    assert page.locator("#bundle-save").is_hidden()  # only what verifies is saved
+
+    # A file of another format (the verification document itself) is not a bundle.
+    other = tmp_path / "document.json"
+    other.write_text(json.dumps(document))
+    page.set_input_files("#bundle-open", str(other))
+    page.locator("html[data-verify-failed=bundle]").wait_for(state="attached")
 
 
 # --- keys in the real log: a compromise, and a rogue operator (these change the log) --------
