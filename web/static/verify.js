@@ -681,8 +681,9 @@
   var lastDocument = null;
   async function present(doc, online) {
     var started = Date.now();
-    lastDocument = null; /* only what verifies now can be saved */
+    lastDocument = null; /* only what verifies now can be saved or attached */
     if (saveButton) saveButton.hidden = true;
+    if (reportBundle) reportBundle.hidden = true;
     delete root.dataset.verifyFailed;
     delete root.dataset.verifySuspect;
     root.dataset.verifyState = "pending";
@@ -732,6 +733,7 @@
     if (first) return fail(first[0], first[1]);
     lastDocument = doc;
     if (saveButton) saveButton.hidden = false;
+    if (reportBundle) reportBundle.hidden = false;
     root.dataset.verifyState = "verified";
     var message = T.verified.replace("{n}", String(doc.chain.length));
     if (result.suspects.length) {
@@ -764,6 +766,13 @@
     document.body.appendChild(link);
     link.click();
     setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+  });
+  /* A problem report carries the bundle this page verified, unless the viewer unticks it. */
+  var reportBundle = document.getElementById("report-bundle");
+  var reportForm = reportBundle && reportBundle.closest("form");
+  if (reportForm) reportForm.addEventListener("submit", function () {
+    var attach = document.getElementById("report-attach"), data = document.getElementById("report-bundle-data");
+    data.value = lastDocument && attach && attach.checked ? JSON.stringify(toBundle(lastDocument)) : "";
   });
   var openInput = document.getElementById("bundle-open");
   if (openInput) openInput.addEventListener("change", async function () {
