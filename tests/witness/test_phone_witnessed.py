@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from registry.demo import DEMO_PASSWORD
 from tests.conftest import POSTGRES_URL
 from tests.support import registry_env, running_registry
 from tests.web import test_consumer_page as consumer
@@ -171,3 +172,49 @@ def test_the_page_saves_what_verify_bundle_verifies_and_opens_it_again(
     assert bad.returncode == 1 and "FAILED: bundle: checkpoint:" in bad.stderr, bad.stderr
     page.set_input_files("#bundle-open", str(unwitnessed))
     page.locator("html[data-verify-failed=witnessed]").wait_for(state="attached")
+
+
+@needs_browser
+def test_a_report_from_the_phone_carries_the_bundle_it_verified(
+    witnessed: tuple[str, str], phone: Any, tmp_path: Path
+):
+    """The report form attaches the bundle the phone verified (ticked by default); the
+    office's complaints page offers it for download, and verify-bundle verifies it. Unticked,
+    the report goes without one."""
+    base, code = witnessed
+    page = phone("en-US")
+    page.goto(f"{base}/e/{code}")
+    assert wait_for_verdict(page) == "verified"
+    attach = page.locator("#report-attach")
+    assert attach.is_visible() and attach.is_checked()
+    marker = f"{time.time_ns()}"
+    for ticked in (True, False):
+        page.check("input[name=category][value=quality_problem]")
+        page.fill("#report-text", f"The millet smelled musty ({marker} {ticked}).")
+        if not ticked:
+            page.uncheck("#report-attach")
+        page.click(".report-form button[type=submit]")
+        page.locator("[data-testid=report-message]").wait_for()
+        assert "Thank you" in page.locator("[data-testid=report-message]").inner_text()
+        page.goto(f"{base}/e/{code}")
+        assert wait_for_verdict(page) == "verified"
+
+    office = phone("zh-CN")
+    office.goto(f"{base}/office/login")
+    office.fill("#f-username", "admin")
+    office.fill("#f-password", DEMO_PASSWORD)
+    office.click("[data-testid=login-submit]")
+    office.locator("[data-testid=whoami]").wait_for()
+    office.goto(f"{base}/office/complaints")
+    with_bundle = office.locator("[data-testid=complaint]", has_text=f"({marker} True)")
+    without = office.locator("[data-testid=complaint]", has_text=f"({marker} False)")
+    assert without.count() == 1 and without.locator("[data-testid=complaint-bundle]").count() == 0
+    link = with_bundle.locator("[data-testid=complaint-bundle] a")
+    response = office.request.get(f"{base}{link.get_attribute('href')}")
+    assert response.ok, response.status
+    saved = tmp_path / "attached.json"
+    saved.write_bytes(response.body())
+    assert json.loads(saved.read_text())["code"] == code
+    checked = _verify_bundle(saved)
+    assert checked.returncode == 0, checked.stderr
+    assert f"witnessed by {WITNESS}" in checked.stdout
