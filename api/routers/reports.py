@@ -17,6 +17,7 @@ from api.problems import problem
 from api.scan import client_address, rate_limiter
 from api.schemas import Page
 from registry.codes import normalize_code
+from registry.endorsements.published import get_endorsement
 from registry.errors import InvalidInput, RateLimited
 from registry.models import ProblemReport, ReportCategory
 from registry.reports import problems as service
@@ -105,16 +106,16 @@ def report_problem(
         rate_limiter(request).hit(client_address(request))
     except RateLimited as exc:
         return too_many(request, exc)
-    normalized = normalize_code(code)
-    attached = (
-        None
-        if body.bundle is None
-        else service.validate_bundle(body.bundle, normalized, ctx.log_signer.public_key_raw)
-    )
+    attached = None
+    if body.bundle is not None:  # of the endorsement reported on (NotFound if none)
+        endorsement = get_endorsement(session, code)
+        attached = service.validate_bundle(
+            body.bundle, endorsement.code, ctx.log_signer.public_key_raw
+        )
     stored = service.submit_report(session, code, report, ctx.clock(), attached)
     return ReportReceipt(
         id=stored.id,
-        code=normalized,
+        code=normalize_code(code),
         category=stored.category,
         created_at=stored.created_at,
         bundle=attached is not None,

@@ -552,3 +552,42 @@ def test_a_different_page_script_body_is_blocked(registry_live: Live, phone):
     page.unroute("**/static/verify.js")
     page.reload()
     assert wait_for_verdict(page) == "verified"
+
+
+# --- an engine whose CSP does not admit the script (CSP Level 2: hashes match inline only) --
+
+
+@needs_browser
+def test_a_blocked_script_leaves_the_registrys_own_verdict_labelled_as_such(
+    registry_live: Live, phone
+):
+    """Where the hash-only script-src does not admit verify.js (an engine without CSP Level 3
+    hash matching of external scripts behaves so), nothing runs: the page shows the
+    registry's own result, says so, and offers neither a bundle nor a pending spinner."""
+    live = registry_live
+    code = live.code("valid")
+    page = phone("en-US")
+    blocked: list[str] = []
+    page.on(
+        "console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None
+    )
+
+    def refuse_script(route: Any) -> None:
+        response = route.fetch()
+        csp = response.headers["content-security-policy"]
+        # Admit only hashes no external script matches: what a CSP2 engine makes of ours.
+        refused = re.sub(r"script-src [^;]*", "script-src 'sha256-" + "A" * 43 + "='", csp)
+        route.fulfill(
+            response=response, headers={**response.headers, "content-security-policy": refused}
+        )
+
+    page.route(f"**/e/{code}", refuse_script)
+    page.goto(f"{live.url}/e/{code}")
+    page.wait_for_timeout(1500)
+    assert blocked, "the script was not refused by the page's CSP"
+    assert page.evaluate("document.documentElement.classList.contains('js')") is False
+    assert page.locator(".verify-server").is_visible()
+    assert "registry's own check" in page.locator(".verify-server").inner_text()
+    assert not page.locator(".verify-pending").is_visible()
+    assert page.locator("#bundle-save").is_hidden()
+    assert page.locator("#report-bundle").is_hidden()

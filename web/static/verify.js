@@ -733,7 +733,8 @@
     if (first) return fail(first[0], first[1]);
     lastDocument = doc;
     if (saveButton) saveButton.hidden = false;
-    if (reportBundle) reportBundle.hidden = false;
+    /* verify-bundle judges the checkpoint by the logged witness policy: none, nothing to attach */
+    if (reportBundle && doc.witness_policy) reportBundle.hidden = false;
     root.dataset.verifyState = "verified";
     var message = T.verified.replace("{n}", String(doc.chain.length));
     if (result.suspects.length) {
@@ -772,7 +773,8 @@
   var reportForm = reportBundle && reportBundle.closest("form");
   if (reportForm) reportForm.addEventListener("submit", function () {
     var attach = document.getElementById("report-attach"), data = document.getElementById("report-bundle-data");
-    data.value = lastDocument && attach && attach.checked ? JSON.stringify(toBundle(lastDocument)) : "";
+    data.value = lastDocument && lastDocument.witness_policy && attach && attach.checked
+      ? JSON.stringify(toBundle(lastDocument)) : "";
   });
   var openInput = document.getElementById("bundle-open");
   if (openInput) openInput.addEventListener("change", async function () {
