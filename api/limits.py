@@ -43,7 +43,7 @@ class BodySizeLimit:
             return
         path = scope.get("path", "")
         larger = self.larger is not None and self.larger.fullmatch(path) is not None
-        limit = max(self.default_bytes, self.larger_bytes) if larger else self.default_bytes
+        limit = self.larger_bytes if larger else self.default_bytes
         await self._limited(scope, receive, send, limit)
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:

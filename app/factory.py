@@ -29,7 +29,7 @@ from registry.endorsements.scans import ScanCounter, ScanFlusher
 from registry.log.note import parse_vkey
 from registry.operations.bootstrap import bootstrap
 from registry.operations.production import check_production_start
-from registry.reports.problems import REPORT_BODY_MAX, REPORT_PATHS
+from registry.reports.problems import REPORT_PATHS
 from registry.settings import Settings, get_settings
 from registry.transparency.log import log_vkey
 from registry.transparency.witnessing import WitnessSubmitter
@@ -187,7 +187,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         larger=REPORT_PATHS,  # a problem report may carry the guarantee bundle
-        larger_bytes=REPORT_BODY_MAX,
+        larger_bytes=settings.max_report_body_bytes,
     )
     # Pages and JSON travel compressed: the consumer page's weight budget counts wire bytes.
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)

@@ -66,11 +66,10 @@ BUNDLE_MAX = 1024 * 1024
 bundle is 38-72 KB, about 2.5 KB a record; tests/reports/test_report_bundle.py)."""
 
 
-REPORT_BODY_MAX = 3 * BUNDLE_MAX + 64 * 1024
-"""The most bytes a report's request body may have (the site's limit is lower): a bundle at
-its limit, percent-encoded in the page's form (each byte at most three), and the report."""
 REPORT_PATHS = re.compile(r"/[eE]/[^/]+/report|/api/v1/endorsements/[^/]+/reports")
-"""The paths that take a report, so a bundle, in their body."""
+"""The paths that take a report, so a bundle, in their body: their body limit is the setting
+``max_report_body_bytes`` (3 MiB + 64 KiB: a bundle at its limit percent-encoded by the
+page's form, each byte at most three, and the report), not ``max_body_bytes``."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from registry.accounts import accounts
 from registry.db import transaction
 from registry.models import Account, ProblemReport, ReportBundle
 from registry.operations.publication import publish_witness_policy
-from registry.reports.problems import BUNDLE_MAX, REPORT_BODY_MAX, RateLimiter
+from registry.reports.problems import BUNDLE_MAX, RateLimiter
 from tests.office.conftest import Office
 
 REPO = Path(__file__).resolve().parents[2]
@@ -165,7 +165,7 @@ def test_a_bundle_that_does_not_verify_is_a_named_422_and_stores_nothing(desk: O
 
 def test_a_body_past_the_reports_limit_is_413(desk: Office) -> None:
     code = _code(desk)
-    huge = {"format": "x", "padding": "x" * REPORT_BODY_MAX}
+    huge = {"format": "x", "padding": "x" * desk.settings.max_report_body_bytes}
     response = _report(desk, code, huge)
     assert response.status_code == 413, response.text
     # Other routes keep the site's smaller limit.
