@@ -62,8 +62,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 BUNDLE_MAX = 1024 * 1024
-"""The most bytes a report's attached bundle may have, as compact JSON (a demo endorsement's
-bundle is 38-72 KB, about 2.5 KB a record; tests/reports/test_report_bundle.py)."""
+"""The most bytes a report's attached bundle may have, as compact JSON: room for about 400
+records (the demo's bundles are 38-72 KB for 15-29 records, about 2.5 KB a record;
+docs/verification.md, "A problem report carries it")."""
 
 
 REPORT_PATHS = re.compile(r"/[eE]/[^/]+/report|/api/v1/endorsements/[^/]+/reports")
