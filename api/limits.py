@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,17 +22,34 @@ class BodyTooLarge(RegistryError):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """At most ``max_bytes`` of request body; a path ``larger`` matches (``re.fullmatch``)
+    may send up to ``larger_bytes`` (a problem report with its guarantee bundle)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        larger: re.Pattern[str] | None = None,
+        larger_bytes: int = 0,
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_bytes = max_bytes
+        self.larger = larger
+        self.larger_bytes = larger_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        larger = self.larger is not None and self.larger.fullmatch(path) is not None
+        limit = self.larger_bytes if larger else self.default_bytes
+        await self._limited(scope, receive, send, limit)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         received = 0
         too_large = False
@@ -42,7 +60,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     too_large = True
                     raise BodyTooLarge
             return message
@@ -54,7 +72,7 @@ class BodySizeLimit:
                 # body"): the truth is 413, so that answer is replaced.
                 if message["type"] == "http.response.start" and not started:
                     started = True
-                    await self._refuse(send)
+                    await self._refuse(send, limit)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -64,15 +82,15 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "type": "https://guarantee-registry.org/problems/body-too-large",
                 "title": "Content Too Large",
                 "status": 413,
-                "detail": f"request body exceeds {self.max_bytes} bytes",
+                "detail": f"request body exceeds {limit} bytes",
             }
         ).encode()
         await send(

@@ -29,6 +29,7 @@ from registry.endorsements.scans import ScanCounter, ScanFlusher
 from registry.log.note import parse_vkey
 from registry.operations.bootstrap import bootstrap
 from registry.operations.production import check_production_start
+from registry.reports.problems import REPORT_PATHS
 from registry.settings import Settings, get_settings
 from registry.transparency.log import log_vkey
 from registry.transparency.witnessing import WitnessSubmitter
@@ -182,7 +183,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     problems.install(app, html_error_page=partial(error_page, office_page=office_error_page))
     docs.install(app)
     _add_routes(app, engine)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        larger=REPORT_PATHS,  # a problem report may carry the guarantee bundle
+        larger_bytes=settings.max_report_body_bytes,
+    )
     # Pages and JSON travel compressed: the consumer page's weight budget counts wire bytes.
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     # Outermost, so every answer carries them, a 413 from the body-size limit included.

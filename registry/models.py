@@ -612,6 +612,20 @@ class ProblemReport(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
+class ReportBundle(Base):
+    """The guarantee bundle a viewer's phone attached to a problem report: what the phone
+    verified, as the compact JSON of ``GET /e/{code}/bundle.json`` (docs/verification.md),
+    checked by ``registry verify-bundle`` on receipt and by whoever downloads it. Kept apart
+    from the report so listing reports never reads bundles."""
+
+    __tablename__ = "report_bundles"
+
+    report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("problem_reports.id"), primary_key=True)
+    bundle: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    checkpoint_size: Mapped[int] = mapped_column(BigInteger)
+
+
 class ComplaintAnswer(Base):
     """An answer to a viewer's problem report, written in the back office by the cooperative
     that asked for the endorsement or by the endorsing authority. The reporter is anonymous:

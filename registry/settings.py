@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # 32 bytes, standard base64. Encrypts custodial private keys (and the log key) at rest.
     master_key: str = ""
     max_body_bytes: int = 256 * 1024
+    # The paths that take a problem report, which may carry a guarantee bundle (at most 1 MiB
+    # of JSON, percent-encoded by the page's form): registry.reports.problems.REPORT_PATHS.
+    max_report_body_bytes: int = 3 * 1024 * 1024 + 64 * 1024
     page_size_max: int = 500
     # C2SP tlog-witnesses asked to cosign every checkpoint: a JSON list of "URL VKEY", URL the
     # witness's submission prefix (add-checkpoint is under it), VKEY its cosignature vkey.

@@ -96,6 +96,7 @@ REPORT_ERRORS = {
     "category": N_("请选择问题类型。"),
     "text": N_("请用 5 到 2000 字说明发生了什么。"),
     "contact": N_("联系方式最多 200 字。"),
+    "bundle": N_("附上的核验凭证未通过核验，可取消勾选后再提交。"),
 }
 TRACE_DIRECTIONS = {
     "backward": N_("向上追溯：它由哪些原料制成"),

@@ -208,6 +208,11 @@ def log_rename(
         _("日志已从 %(old)s 改名为 %(new)s（改名记录位于 %(index)s）")
         % {"old": renamed.old_origin, "new": renamed.new_origin, "index": renamed.index}
     )
+    if renamed.policy_index is not None:
+        err.print(
+            _("见证策略已按新的验证密钥串重新记入日志（位于 %(index)s）")
+            % {"index": renamed.policy_index}
+        )
 
 
 BASE_URL_VARIABLE = "REGISTRY_BASE_URL"

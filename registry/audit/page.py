@@ -7,7 +7,8 @@ value, and a ``script_release`` record must name it with that SHA-256; every has
 ``Content-Security-Policy`` admits must be a logged release too (the fallback verify.js
 adds itself is admitted that way). And when the log holds a ``witness_policy``, the
 checkpoint served must satisfy the latest one's quorum (c2sp.org/tlog-policy), every
-``cosignature/v1`` line of the policy's witnesses verifying.
+``cosignature/v1`` line of the policy's witnesses verifying, and recently: cosignatures
+within the policy's freshness window of the audit's clock must meet the quorum on their own.
 
 Pure functions over what ``client.RegistryClient`` fetched and ``replay.LogReplay`` found;
 ``VerificationError`` names the script or the policy at fault.
@@ -19,6 +20,7 @@ import base64
 import binascii
 import hashlib
 import random
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -187,14 +189,20 @@ def check_page_scripts(
             )
 
 
-def check_witness_policy(policies: Sequence[tuple[int, WitnessPolicy]], note: str) -> None:
-    """The served checkpoint ``note`` against the latest logged witness policy, if any."""
+def check_witness_policy(
+    policies: Sequence[tuple[int, WitnessPolicy]], note: str, now: int | None = None
+) -> None:
+    """The served checkpoint ``note`` against the latest logged witness policy, if any: its
+    quorum met by valid cosignatures, and met again by those alone whose time is within the
+    policy's ``max_age_seconds`` of ``now`` (the audit's own clock, POSIX seconds; default
+    the system's), else the checkpoint is *not recently witnessed* (a witness that stopped
+    cosigning, or a server replaying an old cosigned note, must not pass for a live one)."""
     if not policies:
         return
     index, record = policies[-1]
     try:
         policy = parse_policy(record.policy)
-        verify_witnessed(policy, note)
+        witnessed = verify_witnessed(policy, note)
     except (InvalidInput, VerificationError) as exc:
         raise failure(
             None,
@@ -202,3 +210,24 @@ def check_witness_policy(policies: Sequence[tuple[int, WitnessPolicy]], note: st
             f"the checkpoint does not satisfy the witness policy logged at index {index}: "
             f"{exc.detail}",
         ) from None
+    clock = int(time.time()) if now is None else now
+    fresh = {
+        name
+        for name, cosignature in witnessed.cosignatures.items()
+        if clock - cosignature.timestamp <= record.max_age_seconds
+    }
+    if not policy.satisfied_by(fresh):
+        ages = (
+            ", ".join(
+                f"{name} {clock - c.timestamp} s ago"
+                for name, c in sorted(witnessed.cosignatures.items())
+            )
+            or "none"
+        )
+        raise failure(
+            None,
+            None,
+            f"the checkpoint is not recently witnessed: the witness policy logged at index "
+            f"{index} (quorum {policy.quorum}) wants cosignatures at most "
+            f"{record.max_age_seconds} s old, and the checkpoint's are: {ages}",
+        )

@@ -14,7 +14,7 @@ import math
 import random
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -69,15 +69,18 @@ class Audit:
         *,
         recheck: Recheck = None,
         seed: int | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """``recheck``: how many already-mirrored entries to re-fetch (``None``: the
         default share, ``"all"``: every one); ``seed``: of their random choice (default:
-        from the operating system's randomness)."""
+        from the operating system's randomness); ``clock``: the audit's own time (POSIX
+        seconds), which the checkpoint's cosignatures must be recent by."""
         self.mirror = mirror
         self.client = client
         self.progress = progress
         self.recheck = recheck
         self.seed = secrets.randbits(64) if seed is None else seed
+        self.clock = clock
 
     def _task(self, description: str, total: int) -> TaskID | None:
         if self.progress is None:
@@ -147,7 +150,7 @@ class Audit:
         assert replay is not None  # no replay problem: the replay ran to the end
         if log_key.name != pinned.name:
             _check_renamed(replay.renames, pinned.name, log_key.name)
-        check_witness_policy(replay.witness_policies, note)
+        check_witness_policy(replay.witness_policies, note, int(self.clock()))
         self._check_pages(replay, random.Random(self.seed ^ 0x5A6E))  # noqa: S311
         if log_key.name != pinned.name:
             self.mirror.put({"vkey": log_key.to_vkey()})  # the pin follows the logged rename

@@ -3,9 +3,12 @@
 A log's origin (c2sp.org/tlog-checkpoint) is fixed when the log is created and stored with
 it (``log_state.origin``); the base URL never changes it. Renaming is an explicit act that
 the log itself records: a ``log_rename`` record signed by the registry key is appended, and
-the checkpoint that includes it is signed by the same log key under the new name. An
-auditor that pinned the old name follows the rename it finds in the log; one that finds a
-new name without a logged rename fails (docs/audit.md, "The log's identity").
+the checkpoint that includes it is signed by the same log key under the new name. A
+generated witness policy names the log by its vkey, which carries the name, so the rename's
+transaction also logs the policy naming the new vkey: the verification document never pairs
+the renamed log with a policy for the old name. An auditor that pinned the old name follows
+the rename it finds in the log; one that finds a new name without a logged rename fails
+(docs/audit.md, "The log's identity").
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from registry.db import transaction
 from registry.errors import InvalidInput
 from registry.log.note_syntax import valid_key_name
 from registry.models import Checkpoint, LogState
+from registry.operations.publication import log_witness_policy
 from registry.records import ingest as record_service
 from registry.records.schema import RECORD_PAYLOAD_TYPE, Kind
 from registry.transparency import log as log_service
@@ -30,12 +34,15 @@ from registry.transparency import log as log_service
 
 @dataclass(frozen=True)
 class Renamed:
-    """A logged rename: the names, the rename record's index and the new checkpoint size."""
+    """A logged rename: the names, the rename record's index, the index of the witness
+    policy logged with it (None when the configured policy does not name the log's key, so it
+    did not change) and the new checkpoint size."""
 
     old_origin: str
     new_origin: str
     index: int
     checkpoint_size: int
+    policy_index: int | None = None
 
 
 def rename_log(
@@ -78,4 +85,7 @@ def rename_log(
             session.flush()
         renamed = dataclasses.replace(ctx, log_origin=new_origin)
         log_service.publish_checkpoint(session, renamed, accepted.checkpoint_size)
-    return Renamed(old_origin, new_origin, accepted.index, accepted.checkpoint_size)
+        # Appended under the new name: its checkpoint is signed as the renamed log.
+        policy_index = log_witness_policy(session, renamed)
+        size = accepted.checkpoint_size if policy_index is None else policy_index + 1
+    return Renamed(old_origin, new_origin, accepted.index, size, policy_index)

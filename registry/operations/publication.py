@@ -33,6 +33,7 @@ from registry.transparency.witnessing import configured_witnesses
 __all__ = [
     "ConfiguredPolicy",
     "configured_policy",
+    "log_witness_policy",
     "logged_script_releases",
     "publish_script_releases",
     "publish_witness_policy",
@@ -99,32 +100,35 @@ def _append(session: Session, ctx: RegistryContext, document: dict[str, object])
 def publish_witness_policy(factory: sessionmaker[Session], ctx: RegistryContext) -> int | None:
     """Log the configured witness policy unless the newest ``witness_policy`` record already
     says the same; the new record's index, or None."""
-    wanted = configured_policy(ctx)
     with transaction(factory) as session:
         log_service.lock_log(session)
-        latest = session.scalars(
-            select(Record.payload)
-            .where(Record.kind == Kind.WITNESS_POLICY.value)
-            .order_by(Record.log_index.desc())
-            .limit(1)
-        ).first()
-        if latest is not None:
-            logged = json.loads(latest)
-            if (logged["policy"], logged["max_age_seconds"]) == (
-                wanted.text,
-                wanted.max_age_seconds,
-            ):
-                return None
-        return _append(
-            session,
-            ctx,
-            {
-                "kind": Kind.WITNESS_POLICY.value,
-                "time": ctx.clock().isoformat(timespec="seconds"),
-                "policy": wanted.text,
-                "max_age_seconds": wanted.max_age_seconds,
-            },
-        )
+        return log_witness_policy(session, ctx)
+
+
+def log_witness_policy(session: Session, ctx: RegistryContext) -> int | None:
+    """``publish_witness_policy`` in the caller's transaction (which holds the log lock): the
+    rename of the log logs the policy naming the new log key in the rename's transaction."""
+    wanted = configured_policy(ctx)
+    latest = session.scalars(
+        select(Record.payload)
+        .where(Record.kind == Kind.WITNESS_POLICY.value)
+        .order_by(Record.log_index.desc())
+        .limit(1)
+    ).first()
+    if latest is not None:
+        logged = json.loads(latest)
+        if (logged["policy"], logged["max_age_seconds"]) == (wanted.text, wanted.max_age_seconds):
+            return None
+    return _append(
+        session,
+        ctx,
+        {
+            "kind": Kind.WITNESS_POLICY.value,
+            "time": ctx.clock().isoformat(timespec="seconds"),
+            "policy": wanted.text,
+            "max_age_seconds": wanted.max_age_seconds,
+        },
+    )
 
 
 def script_sha256(body: bytes) -> str:

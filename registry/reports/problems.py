@@ -5,6 +5,12 @@ viewer wants an answer, a contact. It is visible to those who can act on it: the
 that asked for the endorsement, the members of the endorsing authority (the officials who
 vouched) and the registry's admins.
 
+A viewer whose phone verified the endorsement may attach the guarantee bundle it verified
+(docs/verification.md, "The guarantee bundle"): it is checked on receipt as
+``registry verify-bundle`` checks it, against this registry's log key and for this
+endorsement, at most ``BUNDLE_MAX`` bytes, and kept beside the report
+(``ReportBundle``) for those who read the report to download and verify again.
+
 Abuse is limited per client, in memory: ``RateLimiter`` keys its windows by a salted hash of
 the client address, with a salt drawn per process, so no address is ever stored, logged or
 recoverable from what is kept.
@@ -13,26 +19,32 @@ recoverable from what is kept.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 import threading
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import orjson
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from registry.audit.bundle import verify_bundle
 from registry.endorsements.published import get_endorsement
-from registry.errors import InvalidInput, RateLimited
+from registry.errors import InvalidInput, NotFound, RateLimited, VerificationError
+from registry.log.note import parse_vkey
 from registry.models import (
     Account,
     Endorsement,
     EndorsementRequest,
     ProblemReport,
+    ReportBundle,
     ReportCategory,
     Role,
 )
@@ -47,6 +59,63 @@ CONTACT_MAX = 200
 # Control characters other than tab and newline: never useful in a report, and a way to
 # garble the screens that show them.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+BUNDLE_MAX = 1024 * 1024
+"""The most bytes a report's attached bundle may have, as compact JSON: room for about 400
+records (the demo's bundles are 38-72 KB for 15-29 records, about 2.5 KB a record;
+docs/verification.md, "A problem report carries it")."""
+
+
+REPORT_PATHS = re.compile(r"/[eE]/[^/]+/report|/api/v1/endorsements/[^/]+/reports")
+"""The paths that take a report, so a bundle, in their body: their body limit is the setting
+``max_report_body_bytes`` (3 MiB + 64 KiB: a bundle at its limit percent-encoded by the
+page's form, each byte at most three, and the report), not ``max_body_bytes``."""
+
+
+@dataclass(frozen=True)
+class AttachedBundle:
+    """A bundle that verified on receipt: its compact JSON and the tree size it proves."""
+
+    text: str
+    checkpoint_size: int
+
+
+def _bundle_problem(detail: str) -> InvalidInput:
+    return InvalidInput(detail, field="bundle", errors=[{"path": "bundle", "message": detail}])
+
+
+def validate_bundle(value: Any, code: str, log_public_key: bytes) -> AttachedBundle:
+    """Check a bundle attached to a report on endorsement ``code`` (the parsed JSON, or its
+    text): at most ``BUNDLE_MAX`` bytes, a bundle that ``verify_bundle`` verifies, of this
+    registry's log (``log_public_key``, whatever name the log had then) and of this
+    endorsement. ``InvalidInput`` (``field="bundle"``) naming what is wrong."""
+    if isinstance(value, str):
+        if len(value.encode("utf-8")) > BUNDLE_MAX:
+            raise _bundle_problem(f"bundle: larger than {BUNDLE_MAX} bytes")
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            raise _bundle_problem("bundle: not JSON") from None
+    try:
+        text = orjson.dumps(value).decode("utf-8")
+    except (TypeError, orjson.JSONEncodeError):
+        raise _bundle_problem("bundle: not JSON") from None
+    if len(text.encode("utf-8")) > BUNDLE_MAX:
+        raise _bundle_problem(f"bundle: larger than {BUNDLE_MAX} bytes")
+    try:
+        summary = verify_bundle(value)
+    except VerificationError as exc:
+        raise _bundle_problem(exc.detail) from None
+    try:
+        verifier = parse_vkey(value["log"]["vkey"])
+    except InvalidInput as exc:  # verify_bundle parsed it already: unreachable in practice
+        raise _bundle_problem(f"bundle: log.vkey: {exc.detail}") from None
+    if verifier.public_key != log_public_key:
+        raise _bundle_problem("bundle: it is not of this registry's log (another log key)")
+    if summary.code != code:
+        raise _bundle_problem(f"bundle: it is the bundle of endorsement {summary.code}, not {code}")
+    return AttachedBundle(text, summary.size)
 
 
 @dataclass(frozen=True)
@@ -84,8 +153,15 @@ def validate_report(category: str | None, text: str | None, contact: str | None)
     return ReportInput(chosen, cleaned, reach)
 
 
-def submit_report(session: Session, code: str, report: ReportInput, now: datetime) -> ProblemReport:
-    """Store a validated report on endorsement ``code`` (``NotFound`` if there is none)."""
+def submit_report(
+    session: Session,
+    code: str,
+    report: ReportInput,
+    now: datetime,
+    bundle: AttachedBundle | None = None,
+) -> ProblemReport:
+    """Store a validated report on endorsement ``code`` (``NotFound`` if there is none), with
+    the bundle ``validate_bundle`` accepted, if any."""
     endorsement = get_endorsement(session, code)
     organization_id = None
     if endorsement.request_id is not None:
@@ -102,7 +178,53 @@ def submit_report(session: Session, code: str, report: ReportInput, now: datetim
     )
     session.add(row)
     session.flush()
+    if bundle is not None:
+        session.add(
+            ReportBundle(
+                report_id=row.id,
+                bundle=bundle.text,
+                size=len(bundle.text.encode("utf-8")),
+                checkpoint_size=bundle.checkpoint_size,
+            )
+        )
+        session.flush()
     return row
+
+
+def bundled_reports(session: Session, report_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Which of these reports carry a bundle: report id -> the bundle's size in bytes."""
+    if not report_ids:
+        return {}
+    rows = session.execute(
+        select(ReportBundle.report_id, ReportBundle.size).where(
+            ReportBundle.report_id.in_(list(report_ids))
+        )
+    )
+    return {report_id: size for report_id, size in rows}
+
+
+def report_bundle(session: Session, account: Account, report_id: uuid.UUID) -> tuple[str, str]:
+    """The bundle attached to a report ``account`` may read, and the endorsement's code;
+    ``NotFound`` for a report it may not read or one without a bundle."""
+    found = session.execute(
+        select(ProblemReport, Endorsement.code)
+        .join(Endorsement, Endorsement.id == ProblemReport.endorsement_id)
+        .where(ProblemReport.id == report_id)
+    ).first()
+    if found is None or not _may_read(account, found[0]):
+        raise NotFound(f"no report {report_id}")
+    attached = session.get(ReportBundle, report_id)
+    if attached is None:
+        raise NotFound(f"report {report_id} carries no bundle")
+    return attached.bundle, found[1]
+
+
+def _may_read(account: Account, report: ProblemReport) -> bool:
+    """The rule of ``list_reports``: the asking cooperative, the authority, admins."""
+    return account.role is Role.ADMIN or account.organization_id in (
+        report.organization_id,
+        report.authority_id,
+    )
 
 
 def list_reports(

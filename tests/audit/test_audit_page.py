@@ -14,14 +14,24 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import pytest
+
 from registry.audit import EXIT_FAILED, EXIT_OK
+from registry.audit.page import check_witness_policy
 from registry.crypto.dsse import sign_envelope
 from registry.crypto.jcs import canonicalize
 from registry.db import transaction
-from registry.log.note import CosignatureSigner, add_signatures
+from registry.errors import VerificationError
+from registry.log.note import (
+    Checkpoint,
+    CosignatureSigner,
+    NoteSigner,
+    add_signatures,
+    sign_checkpoint,
+)
 from registry.log.policy_text import format_policy
 from registry.records import ingest as record_service
-from registry.records.schema import RECORD_PAYLOAD_TYPE
+from registry.records.schema import RECORD_PAYLOAD_TYPE, WitnessPolicy
 from registry.transparency import log as log_service
 from tests.audit.helpers import LiveRegistry, audit
 from tests.support import serve_in_thread
@@ -166,3 +176,47 @@ def test_the_checkpoint_must_satisfy_the_logged_policy(live: LiveRegistry, tmp_p
     other = CosignatureSigner.generate("other.example")
     live.set_checkpoint_note(add_signatures(note, [other], timestamp=int(time.time())))
     assert live.audit(tmp_path / "c").code == EXIT_FAILED  # a key the policy does not list
+
+
+def test_a_cosignature_older_than_the_policys_window_is_not_recently_witnessed(
+    live: LiveRegistry, tmp_path
+):
+    witness = CosignatureSigner.generate("witness.example")
+    index = log_policy(live, witness)  # max_age_seconds 3600
+    note = live.checkpoint_note()
+    now = int(time.time())
+    live.set_checkpoint_note(add_signatures(note, [witness], timestamp=now - 3000))
+    within = live.audit(tmp_path / "a")
+    assert within.code == EXIT_OK, within
+
+    live.set_checkpoint_note(add_signatures(note, [witness], timestamp=now - 3700))
+    old = live.audit(tmp_path / "b")
+    assert old.code == EXIT_FAILED, old
+    assert (
+        "FAILED: the checkpoint is not recently witnessed: the witness policy logged at index "
+        f"{index} (quorum witness.example) wants cosignatures at most 3600 s old, and the "
+        "checkpoint's are: witness.example 37" in old.out
+    ), old.out
+
+
+def test_cosignature_age_is_judged_by_the_audits_clock():
+    """The pure check, with the audit's clock given: a quorum of two needs two fresh ones."""
+    first, second = (CosignatureSigner.generate(f"w{n}.example") for n in (1, 2))
+    log_signer = NoteSigner.generate("log.example")
+    text = format_policy(
+        [(log_signer.to_vkey(), None)],
+        [(w.name, w.to_vkey(), None) for w in (first, second)],
+        "both",
+        [("both", "all", [first.name, second.name])],
+    )
+    policy = WitnessPolicy(
+        kind="witness_policy", time="2026-01-01T00:00:00+00:00", policy=text, max_age_seconds=600
+    )
+    body = Checkpoint(origin="log.example", size=1, root_hash=b"\x01" * 32)
+    note = sign_checkpoint(body, log_signer)
+    cosigned = add_signatures(
+        add_signatures(note, [first], timestamp=10_000), [second], timestamp=9_000
+    )
+    check_witness_policy([(5, policy)], cosigned, now=9_600)  # both within 600 s
+    with pytest.raises(VerificationError, match=r"not recently witnessed.*w2\.example 601 s ago"):
+        check_witness_policy([(5, policy)], cosigned, now=9_601)

@@ -8,6 +8,7 @@ logged record the auditor follows; a name changed behind the log's back fails th
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -220,14 +221,34 @@ def test_a_logged_rename_is_followed_by_the_old_auditor(
             "moved to the public host",
         )
     assert (renamed.old_origin, renamed.new_origin) == ("127.0.0.1:8000/log", "gr.example.cn/log")
+    # The rename logged the policy naming the renamed log's key, in its own transaction.
+    assert renamed.policy_index == renamed.index + 1
+    assert renamed.checkpoint_size == renamed.policy_index + 1
+    with db.connect() as connection:
+        policies = connection.execute(
+            select(Record.log_index, Record.payload)
+            .where(Record.kind == "witness_policy")
+            .order_by(Record.log_index.desc())
+        ).all()
+    assert policies[0][0] == renamed.policy_index
+    assert "log gr.example.cn/log+" in json.loads(policies[0][1])["policy"]
     with serving(settings, db, "https://gr.example.cn") as (url, app):
-        # `registry serve` logs the policy that names the log by its new name at start.
-        publish_as_serve_does(app.state.session_factory, app.state.ctx)  # type: ignore[attr-defined]
         new_vkey, checkpoint = log_view(url)
-        assert new_vkey.startswith("gr.example.cn/log+") and new_vkey != vkey
-        assert checkpoint.startswith("gr.example.cn/log\n")
+        # Before `registry serve` publishes anything, what is served already pairs the new
+        # name with the policy naming it: the auditor passes.
+        code = httpx.get(f"{url}/api/v1/endorsements", timeout=10).json()[0]["code"]
+        document = httpx.get(f"{url}/e/{code}/verify.json", timeout=10).json()
+        assert f"log {new_vkey}" in document["witness_policy"]["text"]
+        assert document["witness_policy"]["record"]["index"] == renamed.policy_index
+        assert document["checkpoint"]["note"].startswith("gr.example.cn/log\n")
         followed = audit(url, state)
         assert followed.code == EXIT_OK, followed
+        # A restart logs no second policy: the rename's is the configured one.
+        publish_as_serve_does(app.state.session_factory, app.state.ctx)  # type: ignore[attr-defined]
+        size = int(httpx.get(f"{url}/log/checkpoint", timeout=10).text.split("\n")[1])
+        assert size == renamed.checkpoint_size
+        assert new_vkey.startswith("gr.example.cn/log+") and new_vkey != vkey
+        assert checkpoint.startswith("gr.example.cn/log\n")
         a_storage_record(app)
         assert audit(url, state).code == EXIT_OK  # re-pinned to the new name
         record = httpx.get(f"{url}/api/v1/records/{renamed.index}", timeout=10).json()

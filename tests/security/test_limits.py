@@ -29,7 +29,9 @@ PASSWORD = "correct-horse-battery"
 @pytest.fixture
 def small_world(settings: Settings, db: Engine) -> Iterator[World]:
     """The world with ``max_body_bytes`` = 4 KiB."""
-    small = settings.model_copy(update={"max_body_bytes": SMALL_BODY})
+    small = settings.model_copy(
+        update={"max_body_bytes": SMALL_BODY, "max_report_body_bytes": SMALL_BODY}
+    )
     with build_world(small, db) as built:
         yield built
 

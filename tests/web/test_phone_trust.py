@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from app.factory import create_app
 from registry.db import make_engine, transaction, upgrade
 from registry.demo import load_demo
+from registry.endorsements.bundle import build_bundle
 from registry.log.cosignature import CosignatureSigner, add_signatures
 from registry.log.note_keys import NoteSigner
 from registry.models import Account, Checkpoint, KeyStatus, SigningKey
@@ -338,15 +339,19 @@ def test_the_evidence_is_saved_and_opens_again(registry_live: Live, phone, tmp_p
     live = registry_live
     code = live.code("valid")
     page = phone("zh-CN")
-    page.goto(f"{live.url}/e/{code}")
+    with page.expect_response(lambda r: r.url.endswith("/verify.json")) as fetched:
+        page.goto(f"{live.url}/e/{code}")
+    document = fetched.value.json()  # what the page verified
     assert wait_for_verdict(page) == "verified"
     with page.expect_download() as download_info:
         page.click("#bundle-save")
     saved = tmp_path / "bundle.json"
     download_info.value.save_as(saved)
     bundle = json.loads(saved.read_text())
+    # The server's bundle format, field for field what the server builds of that document.
     assert bundle["format"] == "guarantee-registry-bundle/v1"
-    assert bundle["document"]["code"] == code
+    assert bundle["code"] == code
+    assert bundle == build_bundle(document)
 
     # Opened again with the network gone: verified from the file alone.
     page.route("**/*.json", lambda route: route.abort())
@@ -357,8 +362,7 @@ def test_the_evidence_is_saved_and_opens_again(registry_live: Live, phone, tmp_p
     assert root_attribute(page, "data-verify-memory") == "offline"
 
     # A changed file fails, naming the record.
-    document = bundle["document"]
-    entry = next(e for e in document["chain"] if e["kind"] == "inspection")
+    entry = next(e for e in bundle["records"] if e["kind"] == "inspection")
     signature = bytearray(base64.b64decode(entry["envelope"]["signatures"][0]["sig"]))
     signature[9] ^= 0x01
     entry["envelope"]["signatures"][0]["sig"] = base64.b64encode(bytes(signature)).decode()
@@ -367,6 +371,13 @@ def test_the_evidence_is_saved_and_opens_again(registry_live: Live, phone, tmp_p
     page.set_input_files("#bundle-open", str(changed))
     page.locator("html[data-verify-state=failed]").wait_for(state="attached")
     assert root_attribute(page, "data-verify-failed") == str(entry["index"])
+    assert page.locator("#bundle-save").is_hidden()  # only what verifies is saved
+
+    # A file of another format (the verification document itself) is not a bundle.
+    other = tmp_path / "document.json"
+    other.write_text(json.dumps(document))
+    page.set_input_files("#bundle-open", str(other))
+    page.locator("html[data-verify-failed=bundle]").wait_for(state="attached")
 
 
 # --- keys in the real log: a compromise, and a rogue operator (these change the log) --------
@@ -541,3 +552,42 @@ def test_a_different_page_script_body_is_blocked(registry_live: Live, phone):
     page.unroute("**/static/verify.js")
     page.reload()
     assert wait_for_verdict(page) == "verified"
+
+
+# --- an engine whose CSP does not admit the script (CSP Level 2: hashes match inline only) --
+
+
+@needs_browser
+def test_a_blocked_script_leaves_the_registrys_own_verdict_labelled_as_such(
+    registry_live: Live, phone
+):
+    """Where the hash-only script-src does not admit verify.js (an engine without CSP Level 3
+    hash matching of external scripts behaves so), nothing runs: the page shows the
+    registry's own result, says so, and offers neither a bundle nor a pending spinner."""
+    live = registry_live
+    code = live.code("valid")
+    page = phone("en-US")
+    blocked: list[str] = []
+    page.on(
+        "console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None
+    )
+
+    def refuse_script(route: Any) -> None:
+        response = route.fetch()
+        csp = response.headers["content-security-policy"]
+        # Admit only hashes no external script matches: what a CSP2 engine makes of ours.
+        refused = re.sub(r"script-src [^;]*", "script-src 'sha256-" + "A" * 43 + "='", csp)
+        route.fulfill(
+            response=response, headers={**response.headers, "content-security-policy": refused}
+        )
+
+    page.route(f"**/e/{code}", refuse_script)
+    page.goto(f"{live.url}/e/{code}")
+    page.wait_for_timeout(1500)
+    assert blocked, "the script was not refused by the page's CSP"
+    assert page.evaluate("document.documentElement.classList.contains('js')") is False
+    assert page.locator(".verify-server").is_visible()
+    assert "registry's own check" in page.locator(".verify-server").inner_text()
+    assert not page.locator(".verify-pending").is_visible()
+    assert page.locator("#bundle-save").is_hidden()
+    assert page.locator("#report-bundle").is_hidden()

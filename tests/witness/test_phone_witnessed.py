@@ -4,13 +4,20 @@ cosignature lines are stripped from the verification document on its way to the 
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from registry.demo import DEMO_PASSWORD
 from tests.conftest import POSTGRES_URL
 from tests.support import registry_env, running_registry
 from tests.web import test_consumer_page as consumer
@@ -20,6 +27,7 @@ browser = consumer.browser  # the consumer-page tests' Chromium and phone fixtur
 phone = consumer.phone
 
 WITNESS = "demo-witness.localhost"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +89,132 @@ def test_stripped_cosignatures_fail_the_witnessed_step(witnessed: tuple[str, str
     assert "Independent witnesses cosigned the log checkpoint" in failed_line, failed_line
     assert "too few valid witness cosignatures" in failed_line, failed_line
     assert "too few valid witness cosignatures" in step.inner_text()
+
+
+def _verify_bundle(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "verify-bundle", str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+
+
+@needs_browser
+def test_the_page_saves_what_verify_bundle_verifies_and_opens_it_again(
+    witnessed: tuple[str, str], phone: Any, tmp_path: Path
+):
+    """One bundle format: the file the page saves from what it verified is the server's
+    bundle.json, `registry verify-bundle` verifies it (pinned to the log and the witness),
+    and the page opens it again offline; a tampered copy fails both, naming the record."""
+    base, code = witnessed
+    page = phone("zh-CN")
+    page.goto(f"{base}/e/{code}")
+    assert wait_for_verdict(page) == "verified"
+    with page.expect_download() as download_info:
+        page.click("#bundle-save")
+    saved = tmp_path / "saved.json"
+    download_info.value.save_as(saved)
+    bundle = json.loads(saved.read_text())
+    assert bundle["format"] == "guarantee-registry-bundle/v1" and bundle["code"] == code
+    assert f"\n— {WITNESS} " in bundle["checkpoint"]
+    for record in bundle["records"]:
+        assert record["tlog_proof"].startswith("c2sp.org/tlog-proof@v1\nextra ")
+        assert record["tlog_proof"].endswith("\n\n" + bundle["checkpoint"])
+    served = httpx.get(f"{base}/e/{code}/bundle.json", timeout=10).json()
+    if served["checkpoint"] == bundle["checkpoint"]:  # no fresher cosignature in between
+        assert served == bundle
+
+    vkey = httpx.get(f"{base}/log/vkey", timeout=10).text.strip()
+    ok = _verify_bundle(saved, "--vkey", vkey)
+    assert ok.returncode == 0, ok.stderr
+    assert f"OK: endorsement {code}: {len(bundle['records'])} records verified" in ok.stdout
+    assert f"witnessed by {WITNESS}" in ok.stdout
+
+    # Opened again in the page with the network gone: verified from the file alone.
+    page.route("**/*.json", lambda route: route.abort())
+    page.route("**/log/**", lambda route: route.abort())
+    page.set_input_files("#bundle-open", str(saved))
+    page.locator("html[data-verify-source=bundle]").wait_for(state="attached")
+    assert wait_for_verdict(page) == "verified"
+    assert root_attribute(page, "data-verify-memory") == "offline"
+    assert root_attribute(page, "data-verify-witnessed") == "ok"
+
+    # Tampered: one signature bit of the inspection record.
+    record = next(r for r in bundle["records"] if r["kind"] == "inspection")
+    signature = bytearray(base64.b64decode(record["envelope"]["signatures"][0]["sig"]))
+    signature[9] ^= 0x01
+    record["envelope"]["signatures"][0]["sig"] = base64.b64encode(bytes(signature)).decode()
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(bundle))
+    bad = _verify_bundle(tampered, "--vkey", vkey)
+    assert bad.returncode == 1, bad.stdout
+    assert (
+        f"FAILED: bundle: record at index {record['index']} (inspection): bad signature"
+        in bad.stderr
+    ), bad.stderr
+    page.set_input_files("#bundle-open", str(tampered))
+    page.locator("html[data-verify-state=failed]").wait_for(state="attached")
+    assert root_attribute(page, "data-verify-failed") == str(record["index"])
+
+    # Tampered: the cosignature line taken out of every proof's checkpoint and the bundle's.
+    stripped = json.loads(saved.read_text())
+    bare = "\n".join(
+        line for line in stripped["checkpoint"].split("\n") if not line.startswith(f"— {WITNESS} ")
+    )
+    for item in [*stripped["records"], stripped["witness_policy"]["record"]]:
+        item["tlog_proof"] = item["tlog_proof"].replace(stripped["checkpoint"], bare)
+    stripped["checkpoint"] = bare
+    unwitnessed = tmp_path / "unwitnessed.json"
+    unwitnessed.write_text(json.dumps(stripped))
+    bad = _verify_bundle(unwitnessed)
+    assert bad.returncode == 1 and "FAILED: bundle: checkpoint:" in bad.stderr, bad.stderr
+    page.set_input_files("#bundle-open", str(unwitnessed))
+    page.locator("html[data-verify-failed=witnessed]").wait_for(state="attached")
+
+
+@needs_browser
+def test_a_report_from_the_phone_carries_the_bundle_it_verified(
+    witnessed: tuple[str, str], phone: Any, tmp_path: Path
+):
+    """The report form attaches the bundle the phone verified (ticked by default); the
+    office's complaints page offers it for download, and verify-bundle verifies it. Unticked,
+    the report goes without one."""
+    base, code = witnessed
+    page = phone("en-US")
+    page.goto(f"{base}/e/{code}")
+    assert wait_for_verdict(page) == "verified"
+    attach = page.locator("#report-attach")
+    assert attach.is_visible() and attach.is_checked()
+    marker = f"{time.time_ns()}"
+    for ticked in (True, False):
+        page.check("input[name=category][value=quality_problem]")
+        page.fill("#report-text", f"The millet smelled musty ({marker} {ticked}).")
+        if not ticked:
+            page.uncheck("#report-attach")
+        page.click(".report-form button[type=submit]")
+        page.locator("[data-testid=report-message]").wait_for()
+        assert "Thank you" in page.locator("[data-testid=report-message]").inner_text()
+        page.goto(f"{base}/e/{code}")
+        assert wait_for_verdict(page) == "verified"
+
+    office = phone("zh-CN")
+    office.goto(f"{base}/office/login")
+    office.fill("#f-username", "admin")
+    office.fill("#f-password", DEMO_PASSWORD)
+    office.click("[data-testid=login-submit]")
+    office.locator("[data-testid=whoami]").wait_for()
+    office.goto(f"{base}/office/complaints")
+    with_bundle = office.locator("[data-testid=complaint]", has_text=f"({marker} True)")
+    without = office.locator("[data-testid=complaint]", has_text=f"({marker} False)")
+    assert without.count() == 1 and without.locator("[data-testid=complaint-bundle]").count() == 0
+    link = with_bundle.locator("[data-testid=complaint-bundle] a")
+    response = office.request.get(f"{base}{link.get_attribute('href')}")
+    assert response.ok, response.status
+    saved = tmp_path / "attached.json"
+    saved.write_bytes(response.body())
+    assert json.loads(saved.read_text())["code"] == code
+    checked = _verify_bundle(saved)
+    assert checked.returncode == 0, checked.stderr
+    assert f"witnessed by {WITNESS}" in checked.stdout

@@ -42,6 +42,7 @@ def _page(
         status_code=status_code,
         reports=reports,
         answers=answers_to(session, ids),
+        bundles=report_service.bundled_reports(session, ids),
         orgs=orgs,
         errors=errors or {},
         values=values or {},
@@ -60,6 +61,26 @@ def _allowed(user: OfficeUser) -> None:
 def complaints_page(request: Request, session: SessionDep, user: UserDep) -> Response:
     _allowed(user)
     return _page(request, session, user)
+
+
+@router.get("/complaints/{report_id}/bundle.json")
+def complaint_bundle(report_id: str, session: SessionDep, user: UserDep) -> Response:
+    """The guarantee bundle the viewer's phone attached to a report, as a download: what the
+    phone verified, to check again with ``registry verify-bundle FILE``."""
+    _allowed(user)
+    try:
+        parsed = uuid.UUID(report_id)
+    except ValueError:
+        raise NotFound(f"no complaint {report_id}") from None
+    bundle, code = report_service.report_bundle(session, user.account, parsed)
+    return Response(
+        bundle.encode("utf-8"),
+        media_type="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="report-{parsed}-{code}.json"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @router.post("/complaints/{report_id}/answer")

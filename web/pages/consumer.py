@@ -61,6 +61,8 @@ class ReportForm:
     category: str = ""
     text: str = ""
     contact: str = ""
+    attach_bundle: bool = True
+    bundle: str = ""
     errors: dict[str, str] = field(default_factory=dict)
     sent: bool = False
     message: str = ""
@@ -222,10 +224,18 @@ def _submit(
     try:
         report = report_service.validate_report(form.category, form.text, form.contact)
         rate_limiter(request).hit(client_address(request))
-        report_service.submit_report(session, code, report, ctx.clock())
+        attached = None
+        if form.attach_bundle and form.bundle:  # the bundle the phone verified (verify.js)
+            attached = report_service.validate_bundle(
+                form.bundle, code, ctx.log_signer.public_key_raw
+            )
+        report_service.submit_report(session, code, report, ctx.clock(), attached)
     except InvalidInput as exc:
         form.errors = _form_errors(exc, lang)
+        if "bundle" in form.errors:
+            form.errors["bundle"] += " (" + exc.detail + ")"
         form.message = _("请修改标出的内容后再提交。")
+        form.bundle = ""  # the phone attaches what it verifies again, not this
         return form, 422, 0
     except RateLimited as exc:
         form.message = _("提交太频繁，请 %(seconds)s 秒后再试。") % {"seconds": exc.retry_after}
@@ -244,13 +254,23 @@ def report_problem_form(
     category: Annotated[str, Form()] = "",
     text: Annotated[str, Form()] = "",
     contact: Annotated[str, Form()] = "",
+    attach_bundle: Annotated[str, Form()] = "",
+    bundle: Annotated[str, Form()] = "",
 ) -> Response:
-    """The page's "report a problem" form without JavaScript: stores the report like
+    """The page's "report a problem" form: stores the report like
     ``POST /api/v1/endorsements/{code}/reports`` and shows the page again with a message,
-    keeping what the viewer typed when something must be corrected."""
+    keeping what the viewer typed when something must be corrected. Where the phone verified
+    the endorsement, verify.js puts the bundle it verified in ``bundle`` when
+    ``attach_bundle`` is ticked (the default); without JavaScript there is none."""
     view = _find_view(request, session, code)
     language = language_of(request)
-    typed = ReportForm(category=category, text=text[:4000], contact=contact[:400])
+    typed = ReportForm(
+        category=category,
+        text=text[:4000],
+        contact=contact[:400],
+        attach_bundle=bool(attach_bundle),
+        bundle=bundle,
+    )
     form, status_code, retry_after = _submit(request, session, ctx, view.code, typed)
     body = _endorsement_page(request, language, view, view.status(ctx.clock()), ctx, form)
     headers = {

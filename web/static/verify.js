@@ -393,6 +393,7 @@
 
   /* One chain entry: null if it verifies, else why not. */
   async function entryProblem(entry, cp, keyTable, byIndex) {
+    if (entry.bundleProblem) return entry.bundleProblem; /* its tlog-proof did not read */
     var env = entry.envelope, leafBytes = b64(entry.leaf), leaf = JSON.parse(dec.decode(leafBytes));
     var sigs = (env.signatures || []).map(function (s) { return { keyid: s.keyid, sig: s.sig }; });
     if (leaf.v !== 1 || leaf.kind !== entry.kind || leaf.payload_type !== env.payloadType) return "payload";
@@ -520,8 +521,81 @@
     return result;
   }
 
+  /* --- the guarantee bundle: the one format of GET /e/{code}/bundle.json, of what this page
+   * saves and opens, and of `registry verify-bundle` (registry/endorsements/bundle.py is
+   * the reference). Each record is {index, kind, envelope, tlog_proof}: a c2sp.org/tlog-proof
+   * with the leaf's exact bytes as "extra", the index, the inclusion path, a blank line and
+   * the cosigned checkpoint verbatim. --- */
+
+  var BUNDLE_FORMAT = "guarantee-registry-bundle/v1";
+  var TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1";
+
+  function bundleRecord(entry, note) {
+    var lines = [TLOG_PROOF_HEADER, "extra " + entry.leaf, "index " + entry.index];
+    return { index: entry.index, kind: entry.kind, envelope: entry.envelope,
+             tlog_proof: lines.concat(entry.inclusion_proof || []).join("\n") + "\n\n" + note };
+  }
+  /* The bundle of a verification document this page verified (same fields, same order as
+   * the server's build_bundle). */
+  function toBundle(doc) {
+    var note = doc.checkpoint.note, wp = doc.witness_policy;
+    return {
+      format: BUNDLE_FORMAT, code: doc.code, status: doc.status, computed_at: doc.computed_at,
+      endorsement_index: doc.endorsement.index, log: doc.log, checkpoint: note,
+      witness_policy: wp ? { text: wp.text, max_age_seconds: wp.max_age_seconds, record: bundleRecord(wp.record, note) } : null,
+      keys: doc.keys,
+      records: (doc.chain || []).map(function (entry) { return bundleRecord(entry, note); })
+    };
+  }
+  /* A bundle record as a chain entry. A tlog-proof that does not read, names another index
+   * or another checkpoint than the bundle's fails that record ("proof"), as verify-bundle does. */
+  function bundleEntry(item, note) {
+    if (!item || typeof item !== "object" || typeof item.index !== "number" || Math.floor(item.index) !== item.index ||
+        typeof item.kind !== "string" || !item.envelope || typeof item.envelope !== "object") throw new Failure("bundle");
+    var entry = { index: item.index, kind: item.kind, envelope: item.envelope, leaf: "", inclusion_proof: [], digest: "" };
+    var text = typeof item.tlog_proof === "string" ? item.tlog_proof : "", split = text.indexOf("\n\n");
+    var head = split < 0 ? [] : text.slice(0, split).split("\n"), at = 1;
+    if (head[0] !== TLOG_PROOF_HEADER || text.slice(split + 2) !== note ||
+        !head[at] || head[at].indexOf("extra ") !== 0) { entry.bundleProblem = "proof"; return entry; }
+    entry.leaf = head[at++].slice(6);
+    var index = /^index (0|[1-9][0-9]*)$/.exec(head[at] || "");
+    if (!index || Number(index[1]) !== item.index) { entry.bundleProblem = "proof"; return entry; }
+    entry.inclusion_proof = head.slice(at + 1);
+    try { entry.digest = String(JSON.parse(dec.decode(b64(entry.leaf))).payload_sha256); }
+    catch (e) { entry.bundleProblem = "payload"; }
+    return entry;
+  }
+  /* The verification document a bundle stands for, checked by verifyDocument like a fetched
+   * one (offline); null if the file is not a bundle. The endorsement, revocation and recall
+   * are the bundle's own signed records. */
+  function fromBundle(bundle) {
+    try {
+      if (!bundle || bundle.format !== BUNDLE_FORMAT || typeof bundle.checkpoint !== "string" ||
+          !Array.isArray(bundle.records) || !bundle.log || typeof bundle.code !== "string") return null;
+      var note = bundle.checkpoint, body = note.split("\n"), wp = bundle.witness_policy;
+      var chain = bundle.records.map(function (item) { return bundleEntry(item, note); });
+      var doc = {
+        code: bundle.code, status: bundle.status, computed_at: bundle.computed_at, log: bundle.log,
+        checkpoint: { size: /^(0|[1-9][0-9]*)$/.test(body[1] || "") ? Number(body[1]) : -1, root: body[2], note: note },
+        chain: chain, keys: Array.isArray(bundle.keys) ? bundle.keys : [],
+        witness_policy: wp ? { text: wp.text, max_age_seconds: wp.max_age_seconds, record: bundleEntry(wp.record, note) } : null,
+        endorsement: { index: bundle.endorsement_index, officials: [] }
+      };
+      chain.forEach(function (entry) {
+        var signed = null;
+        try { signed = entry.bundleProblem ? null : payloadOf(entry); } catch (e) { signed = null; }
+        if (!signed) return;
+        if (entry.index === bundle.endorsement_index) {
+          ["claims", "stream", "valid_from", "valid_until", "quantity", "unit"].forEach(function (k) { doc.endorsement[k] = signed[k]; });
+        } else if (entry.kind === "endorsement_revocation" && signed.code === bundle.code) doc.revocation = { index: entry.index };
+        else if (entry.kind === "recall") doc.recall = { index: entry.index };
+      });
+      return doc;
+    } catch (e) { return null; }
+  }
+
   var api = {
-    keyLife: keyLife, consistent: consistent, parsePolicy: parsePolicy,
+    keyLife: keyLife, toBundle: toBundle, fromBundle: fromBundle, consistent: consistent, parsePolicy: parsePolicy,
     verifyDocument: verifyDocument, chooseEngine: chooseEngine,
     /* the "witnessed" step alone, on a note: {ok, stale, witnesses} */
     witnessedNote: async function (note, policyText, maxAge, now) {
@@ -607,6 +681,9 @@
   var lastDocument = null;
   async function present(doc, online) {
     var started = Date.now();
+    lastDocument = null; /* only what verifies now can be saved or attached */
+    if (saveButton) saveButton.hidden = true;
+    if (reportBundle) reportBundle.hidden = true;
     delete root.dataset.verifyFailed;
     delete root.dataset.verifySuspect;
     root.dataset.verifyState = "pending";
@@ -656,6 +733,8 @@
     if (first) return fail(first[0], first[1]);
     lastDocument = doc;
     if (saveButton) saveButton.hidden = false;
+    /* verify-bundle judges the checkpoint by the logged witness policy: none, nothing to attach */
+    if (reportBundle && doc.witness_policy) reportBundle.hidden = false;
     root.dataset.verifyState = "verified";
     var message = T.verified.replace("{n}", String(doc.chain.length));
     if (result.suspects.length) {
@@ -675,13 +754,13 @@
     await present(doc, true);
   }
 
-  /* The guarantee bundle: the verified document as a file the viewer keeps, and opening one
-   * (checked here, offline, with the same code; docs/verification.md "Guarantee bundle"). */
+  /* The guarantee bundle: what this page verified, saved in the one bundle format (the
+   * server's bundle.json, `registry verify-bundle`), and such a file opened again (checked
+   * here, offline, with the same code; docs/phone-verification.md "The evidence file"). */
   var saveButton = document.getElementById("bundle-save");
   if (saveButton) saveButton.addEventListener("click", function () {
     if (!lastDocument) return;
-    var bundle = { format: "guarantee-registry-bundle/v1", saved_at: new Date().toISOString(), document: lastDocument };
-    var blob = new Blob([JSON.stringify(bundle, null, 1)], { type: "application/json" });
+    var blob = new Blob([JSON.stringify(toBundle(lastDocument))], { type: "application/json" });
     var link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
     link.download = "guarantee-" + root.dataset.code + ".json";
@@ -689,17 +768,23 @@
     link.click();
     setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
   });
+  /* A problem report carries the bundle this page verified, unless the viewer unticks it. */
+  var reportBundle = document.getElementById("report-bundle");
+  var reportForm = reportBundle && reportBundle.closest("form");
+  if (reportForm) reportForm.addEventListener("submit", function () {
+    var attach = document.getElementById("report-attach"), data = document.getElementById("report-bundle-data");
+    data.value = lastDocument && lastDocument.witness_policy && attach && attach.checked
+      ? JSON.stringify(toBundle(lastDocument)) : "";
+  });
   var openInput = document.getElementById("bundle-open");
   if (openInput) openInput.addEventListener("change", async function () {
     var file = openInput.files && openInput.files[0];
     if (!file) return;
     show("pending");
-    var doc;
-    try {
-      var parsed = JSON.parse(await file.text());
-      doc = parsed && parsed.document ? parsed.document : parsed;
-      if (!doc || typeof doc !== "object" || !doc.checkpoint) throw new Error("not a bundle");
-    } catch (e) {
+    var doc = null;
+    try { doc = fromBundle(JSON.parse(await file.text())); } catch (e) { doc = null; }
+    openInput.value = "";
+    if (!doc) {
       root.dataset.verifyState = "failed"; root.dataset.verifyFailed = "bundle";
       show("failed");
       document.getElementById("verify-failed-step").textContent = T.failed.replace("{step}", word("notABundle"));
