@@ -34,6 +34,7 @@
   var KEY_KINDS = { key_registration: 1, key_rotation: 1 };
 
   function Failure(why, index) { this.why = why; this.index = index; }
+  function clock() { return window.performance && performance.now ? performance.now() : Date.now(); }
 
   function b64(s) {
     if (typeof s !== "string" || s.length % 4 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) throw new Failure("payload");
@@ -472,6 +473,119 @@
     return byRegistry ? entry.index : null;
   }
 
+  /* --- the status index: the status is current (docs/records.md, "The status index") --- */
+
+  var EMPTY = new Uint8Array(32);
+  function bitAt(digest, d) { return (digest[d >> 3] >> (7 - (d & 7))) & 1; }
+  function isIndex(n) { return typeof n === "number" && n >= 0 && Math.floor(n) === n; }
+  /* The root ``proof`` leads to for ``key`` holding ``value`` (null: absent), or null if it
+   * cannot be a proof of this construction (registry/log/status_index.py: root_from_proof). */
+  async function indexRoot(key, value, proof) {
+    if (!proof || typeof proof !== "object" || !Array.isArray(proof.siblings) || proof.siblings.length > 256) return null;
+    var siblings, other = proof.other, node;
+    try { siblings = proof.siblings.map(b64); } catch (e) { return null; }
+    if (siblings.some(function (s) { return s.length !== 32; })) return null;
+    var digest = await sha256(enc.encode(key)), depth = siblings.length;
+    if (value !== null) {
+      if (other !== null && other !== undefined) return null; /* ends at another key's leaf */
+      node = await sha256(concat(new Uint8Array([2]), digest, await sha256(enc.encode(canon(value)))));
+    } else if (other === null || other === undefined) {
+      node = EMPTY;
+    } else {
+      var ok, ov;
+      try { ok = b64(other.key_hash); ov = b64(other.value_hash); } catch (e) { return null; }
+      if (ok.length !== 32 || ov.length !== 32 || same(ok, digest)) return null;
+      for (var d = 0; d < depth; d++) if (bitAt(ok, d) !== bitAt(digest, d)) return null; /* off the path */
+      node = await sha256(concat(new Uint8Array([2]), ok, ov));
+    }
+    /* A leaf beside an empty subtree would have been collapsed one level up. */
+    if (depth && same(siblings[0], EMPTY) && !same(node, EMPTY)) return null;
+    for (var i = 0; i < depth; i++) {
+      var s = siblings[i];
+      node = await sha256(bitAt(digest, depth - 1 - i) ? concat(new Uint8Array([3]), s, node) : concat(new Uint8Array([3]), node, s));
+    }
+    return node;
+  }
+  /* The values the index holds: {endorsement, revocation} or {head, recall}, each a log index
+   * or (the second) null; anything else is not a value this registry commits to. */
+  function indexValue(value, first, second) {
+    return !!value && typeof value === "object" && Object.keys(value).length === 2 && isIndex(value[first]) &&
+      (value[second] === null || isIndex(value[second]));
+  }
+  function statusFailure(why) { return new Failure("status", why); }
+
+  /* Acceptance rules 1-4: the status this document proves at ``now`` (seconds), or a
+   * Failure("status", why). Runs after every chain entry verified (their ``problems`` clear). */
+  async function provenStatus(doc, cp, keyTable, byIndex, life, code, now) {
+    var si = doc.status_index;
+    if (!si || typeof si !== "object" || !si.head || typeof si.head !== "object" || !Array.isArray(si.proofs)) throw statusFailure("statusMissing");
+    /* 1. the checkpoint's last entry, a registry-signed status_index whose size is its own index */
+    var h = si.head, headDigest = "";
+    if (h.index !== cp.size - 1 || !h.envelope || typeof h.envelope !== "object") throw statusFailure("statusHead");
+    try { headDigest = String(JSON.parse(dec.decode(b64(h.leaf))).payload_sha256); } catch (e) { throw statusFailure("statusHead"); }
+    var head = { index: h.index, kind: "status_index", envelope: h.envelope, leaf: h.leaf,
+                 inclusion_proof: h.inclusion_proof || [], digest: headDigest, bundleProblem: h.bundleProblem };
+    var problem, signed = null, root = null;
+    try { problem = await entryProblem(head, cp, keyTable, byIndex); } catch (e) { problem = "payload"; }
+    if (problem) throw statusFailure("statusHead");
+    try { signed = payloadOf(head); root = b64(signed.root); } catch (e) { signed = null; }
+    if (!signed || signed.kind !== "status_index" || signed.size !== h.index || !root || root.length !== 32) throw statusFailure("statusHead");
+    var byRegistry = (head.envelope.signatures || []).some(function (s) {
+      var key = keyTable[s.keyid], reg = key && byIndex.get(key.registered_index), registration = null, lived = life.keys[s.keyid];
+      try { registration = reg && payloadOf(reg); } catch (e) { registration = null; }
+      return !!(registration && registration.key && registration.key.id === s.keyid && registration.holder &&
+        registration.holder.role === "registry" && lived && (lived.ended === null || lived.ended > h.index));
+    });
+    if (!byRegistry) throw statusFailure("statusHead");
+    /* 2. every proof leads to that root */
+    var values = {};
+    var roots = await Promise.all(si.proofs.map(function (p) {
+      if (!p || typeof p.key !== "string" || p.value === undefined) return null;
+      return indexRoot(p.key, p.value, p.proof).catch(function () { return null; });
+    }));
+    for (var i = 0; i < roots.length; i++) {
+      if (!roots[i] || !same(roots[i], root)) throw statusFailure("statusProof");
+      values[si.proofs[i].key] = si.proofs[i].value;
+    }
+    /* 3. the code's value names this endorsement record; every covered batch and every ancestor
+     * the chain's processing records name is there, and its newest record is in the chain */
+    var ev = values["endorsement:" + code], endorsement = ev && byIndex.get(ev.endorsement), terms = null;
+    if (!indexValue(ev, "endorsement", "revocation") || ev.endorsement !== doc.endorsement.index) throw statusFailure("statusEndorsement");
+    try { terms = payloadOf(endorsement); } catch (e) { terms = null; }
+    if (!terms || endorsement.kind !== "endorsement" || terms.code !== code || !Array.isArray(terms.covers)) throw statusFailure("statusEndorsement");
+    var lineage = {}, grew = true;
+    terms.covers.forEach(function (b) { lineage[b] = 1; });
+    var made = (doc.chain || []).filter(function (e) { return e.kind === "processing"; }).map(function (e) {
+      var r = null;
+      try { r = payloadOf(e); } catch (x) { r = null; }
+      function batchesOf(list) { return Array.isArray(list) ? list.map(function (item) { return item && item.batch; }) : []; }
+      return r ? { inputs: batchesOf(r.inputs), outputs: batchesOf(r.outputs) } : { inputs: [], outputs: [] };
+    });
+    while (grew) {
+      grew = false;
+      made.forEach(function (m) {
+        if (!m.outputs.some(function (b) { return lineage[b]; })) return;
+        m.inputs.forEach(function (b) { if (typeof b === "string" && !lineage[b]) { lineage[b] = 1; grew = true; } });
+      });
+    }
+    var recalled = false;
+    Object.keys(lineage).forEach(function (b) {
+      var v = values["batch:" + b], newest = v && byIndex.get(v.head), named = null;
+      if (!indexValue(v, "head", "recall") || !newest) throw statusFailure("statusBatch");
+      try { named = payloadOf(newest); } catch (e) { throw statusFailure("statusBatch"); }
+      /* an erased payload keeps its log entry: the index still names it, and it is in the chain */
+      if (named && !(Array.isArray(named.batches) && named.batches.indexOf(b) >= 0)) throw statusFailure("statusBatch");
+      if (v.recall !== null) recalled = true;
+    });
+    /* 4. recalled > revoked > the signed window (half-open), on this phone's clock */
+    if (recalled) return "recalled";
+    if (ev.revocation !== null) return "revoked";
+    var at = now * 1000;
+    if (at < Date.parse(terms.valid_from)) return "not_yet_valid";
+    if (!(at < Date.parse(terms.valid_until))) return "expired";
+    return "valid";
+  }
+
   /* The whole verification of one document, without touching the page: {state, failed,
    * why, kind, problems (per chain position), suspects, witnesses, memory}. ``opts``:
    * {vkey, code, now (seconds), fetchProof(old, new) or null (offline: memory not asked)}. */
@@ -516,6 +630,10 @@
     var wrong = null;
     try { wrong = endorsementProblem(doc, byIndex, opts.code); } catch (e) { wrong = doc.endorsement.index; }
     if (wrong !== null) return failed(wrong, "endorsement");
+    var started = clock();
+    try { result.proven = await provenStatus(doc, cp, keyTable, byIndex, life, opts.code, opts.now); }
+    catch (e) { return failed("status", (e && e.why) || "statusProof"); }
+    finally { result.statusMs = Math.round((clock() - started) * 10) / 10; }
     result.state = "verified";
     result.cp = cp;
     return result;
@@ -603,6 +721,12 @@
       var parts = splitNote(note);
       return witnessed(parts, { witness_policy: { text: policyText, max_age_seconds: maxAge } }, now);
     },
+    /* the root a status-index proof leads to (base64), or null: the vectors run through this */
+    indexProofRoot: async function (key, value, proof) {
+      await chooseEngine();
+      var found = await indexRoot(key, value, proof);
+      return found && toB64(found);
+    },
     engine: function () { return engine; },
     decodeBase64: b64
   };
@@ -662,11 +786,43 @@
   function fail(where, why, kind) {
     var what = where === "checkpoint" ? T.checkpoint : where === "log" ? T.logKey
       : where === "witnessed" ? word("stepWitnessed") : where === "consistent" ? word("stepConsistent")
+      : where === "status" ? word("stepStatus")
       : T.record.replace("{index}", where).replace("{kind}", kind || kindName(where, ""));
     root.dataset.verifyFailed = String(where);
     root.dataset.verifyState = "failed";
     show("failed");
     document.getElementById("verify-failed-step").textContent = T.failed.replace("{step}", what + " \u2014 " + whyText(why));
+  }
+
+  /* The status shown is the one this phone proved: the banner takes the proven status's icon
+   * and words (from the page's <template>, every status rendered once), and a server status
+   * that differs is said, not believed. */
+  var claimedNotice = document.getElementById("status-claimed");
+  var banners = document.getElementById("status-banners");
+  var renderedTitle = document.title;
+  function statusWord(status) {
+    var main = banners && banners.content.querySelector("[data-shows=" + JSON.stringify(String(status)) + "] .status-word");
+    return main ? main.textContent : String(status);
+  }
+  function showProven(proven, claimed, headIndex) {
+    root.dataset.provenStatus = proven;
+    markLogStep("status", "ok", word("statusProven").replace("{status}", statusWord(proven)).replace("{index}", String(headIndex)));
+    var banner = document.querySelector("[data-testid=banner]"), main = banner && banner.querySelector(".banner-main");
+    var shown = main && (main.dataset.shows || root.dataset.status);
+    if (main && banners && shown !== proven) {
+      var replacement = banners.content.querySelector("[data-shows=" + JSON.stringify(proven) + "]");
+      if (replacement) main.replaceWith(replacement.cloneNode(true));
+      banner.className = "banner banner-" + proven;
+      var reason = banner.querySelector(".reason");
+      if (reason) reason.hidden = proven !== root.dataset.status; /* it says why the rendered status holds */
+      var rendered = statusWord(root.dataset.status);
+      document.title = renderedTitle.indexOf(rendered) === 0 ? statusWord(proven) + renderedTitle.slice(rendered.length) : renderedTitle;
+    }
+    if (claimed !== proven && claimedNotice) {
+      root.dataset.statusClaimed = String(claimed);
+      claimedNotice.textContent = word("statusClaimed").replace("{claimed}", statusWord(claimed)).replace("{proven}", statusWord(proven));
+      claimedNotice.hidden = false;
+    }
   }
 
   async function fetchJson(url) {
@@ -686,6 +842,11 @@
     if (reportBundle) reportBundle.hidden = true;
     delete root.dataset.verifyFailed;
     delete root.dataset.verifySuspect;
+    delete root.dataset.provenStatus; /* set only once everything, the status step last, verified */
+    delete root.dataset.statusClaimed;
+    delete root.dataset.verifyStatusMs;
+    if (claimedNotice) claimedNotice.hidden = true;
+    markLogStep("status", "pending");
     root.dataset.verifyState = "pending";
     if (doc.status && doc.status !== root.dataset.status) document.getElementById("status-changed").hidden = false;
     var steps = document.querySelectorAll(".timeline .step");
@@ -726,11 +887,17 @@
         if (!first) first = [step.dataset.index, "missing"];
       }
     });
-    if (result.failed !== undefined) {
+    if (result.failed !== undefined && result.failed !== "status") {
       if (result.why === "endorsement") mark(result.failed, "endorsement");
       return fail(result.failed, result.why, result.kind && kindName(result.failed, result.kind));
     }
     if (first) return fail(first[0], first[1]);
+    if (result.failed === "status") {
+      markLogStep("status", "failed", whyText(result.why));
+      return fail("status", result.why);
+    }
+    root.dataset.verifyStatusMs = String(result.statusMs);
+    showProven(result.proven, doc.status, doc.status_index.head.index);
     lastDocument = doc;
     if (saveButton) saveButton.hidden = false;
     /* verify-bundle judges the checkpoint by the logged witness policy: none, nothing to attach */
