@@ -6,7 +6,9 @@ SQLite registry, serves it on 127.0.0.1, and opens the consumer page of the demo
 whose chain is closest to 20 records in headless Chromium (/usr/bin/chromium) ``N`` times
 each way; the page reports its own verification time in ``<html data-verify-ms>`` (from the
 verification document's arrival to the verdict: checkpoint, cosignatures, memory, every
-signature and proof). The fallback runs are made with WebCrypto's Ed25519 removed, as in an
+signature and proof, the status index), and the status step's own share of it in
+``data-verify-status-ms`` (the index head, every key's proof, the status derived). The
+fallback runs are made with WebCrypto's Ed25519 removed, as in an
 old WeChat or Douyin webview. Results: docs/performance.md.
 """
 
@@ -92,7 +94,7 @@ def measure(runs: int) -> dict[str, Any]:
                     executable_path=CHROMIUM, args=["--headless", "--no-sandbox"]
                 )
                 for way, script in (("webcrypto", None), ("fallback", NO_WEBCRYPTO_ED25519)):
-                    times = []
+                    times, status_times = [], []
                     for _ in range(runs):
                         context = browser.new_context()
                         if script:
@@ -106,11 +108,17 @@ def measure(runs: int) -> dict[str, Any]:
                         times.append(
                             float(page.evaluate("document.documentElement.dataset.verifyMs"))
                         )
+                        status_times.append(
+                            float(page.evaluate("document.documentElement.dataset.verifyStatusMs"))
+                        )
                         context.close()
                     results[way] = {
                         "median_ms": statistics.median(times),
                         "min_ms": min(times),
                         "max_ms": max(times),
+                        "status_median_ms": statistics.median(status_times),
+                        "status_min_ms": min(status_times),
+                        "status_max_ms": max(status_times),
                     }
                 browser.close()
             return results
@@ -130,7 +138,9 @@ def main() -> None:
         r = results[way]
         print(
             f"{way:10} {results['records']} records: median {r['median_ms']:.0f} ms "
-            f"(min {r['min_ms']:.0f}, max {r['max_ms']:.0f}, {args.runs} runs)"
+            f"(min {r['min_ms']:.0f}, max {r['max_ms']:.0f}, {args.runs} runs); "
+            f"status step median {r['status_median_ms']:.1f} ms "
+            f"(min {r['status_min_ms']:.1f}, max {r['status_max_ms']:.1f})"
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

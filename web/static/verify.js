@@ -656,13 +656,16 @@
   /* The bundle of a verification document this page verified (same fields, same order as
    * the server's build_bundle). */
   function toBundle(doc) {
-    var note = doc.checkpoint.note, wp = doc.witness_policy;
+    var note = doc.checkpoint.note, wp = doc.witness_policy, si = doc.status_index;
     return {
       format: BUNDLE_FORMAT, code: doc.code, status: doc.status, computed_at: doc.computed_at,
       endorsement_index: doc.endorsement.index, log: doc.log, checkpoint: note,
       witness_policy: wp ? { text: wp.text, max_age_seconds: wp.max_age_seconds, record: bundleRecord(wp.record, note) } : null,
       keys: doc.keys,
-      records: (doc.chain || []).map(function (entry) { return bundleRecord(entry, note); })
+      records: (doc.chain || []).map(function (entry) { return bundleRecord(entry, note); }),
+      status_index: si ? { head: bundleRecord({ index: si.head.index, kind: "status_index", envelope: si.head.envelope,
+                                                leaf: si.head.leaf, inclusion_proof: si.head.inclusion_proof }, note),
+                           proofs: si.proofs } : null
     };
   }
   /* A bundle record as a chain entry. A tlog-proof that does not read, names another index
@@ -692,12 +695,19 @@
           !Array.isArray(bundle.records) || !bundle.log || typeof bundle.code !== "string") return null;
       var note = bundle.checkpoint, body = note.split("\n"), wp = bundle.witness_policy;
       var chain = bundle.records.map(function (item) { return bundleEntry(item, note); });
+      var si = bundle.status_index; /* its head a record like the others; a bad one fails the status step */
+      var statusIndex = null;
+      if (si && typeof si === "object" && Array.isArray(si.proofs)) {
+        statusIndex = { head: null, proofs: si.proofs };
+        try { statusIndex.head = bundleEntry(si.head, note); } catch (e) { statusIndex.head = null; }
+      }
       var doc = {
         code: bundle.code, status: bundle.status, computed_at: bundle.computed_at, log: bundle.log,
         checkpoint: { size: /^(0|[1-9][0-9]*)$/.test(body[1] || "") ? Number(body[1]) : -1, root: body[2], note: note },
         chain: chain, keys: Array.isArray(bundle.keys) ? bundle.keys : [],
         witness_policy: wp ? { text: wp.text, max_age_seconds: wp.max_age_seconds, record: bundleEntry(wp.record, note) } : null,
-        endorsement: { index: bundle.endorsement_index, officials: [] }
+        endorsement: { index: bundle.endorsement_index, officials: [] },
+        status_index: statusIndex
       };
       chain.forEach(function (entry) {
         var signed = null;
