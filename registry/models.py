@@ -350,6 +350,33 @@ class LogState(Base):
     origin: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class StatusIndexEntry(Base):
+    """A key of the status index and its current value (docs/records.md, "The status
+    index"): what the next appending transaction updates."""
+
+    __tablename__ = "status_index_entries"
+
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    key: Mapped[str] = mapped_column(Text)
+    value: Mapped[str] = mapped_column(Text)  # RFC 8785 JSON, the bytes the leaf hashes
+
+
+class StatusIndexNode(Base):
+    """A subtree of the status index as of the ``status_index`` record at log index
+    ``size``: its hash, and for a subtree holding one key that key and its value. Rows are
+    only added, one per subtree a transaction changed, so a proof can be built against any
+    committed root (the newest row at or below a size is the subtree then)."""
+
+    __tablename__ = "status_index_nodes"
+
+    depth: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    prefix: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    leaf_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    leaf_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class Checkpoint(Base):
     """A signed c2sp.org/tlog-checkpoint note of the log at tree size ``size``."""
 

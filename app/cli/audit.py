@@ -114,5 +114,9 @@ def verify_bundle_command(
         typer.echo(f"  witnessed by {name} at {when}")
     if not summary.cosignatures:
         typer.echo("  the bundle's witness policy requires no cosignature")
+    if summary.status is not None:
+        typer.echo(f"  status {summary.status}, proven by the status index")
+    else:
+        typer.echo("  no status index: the status is the server's word, not proven")
     for line in summary.suspect:
         typer.echo(f"  suspect: {line}")

@@ -13,7 +13,13 @@ The steps, each failing with a ``VerificationError`` that names what is wrong:
    key record of the bundle, not rotated or revoked before it (``keylife``); leaf 0 is the
    registry key's self-registration;
 4. the witness policy's own record is in the log, signed by the registry key, and says the
-   same policy; the endorsement the bundle is about is one of its records.
+   same policy; the endorsement the bundle is about is one of its records;
+5. the status index (docs/records.md, "The status index", rules 1-4): its head is the
+   checkpoint's last entry, a ``status_index`` record signed by the registry key whose
+   ``size`` is its own index; every proof leads to its root; the code's value names the
+   bundle's endorsement; every covered batch and every ancestor the processing records
+   name has a proof, and its ``head`` is a record of the bundle naming it; the status
+   derived from those values (and the signed validity window) is the bundle's.
 
 A verifier who pins the log key and the witness keys out of band trusts nothing the bundle
 says about itself; without pins, the bundle proves consistency with the keys it carries.
@@ -35,6 +41,7 @@ from registry.crypto.keys import PublicKey, load_public_key
 from registry.crypto.keys import key_id as compute_key_id
 from registry.endorsements.bundle import BUNDLE_FORMAT
 from registry.errors import InvalidInput, VerificationError
+from registry.log import status_index as si
 from registry.log.note import parse_cosignature_vkey, parse_vkey
 from registry.log.policy_text import Witnessed, parse_policy, verify_witnessed
 from registry.log.receipt import open_tlog_proof, parse_tlog_proof
@@ -43,9 +50,12 @@ from registry.records.schema import (
     KeyRegistration,
     KeyRevocation,
     KeyRotation,
+    Processing,
+    StatusIndex,
     WitnessPolicy,
     parse_record,
 )
+from registry.status import endorsement_status
 
 __all__ = ["BundleSummary", "verify_bundle"]
 
@@ -61,6 +71,7 @@ class BundleSummary:
     records: int
     cosignatures: dict[str, int]  # policy witness name -> cosignature time (POSIX seconds)
     suspect: list[str] = field(default_factory=list)
+    status: str | None = None  # derived from the status index (None: the bundle has none)
 
 
 def _fail(detail: str) -> VerificationError:
@@ -113,6 +124,9 @@ def verify_bundle(
     code = _get(bundle, "code", str)
     if not isinstance(endorsement, Endorsement) or endorsement.code != code:
         raise _fail(f"the record at index {endorsement_index} is not the endorsement {code}")
+    status = _check_status_index(
+        bundle, note, log_verifier, keys, witnessed.checkpoint.size, endorsement, by_index
+    )
     return BundleSummary(
         code=code,
         origin=witnessed.checkpoint.origin,
@@ -120,6 +134,7 @@ def verify_bundle(
         records=len(records),
         cosignatures={name: c.timestamp for name, c in sorted(witnessed.cosignatures.items())},
         suspect=suspect,
+        status=status,
     )
 
 
@@ -266,3 +281,109 @@ def _check_policy_record(
         policy_part.get("max_age_seconds"),
     ):
         raise _fail(f"the witness policy differs from the one logged at index {index}")
+
+
+def _check_status_index(
+    bundle: Any,
+    note: str,
+    log_verifier: Any,
+    keys: dict[str, _Key],
+    size: int,
+    endorsement: Endorsement,
+    by_index: dict[int, Any],
+) -> str | None:
+    """Step 5: the status proven by the status index; None for a bundle without one
+    (made before the log had an index: its status is the server's word)."""
+    part = bundle.get("status_index")
+    if part is None:
+        return None
+    where = "status_index"
+    head_item = _get(part, "head", dict, f"{where}.")
+    head_index = _get(head_item, "index", int, f"{where}.head.")
+    if head_index != size - 1:
+        raise _fail(
+            f"{where}: the head is entry {head_index}, not the checkpoint's last entry "
+            f"{size - 1}: a newer record could hide after it"
+        )
+    head = _check_record(head_item, note, log_verifier, dict(keys), [])
+    if not isinstance(head, StatusIndex):
+        raise _fail(f"{where}: the checkpoint's last entry {head_index} is not a status_index")
+    signers = {s.get("keyid") for s in head_item["envelope"].get("signatures", [])}
+    if not signers or not signers <= _registry_keys(by_index):
+        raise _fail(f"{where}: the head at {head_index} is not signed by the registry key")
+    if head.size != head_index:
+        raise _fail(f"{where}: the head at {head_index} says size {head.size}, not its index")
+    root = base64.b64decode(head.root)
+    proven: dict[str, Any] = {}
+    for item in _get(part, "proofs", list, f"{where}."):
+        key = _get(item, "key", str, f"{where}.proofs[].")
+        value = item.get("value") if isinstance(item, dict) else None
+        if value is not None and not isinstance(value, dict):
+            raise _fail(f"{where}: the value of {key} is malformed")
+        try:
+            si.verify_proof(root, key, value, si.proof_from_json(item.get("proof")))
+        except VerificationError as exc:
+            raise _fail(f"{where}: {exc.detail}") from None
+        proven[key] = value
+    code_key = si.endorsement_key(endorsement.code)
+    if code_key not in proven:
+        raise _fail(f"{where}: no proof for {code_key}")
+    code_value = proven[code_key] or {}
+    endorsement_index = bundle["endorsement_index"]
+    if code_value.get("endorsement") != endorsement_index:
+        raise _fail(
+            f"{where}: {code_key} names endorsement {code_value.get('endorsement')}, the "
+            f"bundle's is at {endorsement_index}"
+        )
+    recalled = False
+    for ref in _lineage(endorsement, by_index):
+        key = si.batch_key(ref)
+        if key not in proven:
+            raise _fail(f"{where}: no proof for {key}, a batch of the endorsement's lineage")
+        value = proven[key] or {}
+        named = by_index.get(value.get("head", -1))
+        if named is None or ref not in getattr(named, "batches", []):
+            raise _fail(
+                f"{where}: the head of {key} is entry {value.get('head')}, not a record of "
+                "the bundle naming the batch: a newer record of the batch is missing"
+            )
+        recalled = recalled or value.get("recall") is not None
+    status = endorsement_status(
+        datetime.fromisoformat(_get(bundle, "computed_at", str)),
+        datetime.fromisoformat(endorsement.valid_from),
+        datetime.fromisoformat(endorsement.valid_until),
+        revoked=code_value.get("revocation") is not None,
+        recalled=recalled,
+    ).value
+    if status != bundle.get("status"):
+        raise _fail(
+            f"{where}: the index proves the status {status!r}, the bundle says "
+            f"{bundle.get('status')!r}"
+        )
+    return status
+
+
+def _registry_keys(by_index: dict[int, Any]) -> set[str]:
+    """The registry key (index 0) and the keys it was rotated to, by key id."""
+    genesis = by_index.get(0)
+    ids = {genesis.key.id} if isinstance(genesis, KeyRegistration) else set()
+    for index in sorted(by_index):
+        record = by_index[index]
+        if isinstance(record, KeyRotation) and record.old_key in ids:
+            ids.add(record.key.id)
+    return ids
+
+
+def _lineage(endorsement: Endorsement, by_index: dict[int, Any]) -> list[str]:
+    """The covered batches and every ancestor the bundle's processing records name."""
+    made_from: dict[str, list[str]] = {}
+    for record in by_index.values():
+        if isinstance(record, Processing):
+            for output in record.outputs:
+                made_from.setdefault(output.batch, []).extend(i.batch for i in record.inputs)
+    seen = list(dict.fromkeys(endorsement.covers))
+    for ref in seen:  # grows as it goes
+        for parent in made_from.get(ref, []):
+            if parent not in seen:
+                seen.append(parent)
+    return seen

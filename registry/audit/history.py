@@ -130,8 +130,8 @@ def _evidence_record(keys: dict[str, KnownKey], ref: str, touch: Touch) -> polic
     )
 
 
-def recall(batches: dict[str, ReplayedBatch], refs: list[str]) -> None:
-    """A recall reaches the batches named and everything made from them."""
+def recall(batches: dict[str, ReplayedBatch], refs: list[str]) -> set[str]:
+    """A recall reaches the batches named and everything made from them; return those."""
     pending, seen = list(refs), set(refs)
     while pending:
         batch = batches[pending.pop()]
@@ -140,3 +140,4 @@ def recall(batches: dict[str, ReplayedBatch], refs: list[str]) -> None:
             if child not in seen:
                 seen.add(child)
                 pending.append(child)
+    return seen

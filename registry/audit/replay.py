@@ -31,6 +31,7 @@ from registry.audit.history import (
     gather_evidence,
     recall,
 )
+from registry.audit.status import StatusRebuild
 from registry.crypto.dsse import verify_signature
 from registry.crypto.keys import PublicKey, load_public_key
 from registry.crypto.keys import key_id as compute_key_id
@@ -50,6 +51,7 @@ from registry.records.schema import (
     Processing,
     Recall,
     ScriptRelease,
+    StatusIndex,
     WitnessPolicy,
     split_batch_ref,
 )
@@ -81,6 +83,9 @@ class LogReplay:
         self.witness_policies: list[tuple[int, WitnessPolicy]] = []
         # (script name, sha256 hex) of each logged script release -> its log index.
         self.script_releases: dict[tuple[str, str], int] = {}
+        # The status index rebuilt from the entries, each committed root compared with it.
+        self.status = StatusRebuild()
+        self.last_kind: str | None = None
 
     def apply(self, entry: CheckedEntry) -> None:
         """Check ``entry`` against everything before it, then add it. ``VerificationError``."""
@@ -130,10 +135,14 @@ class LogReplay:
         elif isinstance(record, ScriptRelease):
             org_id = signer.org_id
             self.script_releases.setdefault((record.name, record.sha256), entry.index)
+        elif isinstance(record, StatusIndex):
+            org_id = signer.org_id
         else:
             org_id = signer.org_id
             self._apply_supply_chain(entry, record, signer)
+        self.status.apply(entry.index, record)
         self._digests[entry.digest] = Logged(entry.index, org_id)
+        self.last_kind = entry.kind.value
         self.size += 1
 
     def _check_policy(

@@ -148,6 +148,7 @@ class Audit:
         if problem is not None:
             raise problem
         assert replay is not None  # no replay problem: the replay ran to the end
+        replay.status.check_checkpoint(size, replay.last_kind)
         if log_key.name != pinned.name:
             _check_renamed(replay.renames, pinned.name, log_key.name)
         check_witness_policy(replay.witness_policies, note, int(self.clock()))

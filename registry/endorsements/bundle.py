@@ -51,4 +51,14 @@ def build_bundle(document: dict[str, Any]) -> dict[str, Any]:
         },
         "keys": document["keys"],
         "records": [_record(entry, note) for entry in document["chain"]],
+        "status_index": _status_index(document.get("status_index"), note),
     }
+
+
+def _status_index(index: dict[str, Any] | None, note: str) -> dict[str, Any] | None:
+    """The document's status index, its head as a record with its tlog-proof (the
+    checkpoint's last entry; docs/records.md, "The status index")."""
+    if index is None:
+        return None
+    head = dict(index["head"], kind="status_index")
+    return {"head": _record(head, note), "proofs": index["proofs"]}

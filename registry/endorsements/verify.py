@@ -21,6 +21,7 @@ from registry.accounts.operator import OPERATOR_NAME_EN, OPERATOR_NAME_ZH
 from registry.context import RegistryContext
 from registry.endorsements.published import covered_batches
 from registry.log import merkle
+from registry.log.status_index import batch_key, endorsement_key
 from registry.models import (
     Account,
     Batch,
@@ -40,6 +41,7 @@ from registry.status import endorsement_status
 from registry.transparency import log as log_service
 from registry.transparency import witnessing
 from registry.transparency.log import DatabaseNodeReader
+from registry.transparency.status_index import prove_at
 
 
 def _b64(data: bytes) -> str:
@@ -133,6 +135,7 @@ def build_document(
             "note": note,
         },
         "witness_policy": _witness_policy(session, policy_record, keys, checkpoint.size),
+        "status_index": _status_index(session, endorsement, evidence, checkpoint.size),
         "log": {"origin": ctx.log_origin, "vkey": log_service.log_vkey(ctx)},
     }
 
@@ -151,6 +154,34 @@ def _proved_checkpoint(
         checkpoint = log_service.latest_checkpoint(session)
         note = witnessing.cosigned_note(session, checkpoint)
     return checkpoint, note
+
+
+def _status_index(
+    session: Session, endorsement: Endorsement, evidence: Evidence, size: int
+) -> dict[str, Any] | None:
+    """The status index committed by the checkpoint's last entry, with a proof for the code
+    and for every batch of its lineage (docs/records.md, "In the verification document"):
+    what lets the phone see that no revocation or recall was left out. None for a checkpoint
+    that does not end with one (logged before the index existed)."""
+    head = session.get(Record, size - 1)
+    if head is None or head.kind != Kind.STATUS_INDEX.value:
+        return None
+    keys = [endorsement_key(endorsement.code)]
+    keys += [batch_key(ref) for ref in dict.fromkeys(e.ref for e in evidence.batches)]
+    proof = merkle.inclusion_proof(head.log_index, size, DatabaseNodeReader(session))
+    return {
+        "head": {
+            "index": head.log_index,
+            "envelope": {
+                "payload": _b64(head.payload) if head.payload is not None else None,
+                "payloadType": head.payload_type,
+                "signatures": head.signatures,
+            },
+            "leaf": _b64(head.leaf),
+            "inclusion_proof": [_b64(h) for h in proof],
+        },
+        "proofs": [prove_at(session, head.log_index, key) for key in keys],
+    }
 
 
 def latest_witness_policy(session: Session) -> Record | None:

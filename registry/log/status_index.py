@@ -50,16 +50,24 @@ __all__ = [
     "HASH_SIZE",
     "MAX_DEPTH",
     "IndexProof",
+    "MemoryNodeStore",
+    "Node",
+    "NodeStore",
+    "apply_changes",
     "batch_key",
     "endorsement_key",
     "key_hash",
     "leaf_hash",
+    "next_value",
     "node_hash",
+    "path_prefix",
     "proof_from_json",
     "proof_to_json",
     "prove",
+    "prove_stored",
     "root_from_proof",
     "root_of",
+    "sibling_prefix",
     "value_hash",
     "verify_proof",
 ]
@@ -81,6 +89,20 @@ def endorsement_key(code: str) -> str:
 def batch_key(batch: str) -> str:
     """The index key of a batch (``"<product id>:<lot>"``)."""
     return f"batch:{batch}"
+
+
+def next_value(current: Mapping[str, Any] | None, change: tuple[str, int]) -> dict[str, Any]:
+    """A key's value after ``change`` (docs/records.md, "Keys and values"):
+    ``("endorsement", i)`` (a new endorsement), ``("revocation", j)``, ``("head", h)`` (a
+    record names the batch) or ``("recall", r)`` (a recall reaches it; the first stays)."""
+    what, index = change
+    if what == "endorsement":
+        return {"endorsement": index, "revocation": None}
+    value = dict(current or ({} if what == "revocation" else {"head": None, "recall": None}))
+    if what == "recall" and value.get("recall") is not None:
+        return value
+    value[what] = index
+    return value
 
 
 def key_hash(key: str) -> bytes:
@@ -253,3 +275,170 @@ def proof_from_json(value: Any) -> IndexProof:
             _unb64(other.get("value_hash"), "other.value_hash"),
         ),
     )
+
+
+# Incremental updates: the tree as stored nodes -----------------------------------------------
+#
+# A stored index keeps one node per non-empty subtree on the paths it has built: at
+# ``(depth, prefix)``, where ``prefix`` is the subtree's path (its first ``depth`` bits,
+# see ``path_prefix``). A subtree holding one key is stored as that key's leaf (``leaf``
+# set) and nothing below it; one holding two or more as an interior node. Keys are never
+# removed, so a subtree's keys only grow and a node stored once is never empty again.
+
+
+@dataclass(frozen=True)
+class Node:
+    """A stored subtree: its hash, and for a subtree holding one key that key's (key text,
+    RFC 8785 value text); None for an interior node."""
+
+    hash: bytes
+    leaf: tuple[str, str] | None = None
+
+
+NodeKey = tuple[int, bytes]
+"""``(depth, prefix)`` of a subtree."""
+
+
+def path_prefix(digest: bytes, depth: int) -> bytes:
+    """The first ``depth`` bits of ``digest`` as ``ceil(depth / 8)`` bytes, the bits after
+    them cleared: the name of the subtree at ``depth`` on the path of ``digest``."""
+    whole, rest = divmod(depth, 8)
+    if not rest:
+        return digest[:whole]
+    return digest[:whole] + bytes([digest[whole] & (0xFF << (8 - rest)) & 0xFF])
+
+
+def sibling_prefix(digest: bytes, depth: int) -> bytes:
+    """The name of the subtree at ``depth`` (≥ 1) beside the one on the path of ``digest``."""
+    prefix = bytearray(path_prefix(digest, depth))
+    bit = depth - 1
+    prefix[bit >> 3] ^= 0x80 >> (bit & 7)
+    return bytes(prefix)
+
+
+class NodeStore:
+    """Where ``apply_changes`` reads the current nodes: ``get_nodes`` returns the stored
+    node of each wanted ``(depth, prefix)`` that has one (absent: an empty subtree)."""
+
+    def get_nodes(self, wanted: Sequence[NodeKey]) -> Mapping[NodeKey, Node]:
+        raise NotImplementedError
+
+
+def apply_changes(
+    store: NodeStore, changes: Mapping[str, str]
+) -> tuple[bytes, dict[NodeKey, Node]]:
+    """Set ``changes`` (key -> RFC 8785 value text) in the tree ``store`` holds; return the
+    new root and every node that changed (the caller stores them).
+
+    Reads the current nodes level by level, one ``get_nodes`` call per depth on the changed
+    paths, then hashes bottom-up: the cost is the changed paths' length, about
+    ``log2(keys)`` nodes per changed key, not the size of the tree."""
+    hashed = sorted((key_hash(k), k, v) for k, v in changes.items())
+    known: dict[NodeKey, Node] = {}
+    # Descend: which stored subtrees the changes reach, and their untouched siblings.
+    frontier: dict[bytes, list[tuple[bytes, str, str]]] = {b"": hashed} if hashed else {}
+    siblings: list[bytes] = []
+    depth = 0
+    while frontier:
+        wanted = [(depth, p) for p in frontier] + [(depth, p) for p in siblings]
+        known.update(store.get_nodes(wanted))
+        below: dict[bytes, list[tuple[bytes, str, str]]] = {}
+        siblings = []
+        for prefix, items in frontier.items():
+            node = known.get((depth, prefix))
+            if node is None or node.leaf is not None:
+                continue  # built afresh from the changes (and the one key it holds)
+            for item in items:
+                below.setdefault(path_prefix(item[0], depth + 1), []).append(item)
+            if len({_bit(item[0], depth) for item in items}) == 1:
+                siblings.append(sibling_prefix(items[0][0], depth + 1))
+        frontier, depth = below, depth + 1
+
+    written: dict[NodeKey, Node] = {}
+
+    def fresh(depth: int, items: list[tuple[bytes, str, str]]) -> bytes:
+        prefix = path_prefix(items[0][0], depth)
+        if len(items) == 1:
+            digest, key, value = items[0]
+            node = Node(leaf_hash(digest, _text_hash(value)), (key, value))
+        else:
+            mid = next((i for i, it in enumerate(items) if _bit(it[0], depth)), len(items))
+            left = fresh(depth + 1, items[:mid]) if mid else EMPTY
+            right = fresh(depth + 1, items[mid:]) if mid < len(items) else EMPTY
+            node = Node(node_hash(left, right))
+        written[(depth, prefix)] = node
+        return node.hash
+
+    def update(depth: int, items: list[tuple[bytes, str, str]]) -> bytes:
+        prefix = path_prefix(items[0][0], depth)
+        node = known.get((depth, prefix))
+        if node is None:
+            return fresh(depth, items)
+        if node.leaf is not None:
+            merged = {key_hash(node.leaf[0]): node.leaf}
+            merged.update({d: (k, v) for d, k, v in items})
+            return fresh(depth, [(d, k, v) for d, (k, v) in sorted(merged.items())])
+        mid = next((i for i, it in enumerate(items) if _bit(it[0], depth)), len(items))
+        halves = []
+        for part in (items[:mid], items[mid:]):
+            if part:
+                halves.append(update(depth + 1, part))
+            else:
+                stored = known.get((depth + 1, sibling_prefix(items[0][0], depth + 1)))
+                halves.append(EMPTY if stored is None else stored.hash)
+        written[(depth, prefix)] = Node(node_hash(halves[0], halves[1]))
+        return written[(depth, prefix)].hash
+
+    if not hashed:
+        root = store.get_nodes([(0, b"")]).get((0, b""))
+        return (EMPTY if root is None else root.hash), written
+    return update(0, hashed), written
+
+
+def prove_stored(store: NodeStore, key: str) -> tuple[str | None, IndexProof]:
+    """The value text ``key`` holds (None: absent) and its proof, from stored nodes."""
+    digest = key_hash(key)
+    path: list[bytes] = []
+    depth = 0
+    while True:
+        here, beside = (depth, path_prefix(digest, depth)), None
+        wanted = [here]
+        if depth < MAX_DEPTH:
+            beside = (depth + 1, sibling_prefix(digest, depth + 1))
+            wanted.append(beside)
+        nodes = store.get_nodes(wanted)
+        node = nodes.get(here)
+        if node is None or node.leaf is not None:
+            break
+        assert beside is not None
+        sibling = nodes.get(beside)
+        path.append(EMPTY if sibling is None else sibling.hash)
+        depth += 1
+    path.reverse()
+    if node is None:
+        return None, IndexProof(tuple(path))
+    assert node.leaf is not None
+    leaf_key, leaf_value = node.leaf
+    if leaf_key == key:
+        return leaf_value, IndexProof(tuple(path))
+    return None, IndexProof(tuple(path), (key_hash(leaf_key), _text_hash(leaf_value)))
+
+
+def _text_hash(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8")).digest()
+
+
+class MemoryNodeStore(NodeStore):
+    """The current nodes in a dict (the audit's rebuild, tests)."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[NodeKey, Node] = {}
+
+    def get_nodes(self, wanted: Sequence[NodeKey]) -> Mapping[NodeKey, Node]:
+        return {k: self.nodes[k] for k in wanted if k in self.nodes}
+
+    def apply(self, changes: Mapping[str, str]) -> bytes:
+        """Set ``changes`` and return the new root."""
+        root, written = apply_changes(self, changes)
+        self.nodes.update(written)
+        return root

@@ -87,5 +87,5 @@ def rename_log(
         log_service.publish_checkpoint(session, renamed, accepted.checkpoint_size)
         # Appended under the new name: its checkpoint is signed as the renamed log.
         policy_index = log_witness_policy(session, renamed)
-        size = accepted.checkpoint_size if policy_index is None else policy_index + 1
+        size = accepted.checkpoint_size if policy_index is None else policy_index + 2
     return Renamed(old_origin, new_origin, accepted.index, size, policy_index)

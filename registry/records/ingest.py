@@ -42,6 +42,7 @@ from registry.records.schema import (
     Kind,
     LogRename,
     ScriptRelease,
+    StatusIndex,
     WitnessPolicy,
     batch_ref,
     leaf_bytes,
@@ -50,6 +51,7 @@ from registry.records.schema import (
 from registry.records.schema import Endorsement as EndorsementDoc
 from registry.records.signers import check_submitter, verify_signers
 from registry.transparency import log as log_service
+from registry.transparency import status_index as index_service
 
 # Kinds whose checks query rows (lineage, records, keys) that earlier records of the same
 # submission may have added: the session is flushed before them.
@@ -193,11 +195,19 @@ def _append(
     records: list[Ingested],
     cache: IngestCache,
 ) -> list[Accepted]:
+    cache.write(session)  # the records first: the index's queries flush the session
+    # The transaction's last entry: the status index over every entry before it, so the
+    # checkpoint ends with it (docs/records.md, "The status index").
+    index_record = index_service.append_status_index(
+        session, ctx, size + len(records), cache.index_changes
+    )
+    cache.rows.append(index_record.row)
     cache.write(session)
     recalls = [r.index for r in records if r.kind == Kind.RECALL.value]
     if recalls:  # for whoever notifies subscribers when the transaction commits
         session.info.setdefault(ACCEPTED_RECALLS, []).extend(recalls)
-    new_size = log_service.append_leaves(session, size, [r.leaf for r in records])
+    leaves = [r.leaf for r in records] + [index_record.leaf]
+    new_size = log_service.append_leaves(session, size, leaves)
     log_service.publish_checkpoint(session, ctx, new_size)
     return [Accepted(r.index, r.digest, r.kind, new_size) for r in records]
 
@@ -224,6 +234,11 @@ def _ingest(
     cache: IngestCache,
 ) -> Ingested:
     record = cache.parsed.get(envelope) or _parse(envelope)
+    if isinstance(record, StatusIndex):
+        raise InvalidInput(
+            "status_index records are appended by the registry itself, never submitted",
+            rule="status-index-by-registry",
+        )
     now = ctx.clock()
     record_time = datetime.fromisoformat(record.time)
     if record_time > now + MAX_CLOCK_SKEW:
@@ -268,10 +283,13 @@ def _project(
         projection = _Projection(signer.org_id, [], [])
         if isinstance(record, EndorsementDoc):
             projection.after_record = apply_endorsement(session, record, signers, digest, index)
+            cache.index_changes.endorsement(record.code, index)
         else:
             apply_revocation(session, record, signer, index, now)
+            cache.index_changes.revocation(record.code, index)
         return projection
     touched, edges = apply_supply_chain(session, record, signer, digest, index, cache)
+    cache.index_changes.heads(record.batches, index)
     return _Projection(signer.org_id, touched, edges)
 
 

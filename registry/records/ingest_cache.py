@@ -22,6 +22,7 @@ from registry.db import in_chunks, insert_rows
 from registry.models import Batch, Product, Record, RecordBatch, SigningKey
 from registry.records.schema import batch_ref, split_batch_ref
 from registry.records.stored import find_batch
+from registry.transparency.status_index import IndexChanges
 
 # Written as plain rows, through the session's connection (so no autoflush runs first).
 _RECORDS = cast(Table, Record.__table__)
@@ -46,6 +47,8 @@ class IngestCache:
     parsed: dict[Envelope, Any] = field(default_factory=dict)  # records parsed before it
     rows: list[dict[str, Any]] = field(default_factory=list)  # records not yet written
     links: list[dict[str, Any]] = field(default_factory=list)  # their record_batches rows
+    # What the records change in the status index (registry.transparency.status_index).
+    index_changes: IndexChanges = field(default_factory=IndexChanges)
 
     def prefetch(self, session: Session, envelopes: Sequence[Envelope]) -> None:
         """Look up, for a whole submission at once, which of its records are already logged

@@ -107,9 +107,13 @@ def apply_supply_chain(
     ]
     if isinstance(record, Recall):
         reached = descendant_ids(session, [b.id for b in existing.values()])
+        refs = []
         for batch in session.scalars(select(Batch).where(Batch.id.in_(reached))):
+            refs.append(batch_ref(batch.product_id, batch.lot))
             if batch.recall_digest is None:
                 batch.recall_digest = digest
+        # The index keeps the first recall to reach each batch, as recall_digest does.
+        cache.index_changes.recalls(sorted(refs), index)
     return touched, edges
 
 

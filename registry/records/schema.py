@@ -88,14 +88,21 @@ class Kind(StrEnum):
     LOG_RENAME = "log_rename"
     WITNESS_POLICY = "witness_policy"
     SCRIPT_RELEASE = "script_release"
+    STATUS_INDEX = "status_index"
 
 
 KEY_KINDS = frozenset({Kind.KEY_REGISTRATION, Kind.KEY_ROTATION, Kind.KEY_REVOCATION})
 """The kinds that register, rotate or revoke a signing key (made through the keys API)."""
 
-REGISTRY_KINDS = KEY_KINDS | {Kind.LOG_RENAME, Kind.WITNESS_POLICY, Kind.SCRIPT_RELEASE}
+REGISTRY_KINDS = KEY_KINDS | {
+    Kind.LOG_RENAME,
+    Kind.WITNESS_POLICY,
+    Kind.SCRIPT_RELEASE,
+    Kind.STATUS_INDEX,
+}
 """The kinds only the registry key signs: key records and statements about the log itself
-(its name, its witness policy, the releases of the scripts its consumer page runs)."""
+(its name, its witness policy, the releases of the scripts its consumer page runs, the root
+of its status index)."""
 
 
 class _Base(StrictModel):
@@ -497,6 +504,18 @@ class ScriptRelease(_Base):
     size: int = Field(ge=0, le=2**31)
 
 
+class StatusIndex(_Base):
+    """The root of the status index over every entry before this one (docs/records.md,
+    "The status index"): appended by the registry as the last entry of every transaction
+    that appends, so every checkpoint ends with one. ``size`` is the record's own log
+    index; ``keys`` how many keys the index holds."""
+
+    kind: Literal[Kind.STATUS_INDEX]
+    size: int = Field(ge=0, le=2**62)
+    root: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")]
+    keys: int = Field(ge=0, le=2**62)
+
+
 AnyRecord = Annotated[
     Harvest
     | Processing
@@ -516,7 +535,8 @@ AnyRecord = Annotated[
     | EndorsementRevocation
     | LogRename
     | WitnessPolicy
-    | ScriptRelease,
+    | ScriptRelease
+    | StatusIndex,
     Field(discriminator="kind"),
 ]
 """Any record of format v1, told apart by its ``kind``."""
