@@ -512,7 +512,7 @@
     return !!value && typeof value === "object" && Object.keys(value).length === 2 && isIndex(value[first]) &&
       (value[second] === null || isIndex(value[second]));
   }
-  function statusFailure(why) { return new Failure("status", why); }
+  function statusFailure(why) { return new Failure(why, "status"); }
 
   /* Acceptance rules 1-4: the status this document proves at ``now`` (seconds), or a
    * Failure("status", why). Runs after every chain entry verified (their ``problems`` clear). */
