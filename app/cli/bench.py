@@ -25,6 +25,14 @@ def bench_command(
         str, typer.Option(help="a PostgreSQL server where registry_bench_* databases may be made")
     ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
     workers: Annotated[int, typer.Option(min=1, help="server processes for the scan runs")] = 1,
+    index_keys: Annotated[
+        int | None,
+        typer.Option(
+            "--index-keys",
+            min=10,
+            help="only the status index benchmark, at this many keys (e.g. 1000000)",
+        ),
+    ] = None,
 ) -> None:
     """Benchmarks: scans (vs. a hello endpoint, with wrk), ingestion, traces, proofs, audit
     and memory, on SQLite and PostgreSQL (docs/performance.md)."""
@@ -33,6 +41,9 @@ def bench_command(
     chosen = [b.strip() for b in backends.split(",") if b.strip()]
     if not chosen or any(b not in BACKENDS for b in chosen):
         fail(_("--backends 只能是 sqlite 和/或 postgresql"), 2)
+    if index_keys is not None:
+        _index_bench(index_keys, chosen, postgres_url, json_path)
+        raise typer.Exit(0)
     raise typer.Exit(
         run(
             quick=quick,
@@ -42,3 +53,32 @@ def bench_command(
             workers=workers,
         )
     )
+
+
+def _index_bench(keys: int, backends: list[str], postgres_url: str, json_path: Path | None) -> None:
+    """The status index benchmark alone (bench/index_bench.py), one line per backend."""
+    import json
+    import tempfile
+
+    from bench.databases import Databases
+    from bench.index_bench import bench_status_index
+
+    results = {}
+    with tempfile.TemporaryDirectory() as workdir:
+        databases = Databases(Path(workdir), postgres_url)
+        try:
+            for backend in backends:
+                result = bench_status_index(databases.fresh(backend, "index"), keys)
+                results[backend] = result
+                typer.echo(
+                    f"status index, {backend}, {keys:,} keys: proof of one code "
+                    f"{result['proof_bytes']:,} B JSON ({result['proof_siblings']} siblings, "
+                    f"{result['proof_ms']} ms); update per record "
+                    f"{result['update_us_per_record_chained']} µs (ingestion-shaped), "
+                    f"{result['update_us_per_record_new_keys']} µs (every record a new key); "
+                    f"filled in {result['fill_s']} s"
+                )
+        finally:
+            databases.drop_all()
+    if json_path is not None:
+        json_path.write_text(json.dumps({"status_index": results}, indent=2), encoding="utf-8")

@@ -13,7 +13,11 @@ checks itself"):
    registered under that id (the key id being the SHA-256 of the key);
 4. every node the stored tree holds for those leaves (``log_nodes``, the RFC 6962 hashes
    proofs are made of) is the hash of the leaves below it, and the root of the leaves is
-   the checkpoint's.
+   the checkpoint's;
+5. the status index rebuilt from the records (``registry.audit.status``) has, at every
+   ``status_index`` record, the committed ``size``, ``root`` and ``keys``; the checkpoint
+   ends with one; and the stored index (``status_index_entries``, the root node the proofs
+   are built from) holds the rebuilt values and root, the first differing key named.
 
 Rows are read a page at a time and the tree is kept as a compact range, so memory stays
 bounded by the number of keys and ``log n`` whatever the size of the log. Ed25519 checks go
@@ -39,21 +43,27 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.audit.entry import CheckedEntry, check_entry, leaf_kind
 from registry.audit.failures import failure
 from registry.audit.pool import KeyDirectory, preverify_signatures, worker_count
+from registry.audit.status import StatusRebuild
 from registry.audit.tree import verify_checkpoint
 from registry.crypto.dsse import verify_signature
 from registry.crypto.keys import PublicKey, load_public_key
 from registry.crypto.keys import key_id as compute_key_id
+from registry.db import in_chunks
 from registry.errors import InvalidInput, NotFound, VerificationError
 from registry.log import merkle
+from registry.log import status_index as si
 from registry.log.compact import CompactRange
 from registry.log.note import NoteVerifier
+from registry.models import StatusIndexEntry
 from registry.records.schema import Kind
 from registry.transparency import log as log_service
+from registry.transparency.status_index import DatabaseNodeStore
 
 PAGE_SIZE = 1000
 """Records read per query (and handed to a signature worker at once)."""
@@ -124,6 +134,8 @@ class SelfCheck:
         self._tree = CompactRange()
         self._keys: dict[str, tuple[PublicKey, int]] = {}
         self._directory = KeyDirectory()
+        self._status = StatusRebuild()
+        self._last_kind: str | None = None
 
     def run(
         self,
@@ -165,6 +177,9 @@ class SelfCheck:
                 "checkpoint (the tree was rebuilt without re-signing, or the checkpoint's "
                 "root was replaced)",
             )
+        self._status.check_checkpoint(size, self._last_kind)
+        if self._status.blind_from is None:
+            _check_stored_index(factory, self._status)
         elapsed = time.perf_counter() - started
         return SelfCheckResult(size, root, self.erased, size - start, elapsed)
 
@@ -301,8 +316,12 @@ class SelfCheck:
         """Payload ↔ leaf ↔ digest, the registered keys, every signature."""
         if row.envelope is None:
             self.erased += 1  # erased on purpose: the leaf still commits to its hash
+            self._status.erased(row.index)
+            self._last_kind = leaf_kind(row.leaf)
             return
         entry = check_entry(row.index, row.leaf, row.envelope)
+        self._status.apply(row.index, entry.record)
+        self._last_kind = entry.kind.value
         if entry.digest != row.digest:
             raise failure(
                 row.index,
@@ -340,6 +359,46 @@ class SelfCheck:
                 entry.index, entry.kind.value, f"the key record's key is unusable: {detail}"
             ) from None
         self._keys.setdefault(key.id, (public_key, entry.index))
+
+
+def _check_stored_index(factory: sessionmaker[Session], status: StatusRebuild) -> None:
+    """The stored index is the rebuilt one: the stored value of every key the checked
+    records changed, the number of keys, and the stored root node (what proofs are built
+    from). A resumed check compares only the keys changed since the last run."""
+    changed = sorted(status.changed)
+    stored: dict[str, Any] = {}
+    with factory() as session:
+        for chunk in in_chunks([si.key_hash(k) for k in changed]):
+            for key, value in session.execute(
+                select(StatusIndexEntry.key, StatusIndexEntry.value).where(
+                    StatusIndexEntry.key_hash.in_(chunk)
+                )
+            ):
+                stored[key] = orjson.loads(value)
+        count = session.execute(select(func.count()).select_from(StatusIndexEntry)).scalar_one()
+        root_node = DatabaseNodeStore(session).get_nodes([(0, b"")]).get((0, b""))
+    for key in changed:
+        if stored.get(key) != status.values[key]:
+            raise failure(
+                status.last_head,
+                Kind.STATUS_INDEX.value,
+                f"the stored status index holds {key} = {stored.get(key)}, but the log "
+                f"gives {status.values[key]} (status_index_entries was altered)",
+            )
+    if count != len(status.values):
+        raise failure(
+            status.last_head,
+            Kind.STATUS_INDEX.value,
+            f"the stored status index holds {count} keys, the log gives {len(status.values)}",
+        )
+    if (root_node.hash if root_node else si.EMPTY) != status.root():
+        raise failure(
+            status.last_head,
+            Kind.STATUS_INDEX.value,
+            "the stored status index's root node is not the root of the log's keys "
+            "(status_index_nodes was altered): proofs built from it would not verify",
+        )
+    status.changed.clear()
 
 
 def _envelope_bytes(row: _Row) -> bytes | None:

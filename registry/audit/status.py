@@ -40,6 +40,7 @@ class StatusRebuild:
         self._store = si.MemoryNodeStore()
         self._pending: dict[str, str] = {}  # key -> value text, changed since the last head
         self._children: dict[str, list[str]] = {}
+        self.changed: set[str] = set()  # keys changed since whoever reads this cleared it
 
     def apply(self, index: int, record: Any) -> None:
         """Add the log entry at ``index`` (its parsed record); ``VerificationError`` at a
@@ -77,6 +78,7 @@ class StatusRebuild:
         value = si.next_value(self.values.get(key), change)
         self.values[key] = value
         self._pending[key] = canonicalize(value).decode()
+        self.changed.add(key)
 
     def _reach(self, refs: list[str]) -> set[str]:
         pending, seen = list(refs), set(refs)

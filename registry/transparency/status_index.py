@@ -113,7 +113,15 @@ def append_status_index(
     session: Session, ctx: RegistryContext, index: int, changes: IndexChanges
 ) -> IndexRecord:
     """Apply ``changes`` to the stored index and sign the ``status_index`` record that goes
-    at log ``index`` (after every record of the transaction, under the append lock)."""
+    at log index ``index`` (after every record of the transaction, under the append lock)."""
+    root, added = update_index(session, index, changes)
+    keys = _previous_keys(session, index) + added
+    return _signed_record(session, ctx, index, root, keys)
+
+
+def update_index(session: Session, index: int, changes: IndexChanges) -> tuple[bytes, int]:
+    """Apply ``changes`` to the stored values and tree, the new nodes versioned ``index``;
+    return the new root and how many keys are new."""
     current = _current_values(session, {key for key, _ in changes.changes})
     before = set(current)
     updated: dict[str, dict[str, Any]] = {}
@@ -122,23 +130,23 @@ def append_status_index(
     texts = {key: canonicalize(value).decode() for key, value in updated.items()}
     root, written = si.apply_changes(DatabaseNodeStore(session), texts)
     _write_values(session, texts, before)
-    insert_rows(
-        session.connection(),
-        _NODES,
-        [
-            {
-                "depth": depth,
-                "prefix": prefix,
-                "size": index,
-                "hash": node.hash,
-                "leaf_key": node.leaf[0] if node.leaf else None,
-                "leaf_value": node.leaf[1] if node.leaf else None,
-            }
-            for (depth, prefix), node in written.items()
-        ],
-    )
-    keys = _previous_keys(session, index) + len(set(texts) - before)
-    return _signed_record(session, ctx, index, root, keys)
+    insert_rows(session.connection(), _NODES, node_rows(written, index))
+    return root, len(set(texts) - before)
+
+
+def node_rows(written: Mapping[si.NodeKey, si.Node], index: int) -> list[dict[str, Any]]:
+    """``status_index_nodes`` rows of ``written``, versioned ``index``."""
+    return [
+        {
+            "depth": depth,
+            "prefix": prefix,
+            "size": index,
+            "hash": node.hash,
+            "leaf_key": node.leaf[0] if node.leaf else None,
+            "leaf_value": node.leaf[1] if node.leaf else None,
+        }
+        for (depth, prefix), node in written.items()
+    ]
 
 
 def _current_values(session: Session, keys: set[str]) -> dict[str, dict[str, Any]]:

@@ -40,7 +40,7 @@ def test_client_key_registration_is_logged_and_countersigned(world: World) -> No
     assert key["registered_index"] == size, "the key record is not the newest leaf"
     assert key["account_id"] == world.lab.account_id and key["organization_id"] == world.lab.org_id
     assert base64.b64decode(key["public_key"]) == signer.public_key_raw
-    assert world.log_size() == size + 1
+    assert world.log_size() == size + 2  # the key record, then the status index
 
     logged = world.client.get(f"/api/v1/records/{size}").json()
     assert payload_of(logged["envelope"]) == base64.b64decode(draft["payload"]), (
@@ -213,7 +213,7 @@ def test_revocation_rules(world: World) -> None:
     )
     assert revoked.status_code == 200, revoked.text
     assert revoked.json()["compromised_since"], "compromised_since was not recorded"
-    assert world.log_size() == size + 1, "a revocation must be a logged record"
+    assert world.log_size() == size + 2, "a revocation must be a logged record"
     logged = world.client.get(f"/api/v1/records/{size}").json()
     assert logged["kind"] == "key_revocation" and logged["record"]["key_id"] == lab_key
 

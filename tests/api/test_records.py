@@ -67,13 +67,14 @@ def test_harvest_creates_a_batch_whose_head_is_the_record(world: World) -> None:
     accepted = world.submit(world.coop, document)
 
     assert accepted["index"] == size_before, "the record was not appended at the log's end"
-    assert accepted["checkpoint_size"] == size_before + 1, "checkpoint_size is not the new size"
+    # The status index is the checkpoint's last entry, after the record.
+    assert accepted["checkpoint_size"] == size_before + 2, "checkpoint_size is not the new size"
     assert accepted["kind"] == "harvest" and accepted["organization_id"] == world.coop.org_id
     assert accepted["record"] == document, "the accepted record differs from what was signed"
     assert accepted["digest"] == hashlib.sha256(canonicalize(document)).hexdigest(), (
         "digest is not the SHA-256 of the canonical payload"
     )
-    assert world.log_size() == size_before + 1, "/log/checkpoint did not grow by one"
+    assert world.log_size() == size_before + 2, "/log/checkpoint did not grow by two"
 
     listed = world.batch(batch)
     shown = world.client.get(f"/api/v1/batches/{listed['code']}")
@@ -151,7 +152,7 @@ def test_custodial_signing_fills_org_time_and_prev(world: World) -> None:
         del draft[filled]
     size_before = world.log_size()
     created = world.submit_custodial(coop, draft)
-    assert created["index"] == size_before and created["checkpoint_size"] == size_before + 1
+    assert created["index"] == size_before and created["checkpoint_size"] == size_before + 2
     record = created["record"]
     assert record["org"] == coop.org_id, "custodial signing did not fill org"
     assert record["prev"] == {batch: None}, "a harvest draft's prev must be filled with null"
@@ -182,7 +183,7 @@ def test_custodial_signing_fills_org_time_and_prev(world: World) -> None:
     assert made["record"]["batches"] == [batch, output], "batches not derived from inputs/outputs"
     assert made["record"]["prev"] == {batch: head, output: None}
     assert world.batch(batch)["remaining"] == "750", "custodial processing did not consume"
-    assert world.log_size() == size_before + 6
+    assert world.log_size() == size_before + 12  # six records, each with its status index
 
 
 def test_custodial_key_created_through_the_api_signs_drafts(

@@ -63,7 +63,8 @@ def account(session: Any, username: str) -> Account:
 
 def add_history(live: LiveRegistry) -> int:
     """Four more records: a storage step, a key rotation, a step signed by the successor
-    key, and a key revocation. Returns how many were added."""
+    key, and a key revocation. Returns how many entries were added: each record is followed
+    by the status index of its transaction."""
     millet = f"{demo_id('product:millet')}:AH2026-001"
     with transaction(live.factory) as session:
         clerk = account(session, "aohan-clerk")
@@ -76,7 +77,7 @@ def add_history(live: LiveRegistry) -> int:
         driver = account(session, "mengdong-driver")
         key = session.scalars(select(SigningKey).where(SigningKey.account_id == driver.id)).one()
         key_service.revoke_key(session, live.ctx, driver, key.key_id, "phone lost")
-    return 4
+    return 8
 
 
 # --- an honest registry ---------------------------------------------------------------------

@@ -159,7 +159,8 @@ def test_the_checkpoint_must_satisfy_the_logged_policy(live: LiveRegistry, tmp_p
     witness = CosignatureSigner.generate("witness.example")
     index = log_policy(live, witness)
     note = live.checkpoint_note()
-    assert note.split("\n")[1] == str(index + 1)  # the checkpoint includes the policy
+    # The checkpoint includes the policy, and the status index after it.
+    assert note.split("\n")[1] == str(index + 2)
     live.set_checkpoint_note(add_signatures(note, [witness], timestamp=int(time.time())))
     cosigned = live.audit(tmp_path / "a")
     assert cosigned.code == EXIT_OK, cosigned

@@ -222,8 +222,9 @@ def test_a_logged_rename_is_followed_by_the_old_auditor(
         )
     assert (renamed.old_origin, renamed.new_origin) == ("127.0.0.1:8000/log", "gr.example.cn/log")
     # The rename logged the policy naming the renamed log's key, in its own transaction.
-    assert renamed.policy_index == renamed.index + 1
-    assert renamed.checkpoint_size == renamed.policy_index + 1
+    # Each append ends with its status index: rename, index, policy, index.
+    assert renamed.policy_index == renamed.index + 2
+    assert renamed.checkpoint_size == renamed.policy_index + 2
     with db.connect() as connection:
         policies = connection.execute(
             select(Record.log_index, Record.payload)
