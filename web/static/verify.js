@@ -17,7 +17,11 @@
  *     record (keyLife, the same rules as registry/audit/replay.py); a record dated after its
  *     key's declared compromise is marked suspect;
  *  5. the endorsement shown is the one signed (code, claims, stream, window, quantity), signed
- *     by the officials named; a revocation or recall shown is a logged record.
+ *     by the officials named; a revocation or recall shown is a logged record;
+ *  6. the status is current: the checkpoint's last entry is a registry-signed status index
+ *     whose proofs for the code and every batch of its lineage verify, so no revocation,
+ *     recall or newer record was left out; the status shown is the one derived from them
+ *     (<html data-proven-status>), a different server status is said, not believed.
  * Each step of the page is marked; <html data-verify-state> goes pending -> verified | failed,
  * and a failure names the first step that failed. Where WebCrypto lacks Ed25519 (older
  * WeChat, Douyin, Taobao webviews) the pinned @noble/ed25519 build in /static/vendor/ is
