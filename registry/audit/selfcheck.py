@@ -60,7 +60,7 @@ from registry.log import merkle
 from registry.log import status_index as si
 from registry.log.compact import CompactRange
 from registry.log.note import NoteVerifier
-from registry.models import StatusIndexEntry
+from registry.models import Record, StatusIndexEntry
 from registry.records.schema import Kind
 from registry.transparency import log as log_service
 from registry.transparency.status_index import DatabaseNodeStore
@@ -362,12 +362,17 @@ class SelfCheck:
 
 
 def _check_stored_index(factory: sessionmaker[Session], status: StatusRebuild) -> None:
-    """The stored index is the rebuilt one: the stored value of every key the checked
-    records changed, the number of keys, and the stored root node (what proofs are built
-    from). A resumed check compares only the keys changed since the last run."""
+    """The stored index is the rebuilt one: its root node as of the last checked
+    ``status_index`` record (what proofs against that checkpoint are built from) and, when
+    no newer index was written meanwhile (the server keeps appending while it checks
+    itself), the stored value of every key the checked records changed and the number of
+    keys. A resumed check compares the keys changed since the last run that compared them."""
+    if status.last_head is None:
+        return
     changed = sorted(status.changed)
     stored: dict[str, Any] = {}
     with factory() as session:
+        newest = _newest_index(session)
         for chunk in in_chunks([si.key_hash(k) for k in changed]):
             for key, value in session.execute(
                 select(StatusIndexEntry.key, StatusIndexEntry.value).where(
@@ -376,7 +381,18 @@ def _check_stored_index(factory: sessionmaker[Session], status: StatusRebuild) -
             ):
                 stored[key] = orjson.loads(value)
         count = session.execute(select(func.count()).select_from(StatusIndexEntry)).scalar_one()
-        root_node = DatabaseNodeStore(session).get_nodes([(0, b"")]).get((0, b""))
+        still = _newest_index(session) == newest == status.last_head
+        store = DatabaseNodeStore(session, status.last_head)
+        root_node = store.get_nodes([(0, b"")]).get((0, b""))
+    if (root_node.hash if root_node else si.EMPTY) != status.root():
+        raise failure(
+            status.last_head,
+            Kind.STATUS_INDEX.value,
+            "the stored status index's root node is not the root of the log's keys "
+            "(status_index_nodes was altered): proofs built from it would not verify",
+        )
+    if not still:
+        return  # values moved on since: compared by the run that ends at the newest index
     for key in changed:
         if stored.get(key) != status.values[key]:
             raise failure(
@@ -391,14 +407,13 @@ def _check_stored_index(factory: sessionmaker[Session], status: StatusRebuild) -
             Kind.STATUS_INDEX.value,
             f"the stored status index holds {count} keys, the log gives {len(status.values)}",
         )
-    if (root_node.hash if root_node else si.EMPTY) != status.root():
-        raise failure(
-            status.last_head,
-            Kind.STATUS_INDEX.value,
-            "the stored status index's root node is not the root of the log's keys "
-            "(status_index_nodes was altered): proofs built from it would not verify",
-        )
     status.changed.clear()
+
+
+def _newest_index(session: Session) -> int | None:
+    return session.execute(
+        select(func.max(Record.log_index)).where(Record.kind == Kind.STATUS_INDEX.value)
+    ).scalar()
 
 
 def _envelope_bytes(row: _Row) -> bytes | None:

@@ -199,7 +199,7 @@ def _append(
     # The transaction's last entry: the status index over every entry before it, so the
     # checkpoint ends with it (docs/records.md, "The status index").
     index_record = index_service.append_status_index(
-        session, ctx, size + len(records), cache.index_changes
+        session, ctx, size, size + len(records), cache.index_changes
     )
     cache.rows.append(index_record.row)
     cache.write(session)

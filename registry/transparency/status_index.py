@@ -110,13 +110,51 @@ class IndexRecord:
 
 
 def append_status_index(
-    session: Session, ctx: RegistryContext, index: int, changes: IndexChanges
+    session: Session, ctx: RegistryContext, start: int, index: int, changes: IndexChanges
 ) -> IndexRecord:
-    """Apply ``changes`` to the stored index and sign the ``status_index`` record that goes
-    at log index ``index`` (after every record of the transaction, under the append lock)."""
+    """Apply ``changes`` (of the transaction's records ``[start, index)``) to the stored
+    index and sign the ``status_index`` record that goes at log index ``index``, after
+    every record of the transaction, under the append lock."""
+    previous = _previous_keys(session, index)
+    if previous is None:
+        previous = _backfill(session, start, changes)
     root, added = update_index(session, index, changes)
-    keys = _previous_keys(session, index) + added
-    return _signed_record(session, ctx, index, root, keys)
+    return _signed_record(session, ctx, index, root, previous + added)
+
+
+def _backfill(session: Session, start: int, changes: IndexChanges) -> int:
+    """A log made before the status index existed: the changes of its entries ``[0,
+    start)``, derived from the records as the audit derives them, go before this
+    transaction's, so the first index covers every entry before it. Returns 0 (no key was
+    counted before)."""
+    if start == 0:
+        return 0
+    from registry.audit.status import StatusRebuild  # pure: the log's own derivation
+    from registry.records.schema import parse_record
+
+    rebuild = StatusRebuild()
+    for page in range(0, start, 1000):
+        for index, payload in session.execute(
+            select(Record.log_index, Record.payload)
+            .where(Record.log_index >= page, Record.log_index < min(page + 1000, start))
+            .order_by(Record.log_index)
+        ):
+            if payload is not None:
+                rebuild.apply(index, parse_record(json.loads(payload)))
+    earlier = IndexChanges()
+    for key, value in rebuild.values.items():
+        earlier.changes += [(key, (field, at)) for field, at in _as_changes(value)]
+    changes.changes[:0] = earlier.changes
+    return 0
+
+
+def _as_changes(value: dict[str, Any]) -> list[tuple[str, int]]:
+    """Changes that give ``value`` (``next_value`` applied in order)."""
+    if "endorsement" in value:
+        out = [("endorsement", value["endorsement"])]
+        return out + ([("revocation", value["revocation"])] if value["revocation"] else [])
+    out = [("head", value["head"])]
+    return out + ([("recall", value["recall"])] if value["recall"] is not None else [])
 
 
 def update_index(session: Session, index: int, changes: IndexChanges) -> tuple[bytes, int]:
@@ -185,15 +223,15 @@ def _write_values(session: Session, texts: dict[str, str], existing: set[str]) -
     )
 
 
-def _previous_keys(session: Session, index: int) -> int:
-    """How many keys the previous ``status_index`` record counted (0 before the first)."""
+def _previous_keys(session: Session, index: int) -> int | None:
+    """How many keys the previous ``status_index`` record counted (None: there is none)."""
     payload = session.execute(
         select(Record.payload)
         .where(Record.kind == Kind.STATUS_INDEX.value, Record.log_index < index)
         .order_by(Record.log_index.desc())
         .limit(1)
     ).scalar()
-    return int(json.loads(payload)["keys"]) if payload else 0
+    return int(json.loads(payload)["keys"]) if payload else None
 
 
 def _signed_record(

@@ -119,3 +119,28 @@ def test_malformed_proofs_are_refused() -> None:
     short = si.IndexProof((b"\x01" * 31,))
     with pytest.raises(VerificationError):
         si.root_from_proof("endorsement:X", None, short)
+
+
+def test_incremental_updates_give_the_roots_and_proofs_of_the_whole_tree() -> None:
+    """The stored form (``apply_changes`` over a node store, transaction by transaction)
+    has, after every step, the root of the tree built at once, and its proofs verify."""
+    from registry.crypto.jcs import canonicalize
+
+    rng = random.Random(18)
+    store = si.MemoryNodeStore()
+    entries: dict[str, dict[str, Any]] = {}
+    for step in range(40):
+        changes: dict[str, str] = {}
+        for _ in range(rng.randint(0, 25)):
+            key = si.batch_key(f"p:{rng.randint(0, 200)}")
+            value = {"head": rng.randint(0, 10**6), "recall": rng.choice([None, step])}
+            entries[key] = value
+            changes[key] = canonicalize(value).decode()
+        root = store.apply(changes)
+        assert root == si.root_of(_hashed(entries)) == _naive_root(_hashed(entries)), step
+        for key in [*list(entries)[:4], "batch:absent", "endorsement:NOPE1234"]:
+            text, proof = si.prove_stored(store, key)
+            value = json.loads(text) if text is not None else None
+            assert value == entries.get(key), key
+            si.verify_proof(root, key, value, proof)
+            assert proof == si.prove(_hashed(entries), si.key_hash(key)), key

@@ -76,7 +76,7 @@ def test_cosignatures_reach_the_checkpoint_and_a_dead_witness_blocks_nothing(
         started = time.monotonic()
         size = live.write(5)
         elapsed = time.monotonic() - started
-        assert size == demo_size + 5
+        assert size == demo_size + 10  # each write is followed by its status index
         assert elapsed < 5, f"5 writes took {elapsed:.1f} s with the witness down"
         # A young head waits for the witness; the cosigned one is served meanwhile ...
         assert served(client, log_vkey, witness.vkey) == (demo_size, cosigned)
@@ -102,5 +102,5 @@ def test_no_witnesses_configured_serves_the_newest_plain_checkpoint(settings, db
     with TestClient(create_app(settings, db)) as client:
         assert client.app.state.witness_submitter is not None  # type: ignore[attr-defined]
         text = client.get("/log/checkpoint").text
-        assert text.splitlines()[1] == "1"
+        assert text.splitlines()[1] == "2"  # the registry key's record, its status index
         assert text.count("\n— ") == 1, "only the log's own signature"

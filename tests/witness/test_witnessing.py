@@ -86,12 +86,13 @@ def test_submission_stores_a_verified_cosignature_and_then_rests(
 ) -> None:
     endpoint, progress = endpoint_of(witness), WitnessProgress()
     with TestClient(create_witness_app(witness)) as client:
-        assert submit_once(registry_log.factory, endpoint, client, progress) == 1
+        # The log so far: the registry key's registration and the status index after it.
+        assert submit_once(registry_log.factory, endpoint, client, progress) == 2
         assert submit_once(registry_log.factory, endpoint, client, progress) is None
         size = registry_log.write(3)
         assert submit_once(registry_log.factory, endpoint, client, progress) == size
     lines = stored(registry_log)
-    assert sorted(lines) == [1, size]
+    assert sorted(lines) == [2, size]
     for at, line in lines.items():
         open_cosignature(checkpoint_text(registry_log, at), line, endpoint.verifier)
     assert witness.cosigned()[registry_log.ctx.log_origin].size == size

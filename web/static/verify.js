@@ -660,17 +660,23 @@
   /* The bundle of a verification document this page verified (same fields, same order as
    * the server's build_bundle). */
   function toBundle(doc) {
-    var note = doc.checkpoint.note, wp = doc.witness_policy, si = doc.status_index;
+    var note = doc.checkpoint.note, wp = doc.witness_policy;
     return {
       format: BUNDLE_FORMAT, code: doc.code, status: doc.status, computed_at: doc.computed_at,
       endorsement_index: doc.endorsement.index, log: doc.log, checkpoint: note,
       witness_policy: wp ? { text: wp.text, max_age_seconds: wp.max_age_seconds, record: bundleRecord(wp.record, note) } : null,
       keys: doc.keys,
       records: (doc.chain || []).map(function (entry) { return bundleRecord(entry, note); }),
-      status_index: si ? { head: bundleRecord({ index: si.head.index, kind: "status_index", envelope: si.head.envelope,
-                                                leaf: si.head.leaf, inclusion_proof: si.head.inclusion_proof }, note),
-                           proofs: si.proofs } : null
+      status_index: doc.status_index ? statusIndexPart(doc.status_index, note) : null
     };
+  }
+  /* The document's status index as the bundle holds it: the head as a record (its kind is
+   * always status_index), the proofs verbatim (docs/records.md, "The status index"). */
+  function statusIndexPart(index, note) {
+    var head = index.head || {};
+    var entry = { index: head.index, kind: "status_index", envelope: head.envelope,
+                  leaf: head.leaf, inclusion_proof: head.inclusion_proof };
+    return { head: bundleRecord(entry, note), proofs: index.proofs };
   }
   /* A bundle record as a chain entry. A tlog-proof that does not read, names another index
    * or another checkpoint than the bundle's fails that record ("proof"), as verify-bundle does. */
