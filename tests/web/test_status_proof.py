@@ -457,6 +457,15 @@ def test_an_opened_bundle_proves_the_status_offline(site: Served, phone, tmp_pat
         assert root_attribute(page, "data-verify-failed") == "status", name
         assert root_attribute(page, "data-proven-status") is None
 
+    # Nor does a file that is no bundle leave the earlier proof standing.
+    page.set_input_files("#bundle-open", str(saved))
+    page.locator("html[data-proven-status=recalled]").wait_for(state="attached")
+    other = tmp_path / "document.json"
+    other.write_text(json.dumps({"not": "a bundle"}))
+    page.set_input_files("#bundle-open", str(other))
+    page.locator("html[data-verify-failed=bundle]").wait_for(state="attached")
+    assert root_attribute(page, "data-proven-status") is None
+
 
 # --- an old index proof: the log moved on (a revocation), the server serves the older index ---
 # (changes the log: last in the module)

@@ -973,6 +973,7 @@
     openInput.value = "";
     if (!doc) {
       root.dataset.verifyState = "failed"; root.dataset.verifyFailed = "bundle";
+      delete root.dataset.provenStatus; delete root.dataset.statusClaimed; /* nothing proved now */
       show("failed");
       document.getElementById("verify-failed-step").textContent = T.failed.replace("{step}", word("notABundle"));
       return;
