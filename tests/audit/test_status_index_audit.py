@@ -119,3 +119,19 @@ def test_a_log_from_before_the_index_is_backfilled_from_its_records(live: LiveRe
             for k, v in session.execute(select(StatusIndexEntry.key, StatusIndexEntry.value))
         }
     assert derived == stored
+
+
+def test_proofs_against_an_older_committed_root(live: LiveRegistry) -> None:
+    """The witnessed checkpoint may lag the newest: proofs are built against any committed
+    root, with the value the key held then."""
+    before = _store(live, "合作社7号粮仓")
+    after = _store(live, "合作社6号粮仓")
+    key = si.batch_key(MILLET)
+    with transaction(live.factory) as session:
+        for head in (before, after):
+            payload = session.get(Record, head).payload  # type: ignore[union-attr]
+            root = base64.b64decode(json.loads(payload)["root"])
+            entry = index_service.prove_at(session, head, key)
+            assert entry["value"]["head"] == head - 1, (head, entry["value"])
+            proof = si.proof_from_json(entry["proof"])
+            si.verify_proof(root, key, entry["value"], proof)
