@@ -411,6 +411,7 @@ def test_a_claimed_status_that_differs_is_said_and_not_believed(site: Served, ph
     assert "已撤销" in banner.locator("[data-testid=status]").inner_text()
     assert "banner-revoked" in (banner.get_attribute("class") or "")
     assert page.title().startswith("已撤销")
+    consumer.shoot(page, "status-claimed-zh")
 
 
 # --- the saved bundle carries the status index ----------------------------------------------
