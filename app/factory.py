@@ -20,6 +20,7 @@ from api.routers import admin, catalog, endorsements, exports, keys, log, record
 from api.routers import reports as problem_reports
 from api.routers import trace as trace_api
 from api.security import SecurityHeaders
+from app.publishing import start_publishing
 from registry import __version__
 from registry.audit.monitor import integrity_status, monitor_from_settings
 from registry.db import make_engine, make_session_factory, read_engine_for
@@ -88,6 +89,14 @@ def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
         app.state.scan_cache.start()
         # What the OBS overlays of this process watch (registry.endorsements.live).
         app.state.live_board.start()
+        # The published scan files, when this server keeps them (docs/scaling.md).
+        app.state.publisher = start_publishing(
+            factory,
+            app.state.read_session_factory,
+            lambda: app.state.ctx,
+            settings,
+            app.state.scan_counter,
+        )
         # The database checks itself in the background; /healthz reports the verdict.
         monitor = monitor_from_settings(settings, factory, parse_vkey(log_vkey(app.state.ctx)))
         app.state.integrity = monitor
@@ -98,6 +107,8 @@ def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
         finally:
             if monitor is not None:
                 monitor.stop()
+            if app.state.publisher is not None:
+                app.state.publisher.stop()
             app.state.live_board.stop()
             app.state.scan_cache.stop()
             submitter.stop()

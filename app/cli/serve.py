@@ -99,9 +99,21 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="server processes")] = 1,
     demo: Annotated[bool, typer.Option("--demo", help="load the demo dataset first")] = False,
+    publish: Annotated[
+        str,
+        typer.Option(
+            "--publish",
+            metavar="DIR",
+            help="also keep the scan path published as files in DIR (or s3://bucket/prefix)",
+        ),
+    ] = "",
 ) -> None:
     """Migrate the database, then serve the API and the web pages."""
     import uvicorn
+
+    if publish:  # every worker reads it (registry.settings: publish_dir)
+        os.environ["REGISTRY_PUBLISH_DIR"] = publish
+        get_settings.cache_clear()
 
     from registry.operations.bootstrap import bootstrap
     from registry.operations.production import check_production_start
