@@ -25,6 +25,9 @@ def bench_command(
         str, typer.Option(help="a PostgreSQL server where registry_bench_* databases may be made")
     ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
     workers: Annotated[int, typer.Option(min=1, help="server processes for the scan runs")] = 1,
+    only: Annotated[
+        str, typer.Option(help="'published': only the published scan path (nginx) phases")
+    ] = "",
 ) -> None:
     """Benchmarks: scans (vs. a hello endpoint, with wrk), ingestion, traces, proofs, audit
     and memory, on SQLite and PostgreSQL (docs/performance.md)."""
@@ -40,5 +43,6 @@ def bench_command(
             backends=chosen,
             postgres_url=postgres_url,
             workers=workers,
+            only=only,
         )
     )
