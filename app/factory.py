@@ -16,10 +16,12 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from api import docs, problems
 from api.limits import BodySizeLimit
+from api.observability import RequestIds
 from api.routers import admin, catalog, endorsements, exports, keys, log, records, tiles, tokens
 from api.routers import reports as problem_reports
 from api.routers import trace as trace_api
 from api.security import SecurityHeaders
+from app import metrics
 from app.publishing import start_publishing
 from registry import __version__
 from registry.audit.monitor import integrity_status, monitor_from_settings
@@ -194,6 +196,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     problems.install(app, html_error_page=partial(error_page, office_page=office_error_page))
     docs.install(app)
     _add_routes(app, engine)
+    metrics.install(app)  # GET /metrics (docs/scaling.md, "What to watch")
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
@@ -204,4 +207,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     # Outermost, so every answer carries them, a 413 from the body-size limit included.
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestIds)  # X-Request-Id, and the request's JSON log line
     return app

@@ -111,6 +111,8 @@ def serve(
     """Migrate the database, then serve the API and the web pages."""
     import uvicorn
 
+    from registry.logs import LOG_CONFIG
+
     if publish:  # every worker reads it (registry.settings: publish_dir)
         os.environ["REGISTRY_PUBLISH_DIR"] = publish
         get_settings.cache_clear()
@@ -162,6 +164,7 @@ def serve(
             workers=workers,
             log_level="info",
             access_log=False,
+            log_config=LOG_CONFIG,  # JSON lines with the request id (registry.logs)
         )
     finally:
         if witness is not None:
