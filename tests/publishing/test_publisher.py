@@ -321,3 +321,28 @@ def test_with_two_workers_a_revocation_is_published_within_2_s(served: tuple[Wor
     assert document is not None and document["status"] == "revoked"
     locks = world.root / ".publish" / "lock"
     assert locks.exists()
+
+
+def test_registry_publish_writes_the_tree_once(world: World):
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": world.settings.effective_database_url,
+        "REGISTRY_DATA_DIR": str(world.settings.data_dir),
+        "REGISTRY_MASTER_KEY": world.settings.master_key,
+        "LANG": "en_US.UTF-8",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "publish", str(world.root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Published 6 endorsement codes" in done.stderr, done.stderr
+    for entry in world.summary["endorsements"]:
+        assert published_status(world.root, entry["code"]) == entry["status"]
+    assert (world.root / "log" / "checkpoint").is_file()
+    assert (world.root / ".publish" / "nginx-page-headers.conf").read_text().count(
+        "add_header"
+    ) >= 4
