@@ -91,6 +91,9 @@ EVERY_CODE_KINDS = frozenset(
 )
 """Record kinds whose arrival can change every published document."""
 
+COSIGNATURE_WAIT_SECONDS = 0.8
+"""How long a document whose checkpoint has no cosignature yet waits for one before it is
+published anyway (and again once cosigned: rule 3)."""
 POLL_SECONDS = 0.25
 """Seconds between two polls of the log size by the leader."""
 STATE_VERSION = 1
@@ -201,6 +204,7 @@ class Publisher:
         self.state = PublishState.load(self.state_path)
         self._lock = threading.Lock()
         self._fixed_done = False
+        self._vkey_written = b""
         self._checked = False  # whether the files the state lists were checked (at start)
         # observed by /metrics and the bench: the newest change seen and when it was written
         self.last_step_at = 0.0
@@ -227,8 +231,9 @@ class Publisher:
             if self._publish_code(code, ctx):
                 report.codes.append(code)
         report.tiles, report.checkpoint = self._publish_log(ctx)
+        moved = size != self.state.log_size
         self.state.log_size = size
-        if report.codes or report.tiles or report.checkpoint or size:
+        if report.codes or report.tiles or report.checkpoint or moved:
             self.state.save(self.state_path)
         report.log_size = size
         report.seconds = time.perf_counter() - started
@@ -327,13 +332,15 @@ class Publisher:
     def _publish_code(self, code: str, ctx: RegistryContext) -> bool:
         """Build the code's entry (as the dynamic path does) and write its document and pages."""
         try:
-            with self.factory() as session, session.begin():
-                entry = build_entry(session, ctx, code)
-                cosigned_at = session.scalar(
-                    select(func.max(CheckpointCosignature.created_at)).where(
-                        CheckpointCosignature.size == entry.tree_size
-                    )
-                )
+            entry, cosigned_at = self._build(code, ctx)
+            if not entry.cosigned and ctx.settings.witnesses:
+                # A phone fails a checkpoint without its witnesses' cosignatures: wait a
+                # moment for them (they come within a second while witnesses keep up).
+                deadline = time.monotonic() + COSIGNATURE_WAIT_SECONDS
+                while time.monotonic() < deadline and not self._cosigned(entry.tree_size):
+                    time.sleep(0.05)
+                if self._cosigned(entry.tree_size):
+                    entry, cosigned_at = self._build(code, ctx)
         except NotFound:
             self.state.codes.pop(code, None)
             return False
@@ -359,6 +366,21 @@ class Publisher:
         )
         return True
 
+    def _build(self, code: str, ctx: RegistryContext) -> tuple[ScanEntry, datetime | None]:
+        with self.factory() as session, session.begin():
+            entry = build_entry(session, ctx, code)
+            cosigned_at = session.scalar(
+                select(func.max(CheckpointCosignature.created_at)).where(
+                    CheckpointCosignature.size == entry.tree_size
+                )
+            )
+        return entry, cosigned_at
+
+    def _cosigned(self, size: int) -> bool:
+        with self.factory() as session:
+            newest = session.scalar(select(func.max(CheckpointCosignature.size)))
+        return newest is not None and newest >= size
+
     def _publish_log(self, ctx: RegistryContext) -> tuple[int, bool]:
         """The served (cosigned) checkpoint and, first, the tiles of its tree."""
         with self.factory() as session, session.begin():
@@ -372,9 +394,11 @@ class Publisher:
             if checkpoint.size > self.state.tiles_size:
                 written = self._publish_tiles(session, self.state.tiles_size, checkpoint.size)
                 self.state.tiles_size = checkpoint.size
-            vkey = log_service.log_vkey(ctx) + "\n"
-        if not self.target.exists("log/vkey") or self.target.read("log/vkey") != vkey.encode():
-            self.target.write("log/vkey", vkey.encode())
+            vkey = (log_service.log_vkey(ctx) + "\n").encode()
+        if vkey != self._vkey_written:  # once per process, and after a rename
+            if self.target.read("log/vkey") != vkey:
+                self.target.write("log/vkey", vkey)
+            self._vkey_written = vkey
         if note == self.state.checkpoint and self.target.exists("log/checkpoint"):
             return written, False
         self.target.write("log/checkpoint", note.encode())

@@ -60,7 +60,10 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
     url = f"sqlite:///{directory / 'registry.db'}"
     upgrade(url)
     engine = make_engine(url)
-    settings = _settings(directory / "data", url).model_copy(update={"publish_dir": str(root)})
+    scan_log = directory / "nginx" / "registry-scans.log"  # where bench.nginx.Nginx logs
+    settings = _settings(directory / "data", url).model_copy(
+        update={"publish_dir": str(root), "scan_log": str(scan_log)}
+    )
     app = create_app(settings, engine)
     try:
         with serve_in_thread(app) as base:
@@ -214,3 +217,22 @@ def test_a_phone_that_saw_a_newer_checkpoint_still_verifies_an_older_published_d
     assert root_attribute(page, "data-verify-memory") == "ok"
     kept = _memory(page, vkey)
     assert kept is not None and kept["size"] >= seen["size"]
+
+
+def test_scans_nginx_served_reach_the_overlays_count(published: Published):
+    code = published.code("valid")
+
+    def total() -> int:
+        response = httpx.get(f"{published.dynamic}/api/v1/endorsements/{code}/scans")
+        assert response.status_code == 200
+        return int(response.json()["scans"])
+
+    before = total()
+    for _ in range(3):
+        page = httpx.get(f"{published.static}/e/{code}")
+        assert _static(page)
+    document = httpx.get(f"{published.static}/e/{code}/verify.json")  # the page's own fetch
+    assert _static(document)
+    wait_for("the three scans counted", lambda: total() == before + 3, timeout=10)
+    time.sleep(1.5)  # and nothing more (the document fetch is not a scan)
+    assert total() == before + 3

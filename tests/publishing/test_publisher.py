@@ -346,3 +346,46 @@ def test_registry_publish_writes_the_tree_once(world: World):
     assert (world.root / ".publish" / "nginx-page-headers.conf").read_text().count(
         "add_header"
     ) >= 4
+
+
+def test_with_a_witness_the_published_checkpoints_carry_its_cosignature(
+    session_factory: sessionmaker[Session], settings: Settings, tmp_path: Path
+):
+    """A real witness (the demo's, as its own process): every published document's
+    checkpoint carries the witness's cosignature, a revocation's too, within 2 s."""
+    from app.demo_witness import start_demo_witness
+    from registry.operations.publication import publish_witness_policy
+    from registry.transparency import log as log_service
+    from tests.support import serve_in_thread
+
+    root = tmp_path / "published"
+    ctx = bootstrap(session_factory, settings)
+    witness = start_demo_witness(settings.data_dir, log_service.log_vkey(ctx))
+    try:
+        witnessed = settings.model_copy(
+            update={"witnesses": [witness.entry], "publish_dir": str(root)}
+        )
+        ctx = bootstrap(session_factory, witnessed)
+        publish_witness_policy(session_factory, ctx)
+        app = create_app(witnessed, session_factory.kw["bind"])
+        with serve_in_thread(app):
+            summary = load_demo(session_factory, app.state.ctx)
+            codes = [e["code"] for e in summary["endorsements"]]
+            name = witness.vkey.split("+")[0]
+
+            def cosigned(code: str) -> bool:
+                document = published_document(root, code)
+                return document is not None and f"— {name} " in document["checkpoint"]["note"]
+
+            wait_for("every code published cosigned", lambda: all(map(cosigned, codes)), 90)
+            code = next(e["code"] for e in summary["endorsements"] if e["status"] == "valid")
+            committed = revoke_code(session_factory, app.state.ctx, code)
+            wait_for(
+                "the revocation published, cosigned",
+                lambda: published_status(root, code) == "revoked" and cosigned(code),
+            )
+            elapsed = time.monotonic() - committed
+            assert elapsed <= 2.0, f"{elapsed:.2f} s to a cosigned published revocation"
+            assert f"— {name} " in (root / "log" / "checkpoint").read_text()
+    finally:
+        witness.stop()
