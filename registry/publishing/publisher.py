@@ -346,12 +346,12 @@ class Publisher:
             return False
         status = entry.status(ctx.clock())
         document = entry.document_json(status).body
-        files = [(path, document) for path in paths.document_paths(entry.code)]
-        files += [
-            (paths.page_path(entry.code, name), body)
-            for name, body in self.pages(entry, status, ctx).items()
-        ]
-        self.target.write_many(files)
+        pages = self.pages(entry, status, ctx)
+        # The documents first: a viewer given the new page then fetches the new document.
+        self.target.write_many([(path, document) for path in paths.document_paths(entry.code)])
+        self.target.write_many(
+            [(paths.page_path(entry.code, name), body) for name, body in pages.items()]
+        )
         self.state.codes[entry.code] = CodeState(
             tree_size=entry.tree_size,
             status=status.value,

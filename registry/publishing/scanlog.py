@@ -3,7 +3,7 @@
 deploy/nginx.conf writes one line per consumer-page request it answers, in the format
 ``registry_scans``::
 
-    <unix time with ms> <status> <method> <uri>
+    <unix time with ms> <status> <method> <request URI>
 
 (no address, no user agent: nothing about the viewer). The publisher's leader reads the new
 lines about once a second and counts each ``GET`` answered 200 or 304 as a scan of its code in
@@ -51,11 +51,15 @@ def parse_scan_line(line: str) -> tuple[float, str] | None:
     moment, status, method, uri = parts
     if method != "GET" or status not in ("200", "304"):
         return None
-    pieces = uri.split("/")
-    if len(pieces) != 3 or pieces[0] != "" or pieces[1] not in ("e", "E"):
+    pieces = uri.split("?", 1)[0].split("/")
+    if pieces[:2] == ["", "e"] or pieces[:2] == ["", "E"]:
+        code = pieces[2] if len(pieces) == 3 else ""
+    elif pieces[:4] == ["", "api", "v1", "verify"] and len(pieces) == 5:
+        code = pieces[4]
+    else:
         return None
     try:
-        return float(moment), normalize_code(pieces[2])
+        return float(moment), normalize_code(code)
     except (ValueError, InvalidInput):
         return None
 

@@ -225,7 +225,7 @@ def test_scans_nginx_served_reach_the_overlays_count(published: Published):
     def total() -> int:
         response = httpx.get(f"{published.dynamic}/api/v1/endorsements/{code}/scans")
         assert response.status_code == 200
-        return int(response.json()["scans"])
+        return int(response.json()["total"])
 
     before = total()
     for _ in range(3):

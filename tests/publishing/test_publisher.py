@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.factory import create_app
@@ -31,7 +31,7 @@ from bench import nginx
 from registry.context import RegistryContext
 from registry.demo import load_demo
 from registry.endorsements.scans import ScanCounter, total_scans
-from registry.models import Endorsement
+from registry.models import CheckpointCosignature, Endorsement, LogState
 from registry.operations.bootstrap import bootstrap
 from registry.publishing.publisher import Publisher
 from registry.publishing.scanlog import ScanLogReader, parse_scan_line
@@ -245,14 +245,15 @@ def test_scans_are_counted_from_the_web_servers_log(world: World, tmp_path: Path
     lines = [
         f"{now:.3f} 200 GET /e/{code}",
         f"{now:.3f} 304 GET /E/{code}",
-        f"{now:.3f} 200 GET /api/v1/verify/{code}",  # not a page: nginx's map decides
+        f"{now:.3f} 200 GET /api/v1/verify/{code}",  # an app's scan (count=0 is not logged)
+        f"{now:.3f} 200 GET /e/{code}?lang=en",
         f"{now:.3f} 404 GET /e/{code}",
         f"{now:.3f} 200 HEAD /e/{code}",
         f"{now:.3f} 200 GET /e/NOTACODE1",
     ]
     with log.open("a") as out:
         out.write("\n".join(lines) + "\n" + f"{now:.3f} 200 GET /e/{code}")  # last: unfinished
-    assert reader.read() == 2
+    assert reader.read() == 4
     with log.open("a") as out:
         out.write("\n")
     assert reader.read() == 1
@@ -263,7 +264,7 @@ def test_scans_are_counted_from_the_web_servers_log(world: World, tmp_path: Path
     counter.flush(world.factory)
     with world.factory() as session:
         endorsement = session.scalars(select(Endorsement).where(Endorsement.code == code)).one()
-        assert total_scans(session, counter, endorsement.id) == 3
+        assert total_scans(session, counter, endorsement.id) == 5
     assert parse_scan_line(f"{now} 200 GET /e/{code}/verify.json") is None
 
 
@@ -377,7 +378,18 @@ def test_with_a_witness_the_published_checkpoints_carry_its_cosignature(
                 document = published_document(root, code)
                 return document is not None and f"— {name} " in document["checkpoint"]["note"]
 
-            wait_for("every code published cosigned", lambda: all(map(cosigned, codes)), 90)
+            try:
+                wait_for("every code published cosigned", lambda: all(map(cosigned, codes)), 60)
+            except AssertionError as exc:  # say what the publisher saw
+                state = (root / ".publish" / "state.json").read_text()
+                log = (settings.data_dir / "demo-witness" / "witness.log").read_text()
+                with session_factory() as session:
+                    newest = session.scalar(select(func.max(CheckpointCosignature.size)))
+                    size = session.scalar(select(LogState.size))
+                raise AssertionError(
+                    f"{exc}; log size {size}, newest cosigned {newest}; state {state[:1500]}; "
+                    f"witness log {log[-800:]}"
+                ) from None
             code = next(e["code"] for e in summary["endorsements"] if e["status"] == "valid")
             committed = revoke_code(session_factory, app.state.ctx, code)
             wait_for(
