@@ -16,10 +16,13 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from api import docs, problems
 from api.limits import BodySizeLimit
+from api.observability import RequestIds
 from api.routers import admin, catalog, endorsements, exports, keys, log, records, tiles, tokens
 from api.routers import reports as problem_reports
 from api.routers import trace as trace_api
 from api.security import SecurityHeaders
+from app import metrics
+from app.publishing import start_publishing
 from registry import __version__
 from registry.audit.monitor import integrity_status, monitor_from_settings
 from registry.db import make_engine, make_session_factory, read_engine_for
@@ -88,6 +91,14 @@ def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
         app.state.scan_cache.start()
         # What the OBS overlays of this process watch (registry.endorsements.live).
         app.state.live_board.start()
+        # The published scan files, when this server keeps them (docs/scaling.md).
+        app.state.publisher = start_publishing(
+            factory,
+            app.state.read_session_factory,
+            lambda: app.state.ctx,
+            settings,
+            app.state.scan_counter,
+        )
         # The database checks itself in the background; /healthz reports the verdict.
         monitor = monitor_from_settings(settings, factory, parse_vkey(log_vkey(app.state.ctx)))
         app.state.integrity = monitor
@@ -98,6 +109,8 @@ def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
         finally:
             if monitor is not None:
                 monitor.stop()
+            if app.state.publisher is not None:
+                app.state.publisher.stop()
             app.state.live_board.stop()
             app.state.scan_cache.stop()
             submitter.stop()
@@ -183,6 +196,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     problems.install(app, html_error_page=partial(error_page, office_page=office_error_page))
     docs.install(app)
     _add_routes(app, engine)
+    metrics.install(app)  # GET /metrics (docs/scaling.md, "What to watch")
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
@@ -193,4 +207,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     # Outermost, so every answer carries them, a 413 from the body-size limit included.
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestIds)  # X-Request-Id, and the request's JSON log line
     return app

@@ -72,6 +72,10 @@ TARGETS: dict[str, tuple[str, float]] = {
     "trace_p50_ms": ("<=", 10.0),
     "audit_per_s": (">=", 5000.0),
     "rss_mb_per_worker": ("<=", 300.0),
+    # the published scan path (bench.published): nginx from files vs. Python, vs. the limit
+    "published_scan_ratio": (">=", 8.0),
+    "published_vs_static": (">=", 0.8),
+    "publish_latency_p99_ms": ("<=", 2000.0),
 }
 
 # The speed of the 2-core machine the targets were set on: one core verified about 8,800
@@ -140,6 +144,7 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
         summary["proof_p50_ms"] = max(p["inclusion"]["p50_ms"] for p in proofs.values())
         summary["consistency_p50_ms"] = max(p["consistency"]["p50_ms"] for p in proofs.values())
         summary["proof_leaves"] = next(iter(proofs.values()))["leaves"]
+    summary.update(_published_summary(results))
     summary = {k: v for k, v in summary.items() if v is not None}
     met = {}
     for key, (op, target) in TARGETS.items():
@@ -149,6 +154,24 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
     summary["targets"] = {k: f"{op} {t:g}" for k, (op, t) in TARGETS.items()}
     summary["met"] = met
     return summary
+
+
+def _published_summary(results: dict[str, Any]) -> dict[str, Any]:
+    """The published scan path's keys (bench.published), the worst backend for each."""
+    published = results.get("published", {})
+    scale = results.get("publish_scale", {})
+    out: dict[str, Any] = {}
+    if published:
+        values = list(published.values())
+        out["published_scan_ratio"] = min(p["published_scan_ratio"] for p in values)
+        out["published_vs_static"] = min(p["published_vs_static"] for p in values)
+        out["published_scan_rps"] = min(p["published"]["rps"] for p in values)
+        out["publish_latency_p50_ms"] = max(p["latency"]["p50_ms"] for p in values)
+        out["publish_latency_p99_ms"] = max(p["latency"]["p99_ms"] for p in values)
+    if scale:
+        out["publish_ms_per_record"] = max(p["publish_ms_per_record"] for p in scale.values())
+        out["publish_leaves"] = next(iter(scale.values()))["leaves"]
+    return out
 
 
 class _Phases:
@@ -179,9 +202,13 @@ def _measure(
     results: dict[str, Any],
     dbs: Databases,
     workdir: Path,
+    only: str = "",
 ) -> dict[str, str]:
     """Every phase of the plan, in order; the failed phases' errors by name."""
     run = _Phases()
+    if only == "published":  # the published scan path alone (bench.published)
+        _measure_published(run, plan, backends, workers, results, dbs, workdir)
+        return run.errors
     for backend in backends:
         run.keep(
             f"serving/{backend}",
@@ -216,7 +243,45 @@ def _measure(
                 backend,
                 partial(phases.run_scale, backend, plan, dbs, workdir, tree),
             )
+    _measure_published(run, plan, backends, workers, results, dbs, workdir, tree)
     return run.errors
+
+
+def _measure_published(
+    run: _Phases,
+    plan: Plan,
+    backends: Sequence[str],
+    workers: int,
+    results: dict[str, Any],
+    dbs: Databases,
+    workdir: Path,
+    tree: proof_bench.ProofTree | None = None,
+) -> None:
+    """The published scan path side by side, its latency, and its cost at scale."""
+    from bench import nginx, published
+
+    if not nginx.available():
+        run.errors["published"] = "nginx is not installed (scripts/setup-tests.sh)"
+        return
+    results.setdefault("published", {})
+    results.setdefault("publish_scale", {})
+    for backend in backends:
+        run.keep(
+            f"published/{backend}",
+            results["published"],
+            backend,
+            partial(published.run_published, backend, plan, dbs, workdir, workers),
+        )
+    if tree is None:
+        say(f"computing a {plan.proof_leaves:,}-leaf tree")
+        tree = proof_bench.compute_proof_tree(plan.proof_leaves, 50_000)
+    for backend in backends:
+        run.keep(
+            f"publish_scale/{backend}",
+            results["publish_scale"],
+            backend,
+            partial(published.run_publish_scale, backend, plan, dbs, workdir, tree),
+        )
 
 
 def _print_report(
@@ -244,6 +309,10 @@ def _print_report(
             else ""
         )
     )
+    if results.get("published") or results.get("publish_scale"):
+        from bench.published import report
+
+        print(report(results, summary))
     if results["serving"]:
         print(table(results, summary))
         if quick:
@@ -262,6 +331,7 @@ def run(
     backends: Sequence[str] = BACKENDS,
     postgres_url: str = POSTGRES_URL,
     workers: int = 1,
+    only: str = "",
 ) -> int:
     """Run the suite; print the table (stdout) and progress (stderr); return an exit code."""
     plan = QUICK if quick else FULL
@@ -276,7 +346,7 @@ def run(
         workdir = Path(tmp)
         dbs = Databases(workdir, postgres_url)
         try:
-            errors = _measure(plan, backends, workers, results, dbs, workdir)
+            errors = _measure(plan, backends, workers, results, dbs, workdir, only)
         finally:
             dbs.drop_all()
     elapsed = time.perf_counter() - started

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     # The TrueType CJK font (.ttf, or .ttc with "#index") the 合格证 PDF embeds; empty: the
     # first of registry.exports.certificate_pdf.KNOWN_FONTS found (fonts-wqy-microhei).
     cjk_font: str = ""
+    # Publishing (docs/scaling.md): the directory (or s3://bucket/prefix) each worker keeps
+    # the published scan files in (``registry serve --publish``), and the web server's scan
+    # log whose lines are counted as scans (deploy/nginx.conf).
+    publish_dir: str = ""
+    scan_log: str = ""
 
     @field_validator("base_url")
     @classmethod

@@ -7,7 +7,7 @@ is what makes the commands exist. Heavy imports stay inside the commands, so ``r
 
 from __future__ import annotations
 
-from app.cli import admin, audit, bench, check, exports, serve, signing
+from app.cli import admin, audit, bench, check, exports, publish, serve, signing
 from app.cli.base import app
 
-__all__ = ["admin", "app", "audit", "bench", "check", "exports", "serve", "signing"]
+__all__ = ["admin", "app", "audit", "bench", "check", "exports", "publish", "serve", "signing"]

@@ -33,6 +33,9 @@ def bench_command(
             help="only the status index benchmark, at this many keys (e.g. 1000000)",
         ),
     ] = None,
+    only: Annotated[
+        str, typer.Option(help="'published': only the published scan path (nginx) phases")
+    ] = "",
 ) -> None:
     """Benchmarks: scans (vs. a hello endpoint, with wrk), ingestion, traces, proofs, audit
     and memory, on SQLite and PostgreSQL (docs/performance.md)."""
@@ -51,6 +54,7 @@ def bench_command(
             backends=chosen,
             postgres_url=postgres_url,
             workers=workers,
+            only=only,
         )
     )
 

@@ -99,9 +99,23 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="server processes")] = 1,
     demo: Annotated[bool, typer.Option("--demo", help="load the demo dataset first")] = False,
+    publish: Annotated[
+        str,
+        typer.Option(
+            "--publish",
+            metavar="DIR",
+            help="also keep the scan path published as files in DIR (or s3://bucket/prefix)",
+        ),
+    ] = "",
 ) -> None:
     """Migrate the database, then serve the API and the web pages."""
     import uvicorn
+
+    from registry.logs import LOG_CONFIG
+
+    if publish:  # every worker reads it (registry.settings: publish_dir)
+        os.environ["REGISTRY_PUBLISH_DIR"] = publish
+        get_settings.cache_clear()
 
     from registry.operations.bootstrap import bootstrap
     from registry.operations.production import check_production_start
@@ -150,6 +164,7 @@ def serve(
             workers=workers,
             log_level="info",
             access_log=False,
+            log_config=LOG_CONFIG,  # JSON lines with the request id (registry.logs)
         )
     finally:
         if witness is not None:

@@ -284,6 +284,20 @@ class ScanCache:
                 raise NotFound(f"no endorsement {code}")
             return self._build(code)
 
+    def load_fresh(self, code: str) -> ScanEntry:
+        """The entry of normalized ``code`` against the newest checkpoint the watcher has
+        seen: rebuilt if the cached one is older (blocking, single flight; at most one build
+        per code each time the log grows). For a phone holding a newer checkpoint than a
+        published document's (docs/scaling.md, "Published files")."""
+        entry = self.load(code)
+        if entry.tree_size >= self.seen_size:
+            return entry
+        with self._build_locks[hash(code) % len(self._build_locks)]:
+            entry = self.lookup(code) or entry
+            if entry.tree_size >= self.seen_size:
+                return entry
+            return self._build(code)
+
     def _build(self, code: str) -> ScanEntry:
         generation = self.generation  # before any read: see _keep
         trusted = self.trusted()

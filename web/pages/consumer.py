@@ -182,6 +182,10 @@ async def endorsement_document(request: Request) -> Response:
     the page. Counts no scan (the page view did); cacheable like the page, with the status
     computed per request."""
     view = await _scan_view(request, request.path_params["code"])
+    if request.scope["query_string"] and request.query_params.get("live") == "1":
+        # verify.js asks so when a (published) document is older than the checkpoint the
+        # phone remembers: one as new as the log the watcher saw (docs/scaling.md).
+        view = await run_in_threadpool(_scan_cache(request).load_fresh, view.code)
     status = view.status(request.app.state.ctx.clock())
     return scan_response(request, view.document_json(status), "application/json")
 
