@@ -56,7 +56,8 @@ def test_metrics_show_scans_log_publishing_and_integrity(
         assert samples[("registry_scans_total", (("code", code),))] == 3
         size = samples[("registry_log_entries_total", ())]
         assert size == samples[("registry_checkpoint_size", ())] > 0
-        assert samples[("registry_publish_lag_entries", ())] == 1  # the revocation
+        # the revocation and the status index that ends its transaction
+        assert samples[("registry_publish_lag_entries", ())] == 2
         assert ("registry_integrity_ok", ()) in samples
         assert samples[("registry_checkpoint_age_seconds", ())] >= 0
         assert any(name == "registry_ingest_request_seconds_count" for name, _ in samples)

@@ -115,8 +115,13 @@ def test_a_revocation_and_a_recall_republish_only_the_codes_they_concern(world: 
     assert published_status(world.root, code) == "revoked"
     document = published_document(world.root, code)
     assert document is not None and document["status"] == "revoked"
-    assert document["revocation"]["index"] == report.log_size - 1
+    # the revocation, then the status index that ends its transaction and proves it
+    assert document["revocation"]["index"] == report.log_size - 2
     assert document["checkpoint"]["size"] == report.log_size
+    head = document["status_index"]["head"]
+    assert head["index"] == report.log_size - 1
+    proven = {p["key"]: p["value"] for p in document["status_index"]["proofs"]}
+    assert proven[f"endorsement:{code}"]["revocation"] == report.log_size - 2
     assert report.checkpoint
 
 
