@@ -90,7 +90,7 @@ def test_serve_demo_then_sign_offline_and_refuse_tampering(served):
     accepted = httpx.post(f"{base}/api/v1/records", json=signed, headers=auth)
     assert accepted.status_code == 201, accepted.text
     assert accepted.json()["index"] == before
-    assert _size(base) == before + 1
+    assert _size(base) == before + 2  # the record, then the status index
 
 
 def test_in_development_qr_codes_follow_the_port_serve_listens_on(tmp_path: Path):

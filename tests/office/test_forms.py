@@ -86,7 +86,13 @@ def offered(browser: Browser, kind: str) -> set[str]:
 
 def last_record(office: Office) -> dict[str, Any]:
     with transaction(office.app.state.session_factory) as session:
-        row = session.scalars(select(Record).order_by(Record.log_index.desc()).limit(1)).one()
+        # The newest record, not the status index that ends its transaction.
+        row = session.scalars(
+            select(Record)
+            .where(Record.kind != "status_index")
+            .order_by(Record.log_index.desc())
+            .limit(1)
+        ).one()
         assert row.payload is not None
         document: dict[str, Any] = json.loads(row.payload)
         return document
