@@ -98,4 +98,5 @@ def capture_epcis(
     account's custodial key. A 422 problem lists each refused event (index, eventID, what
     is wrong); with ``atomic=false`` the accepted events stay and the refused are listed."""
     result = capture_service.capture(session, ctx, account, document, atomic=atomic)
-    return JSONResponse(result.report(), status_code=201 if result.captured else 200)
+    created = any(not c.duplicate for c in result.captured)
+    return JSONResponse(result.report(), status_code=201 if created else 200)

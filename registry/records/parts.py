@@ -125,3 +125,15 @@ class PreconditionResult(StrictModel):
     id: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]
     ok: bool
     detail: Text
+
+
+EventHash = Annotated[str, StringConstraints(pattern=r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$")]
+"""A CBV 2.0 event hash (CBV 2.0 §8.9): ``ni:///sha-256;<hex>?ver=CBV2.0``."""
+
+
+class EpcisSource(StrictModel):
+    """The EPCIS event a record was captured from: its ``eventID`` (if it had one) and its
+    CBV 2.0 event hash, so the same event is never logged twice (docs/epcis.md)."""
+
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+    event_hash: EventHash

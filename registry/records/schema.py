@@ -50,6 +50,7 @@ from registry.records.fields import (
 )
 from registry.records.parts import (
     Consumed,
+    EpcisSource,
     Holder,
     Host,
     OrgInfo,
@@ -109,6 +110,8 @@ class _SupplyChain(_Base):
     batches: list[BatchRef] = Field(min_length=1, max_length=100)
     prev: dict[BatchRef, Digest | None]
     place: Place | None = None
+    # Set when the record was captured from an EPCIS event (docs/epcis.md).
+    epcis: EpcisSource | None = None
 
     @model_validator(mode="after")
     def _chain_covers_batches(self) -> _SupplyChain:

@@ -93,6 +93,7 @@ def _trace(registry: Registry, product: str, lot: str) -> dict[str, Any]:
             document = json.loads(record.payload)
             document.pop("prev")  # digests of another log
             document.pop("note", None)  # B notes the EPCIS event it came from
+            document.pop("epcis", None)  # and names it (eventID, event hash)
             records.append(_normalized(document))
         return {
             "batches": sorted(
@@ -301,6 +302,63 @@ def test_capture_of_standard_gs1_events(demo: Registry):
     assert payload["quantity"] == "100" and payload["unit"] == "bag"
     assert payload["to"] == {"name": "urn:epc:id:pgln:0614141.00777"}
     assert payload["waybill"] == "urn:epcglobal:cbv:bt:0614141073467:1152"
+
+
+def _holding(demo: Registry, **fields: Any) -> dict[str, Any]:
+    millet = f"{demo.ctx.settings.base_url}/b/{demo.code('AH2026-001')}"
+    return _event(
+        bizStep="holding",
+        quantityList=[{"epcClass": millet}],
+        bizLocation={"id": "urn:epc:id:sgln:0614141.00777.0"},
+        sensorElementList=[
+            {
+                "sensorMetadata": {"time": "2026-06-01T07:00:00+08:00"},
+                "sensorReport": [{"type": "Temperature", "value": 12.5, "uom": "CEL"}],
+            }
+        ],
+        **fields,
+    )
+
+
+def test_the_same_event_captured_again_is_not_logged_twice(demo: Registry):
+    """By eventID or, without one, by its CBV 2.0 event hash: the second capture answers
+    with the record the first made, and the log does not grow."""
+    headers = demo.token("aohan-clerk")
+    with_id = _holding(demo, eventID="urn:uuid:66666666-6666-4666-8666-666666666666")
+    without_id = _holding(demo, eventTime="2026-06-01T09:00:00+08:00")
+    first = demo.client.post(
+        "/api/v1/epcis/capture", json=_document([with_id, without_id]), headers=headers
+    )
+    assert first.status_code == 201, first.text[:800]
+    made = first.json()["records"]
+    assert [r["duplicate"] for r in made] == [False, False]
+    record = demo.client.get(f"/api/v1/records/{made[0]['digest']}").json()["record"]
+    assert record["epcis"] == {
+        "event_id": with_id["eventID"],
+        "event_hash": made[0]["event_hash"],
+    }
+    size = demo.log_size()
+
+    again = demo.client.post(
+        "/api/v1/epcis/capture", json=_document([without_id, with_id]), headers=headers
+    )
+    assert again.status_code == 200, again.text[:800]
+    body = again.json()
+    assert body["duplicates"] == 2
+    assert [(r["log_index"], r["digest"]) for r in body["records"]] == [
+        (made[1]["log_index"], made[1]["digest"]),
+        (made[0]["log_index"], made[0]["digest"]),
+    ]
+    assert demo.log_size() == size, "a duplicate must not be logged"
+
+    # The same eventID with other content is not the same event: refused, naming eventID.
+    reused = _holding(demo, eventID=with_id["eventID"], eventTime="2026-06-02T08:00:00+08:00")
+    refused = demo.client.post("/api/v1/epcis/capture", json=_document([reused]), headers=headers)
+    assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM_JSON
+    error = refused.json()["errors"][0]
+    assert (error["code"], error["rule"]) == ("conflict", "event-id-reused")
+    assert error["problems"][0]["path"] == "epcisBody.eventList[0].eventID"
+    assert demo.log_size() == size
 
 
 def test_empty_registry_exports_a_valid_empty_document(settings, db, epcis_validator):

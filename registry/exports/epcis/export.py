@@ -87,6 +87,8 @@ class Exporter(EventNames):
             extensions[ext("note")] = doc["note"]
         if isinstance(doc.get("place"), dict):
             extensions[ext("place")] = doc["place"]
+        if isinstance(doc.get("epcis"), dict):  # captured: the event it came from
+            extensions[ext("capturedFrom")] = doc["epcis"]
         read_point = self.read_point(record)
         biz_location = self.biz_location(record.org)
         if kind == "processing":
