@@ -31,6 +31,12 @@ JCS_MAX_INT = 2**53 - 1
 """The largest integer RFC 8785 keeps exact (an IEEE 754 double's integer range)."""
 
 
+def _iri(value: str) -> str:
+    if any(c.isspace() for c in value) or ":" not in value or value.startswith(":"):
+        raise ValueError("must be an absolute IRI (a scheme, no spaces)")
+    return value
+
+
 class Place(StrictModel):
     """Where a step happened: a GB/T 2260 region code, optionally a point and a name."""
 
@@ -137,3 +143,60 @@ class EpcisSource(StrictModel):
 
     event_id: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
     event_hash: EventHash
+
+
+IriText = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_iri)]
+"""An IRI or URI (a device, a document, a vocabulary term in full): no spaces, a scheme."""
+
+
+class SensorMetadata(StrictModel):
+    """EPCIS 2.0 §7.3.9 sensorMetadata: when and by which device a sensor element was
+    read, where its raw data is, and how it was processed."""
+
+    time: Timestamp | None = None
+    start_time: Timestamp | None = None
+    end_time: Timestamp | None = None
+    device_id: IriText | None = None
+    device_metadata: IriText | None = None
+    raw_data: IriText | None = None
+    data_processing_method: IriText | None = None
+    biz_rules: IriText | None = None
+
+
+class SensorReport(StrictModel):
+    """EPCIS 2.0 §7.3.9 sensorReport, whole: its type as a full IRI (a gs1:MeasurementType
+    is ``https://gs1.org/voc/{term}``), values as decimal strings, and every other field."""
+
+    type: IriText
+    exception: IriText | None = None
+    device_id: IriText | None = None
+    device_metadata: IriText | None = None
+    raw_data: IriText | None = None
+    data_processing_method: IriText | None = None
+    biz_rules: IriText | None = None
+    time: Timestamp | None = None
+    microorganism: IriText | None = None
+    chemical_substance: IriText | None = None
+    coordinate_reference_system: IriText | None = None
+    value: Measure | None = None
+    component: IriText | None = None
+    string_value: Text | None = None
+    boolean_value: bool | None = None
+    hex_binary_value: (
+        Annotated[str, StringConstraints(pattern=r"^([0-9A-Fa-f]{2}){1,4096}$")] | None
+    ) = None
+    uri_value: IriText | None = None
+    min_value: Measure | None = None
+    max_value: Measure | None = None
+    mean_value: Measure | None = None
+    s_dev: Measure | None = None
+    perc_rank: Measure | None = None
+    perc_value: Measure | None = None
+    uom: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
+
+
+class SensorElement(StrictModel):
+    """One EPCIS 2.0 sensorElement: its metadata and its reports."""
+
+    metadata: SensorMetadata | None = None
+    reports: list[SensorReport] = Field(min_length=1, max_length=1000)

@@ -61,6 +61,7 @@ from registry.records.parts import (
     Produced,
     PublicKey,
     Reading,
+    SensorElement,
 )
 
 RECORD_PAYLOAD_TYPE = "application/vnd.guarantee-registry.record.v1+json"
@@ -112,6 +113,8 @@ class _SupplyChain(_Base):
     place: Place | None = None
     # Set when the record was captured from an EPCIS event (docs/epcis.md).
     epcis: EpcisSource | None = None
+    # EPCIS 2.0 sensor data, whole (docs/epcis.md, "Sensor data").
+    sensors: list[SensorElement] | None = Field(default=None, min_length=1, max_length=100)
 
     @model_validator(mode="after")
     def _chain_covers_batches(self) -> _SupplyChain:

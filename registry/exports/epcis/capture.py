@@ -14,6 +14,7 @@ from registry.exports.epcis.capture_sensors import inspection, storage
 from registry.exports.epcis.document import CaptureDocument, EventProblem
 from registry.exports.epcis.event_view import EventView, Resolver, amount, named_batches, unit_of
 from registry.exports.epcis.identifiers import region_of_uri, text_of_uri
+from registry.exports.epcis.sensor_data import sensors_of_event
 from registry.exports.epcis.values import record_time
 from registry.exports.epcis.vocabulary import ASSIGNING, CERTIFYING, PREFIX
 
@@ -31,7 +32,7 @@ def draft_of(
     Raises EventProblem naming every problem found (path within the event, message)."""
     if not isinstance(event, dict):
         raise EventProblem([("(event)", "an event is a JSON object")])
-    view = EventView(event, document.prefixes, document.classes)
+    view = EventView(event, document.prefixes, document.classes, document.namespaces)
     event_type = event.get("type")
     draft: dict[str, Any] = {}
     time_text = view.text("eventTime")
@@ -47,6 +48,9 @@ def draft_of(
         draft["note"] = note
     elif view.text("eventID"):
         draft["note"] = f"EPCIS capture of {view.text('eventID')}"[:500]
+    sensors = sensors_of_event(view)
+    if sensors:
+        draft["sensors"] = sensors
     if event.get("errorDeclaration") is not None:
         view.problem("errorDeclaration", "error declarations are not captured: post a correction")
     elif event_type == "TransformationEvent":
@@ -58,9 +62,23 @@ def draft_of(
             "type",
             f"{event_type!r} events are not captured (ObjectEvent and TransformationEvent are)",
         )
+    if draft.get("kind") == "inspection" and sensors:
+        _keep_other_than_results(draft)
     if view.problems:
         raise EventProblem(view.problems)
     return draft
+
+
+def _keep_other_than_results(draft: dict[str, Any]) -> None:
+    """An inspection's chemicalSubstance reports are its ``results``; ``sensors`` keeps the
+    rest of its sensor data."""
+    kept = []
+    for sensor in draft.pop("sensors"):
+        reports = [r for r in sensor["reports"] if "chemical_substance" not in r]
+        if reports:
+            kept.append({**sensor, "reports": reports})
+    if kept:
+        draft["sensors"] = kept
 
 
 def _object_event(

@@ -33,11 +33,16 @@ class EventView:
     """Accessors over one captured event that collect problems instead of stopping."""
 
     def __init__(
-        self, event: dict[str, Any], prefixes: frozenset[str], classes: dict[str, MasterClass]
+        self,
+        event: dict[str, Any],
+        prefixes: frozenset[str],
+        classes: dict[str, MasterClass],
+        namespaces: dict[str, str] | None = None,
     ) -> None:
         self.event = event
         self.prefixes = prefixes
         self.classes = classes
+        self.namespaces = namespaces or {}
         self.problems: list[tuple[str, str]] = []
 
     def problem(self, path: str, message: str) -> None:

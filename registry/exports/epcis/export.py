@@ -15,6 +15,7 @@ from registry.exports.epcis.event_bodies import object_event_body, transformatio
 from registry.exports.epcis.facts import LoggedRecord
 from registry.exports.epcis.identifiers import record_uri
 from registry.exports.epcis.naming import EventNames
+from registry.exports.epcis.sensor_data import sensor_element_list
 from registry.exports.epcis.values import offset_of, utc_text
 from registry.exports.epcis.vocabulary import SUPPLY_KINDS, ext
 
@@ -96,6 +97,10 @@ class Exporter(EventNames):
             event.update(transformation_body(self, doc, extensions))
         else:
             event.update(object_event_body(self, kind, doc, refs, extensions))
+        if doc.get("sensors"):  # captured sensor data, whole
+            whole = sensor_element_list(doc["sensors"])
+            derived = event.get("sensorElementList", []) if kind == "inspection" else []
+            event["sensorElementList"] = derived + whole
         if read_point is not None:
             event["readPoint"] = {"id": read_point}
         if biz_location is not None:
