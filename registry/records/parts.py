@@ -200,3 +200,50 @@ class SensorElement(StrictModel):
 
     metadata: SensorMetadata | None = None
     reports: list[SensorReport] = Field(min_length=1, max_length=1000)
+
+
+EpcisText = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"^\S+$")]
+"""An EPCIS identifier or vocabulary value as the event wrote it (an EPC URI, a Digital Link
+URI, a CBV term or IRI): no spaces."""
+
+
+class EpcisLink(StrictModel):
+    """A bizTransaction, source or destination: its CBV type (optional) and identifier."""
+
+    type: EpcisText | None = None
+    id: EpcisText
+
+
+class ClassQuantity(StrictModel):
+    """An EPCIS 2.0 QuantityElement as the event wrote it: the class, quantity and uom."""
+
+    epc_class: EpcisText
+    quantity: Measure | None = None
+    uom: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,3}$")] | None = None
+
+
+class PersistentDisposition(StrictModel):
+    """EPCIS 2.0 persistentDisposition: the dispositions set and unset by the event."""
+
+    set: list[EpcisText] | None = Field(default=None, max_length=50)
+    unset: list[EpcisText] | None = Field(default=None, max_length=50)
+
+
+class EventFields(StrictModel):
+    """The what, where and why of an EPCIS 2.0 event, whole, for the record kinds that are
+    such an event (aggregation, association, transaction; docs/records.md)."""
+
+    action: Literal["ADD", "OBSERVE", "DELETE"] | None = None
+    parent: EpcisText | None = None  # parentID: the case, pallet or sensor device
+    items: list[EpcisText] | None = Field(default=None, min_length=1, max_length=1000)
+    quantities: list[ClassQuantity] | None = Field(default=None, min_length=1, max_length=100)
+    biz_step: EpcisText | None = None
+    disposition: EpcisText | None = None
+    persistent_disposition: PersistentDisposition | None = None
+    read_point: EpcisText | None = None
+    biz_location: EpcisText | None = None
+    biz_transactions: list[EpcisLink] | None = Field(default=None, min_length=1, max_length=50)
+    sources: list[EpcisLink] | None = Field(default=None, min_length=1, max_length=50)
+    destinations: list[EpcisLink] | None = Field(default=None, min_length=1, max_length=50)
+    certification_info: list[EpcisText] | None = Field(default=None, min_length=1, max_length=20)
+    ilmd: dict[EpcisText, Text] | None = None

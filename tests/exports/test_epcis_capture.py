@@ -230,7 +230,9 @@ def test_capture_is_all_or_nothing_and_names_each_bad_event(demo: Registry, epci
     assert errors[1]["problems"][0]["path"] == "epcisBody.eventList[1].bizStep"
     assert errors[2]["code"] == "policy-violation" and errors[2]["rule"], errors[2]
     assert "09506000134352" in errors[3]["detail"]
-    assert errors[4]["event_id"] is None and "AggregationEvent" in errors[4]["detail"]
+    # An AggregationEvent is captured, but an SGTIN does not name its batch (no lot).
+    assert errors[4]["event_id"] is None and "SGTIN" in errors[4]["detail"]
+    assert errors[4]["problems"][0]["path"] == "epcisBody.eventList[4].childEPCs[0]"
 
     partial = demo.client.post(
         "/api/v1/epcis/capture", params={"atomic": "false"}, json=document, headers=headers

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry.exports.epcis.capture_batches import NamedBatches, harvest, packing, processing
+from registry.exports.epcis.capture_events import other_event
 from registry.exports.epcis.capture_sensors import inspection, storage
 from registry.exports.epcis.document import CaptureDocument, EventProblem
 from registry.exports.epcis.event_view import EventView, Resolver, amount, named_batches, unit_of
@@ -57,11 +58,12 @@ def draft_of(
         processing(view, draft, resolve)
     elif event_type == "ObjectEvent":
         _object_event(view, draft, resolve, default_region)
+    elif event_type in ("AggregationEvent", "AssociationEvent", "TransactionEvent"):
+        other_event(view, draft, resolve, str(event_type))
     else:
-        view.problem(
-            "type",
-            f"{event_type!r} events are not captured (ObjectEvent and TransformationEvent are)",
-        )
+        view.problem("type", f"{event_type!r} is not an EPCIS 2.0 event type")
+    if view.items:
+        draft["items"] = list(view.items)
     if draft.get("kind") == "inspection" and sensors:
         _keep_other_than_results(draft)
     if view.problems:

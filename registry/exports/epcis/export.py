@@ -12,6 +12,7 @@ from typing import Any
 
 from registry.exports.epcis.document import master_data
 from registry.exports.epcis.event_bodies import object_event_body, transformation_body
+from registry.exports.epcis.event_fields import EVENT_TYPES, event_body
 from registry.exports.epcis.facts import LoggedRecord
 from registry.exports.epcis.identifiers import record_uri
 from registry.exports.epcis.naming import EventNames
@@ -27,12 +28,17 @@ _ORDER = [
     "eventID",
     "errorDeclaration",
     "certificationInfo",
+    "parentID",
+    "epcList",
+    "childEPCs",
     "action",
     "quantityList",
+    "childQuantityList",
     "inputQuantityList",
     "outputQuantityList",
     "bizStep",
     "disposition",
+    "persistentDisposition",
     "readPoint",
     "bizLocation",
     "bizTransactionList",
@@ -95,8 +101,14 @@ class Exporter(EventNames):
         if kind == "processing":
             # The record's own event type replaces the ObjectEvent defaults.
             event.update(transformation_body(self, doc, extensions))
+        elif kind in EVENT_TYPES:  # an event kept whole: where it says, not the registry
+            event.update(event_body(kind, doc["event"]))
+            read_point = event.pop("readPoint", {}).get("id")
+            biz_location = event.pop("bizLocation", {}).get("id")
         else:
             event.update(object_event_body(self, kind, doc, refs, extensions))
+            if doc.get("items"):
+                event["epcList"] = list(doc["items"])
         if doc.get("sensors"):  # captured sensor data, whole
             whole = sensor_element_list(doc["sensors"])
             derived = event.get("sensorElementList", []) if kind == "inspection" else []

@@ -100,6 +100,9 @@ SUPPLY_KINDS = frozenset(
         "receiving",
         "recall",
         "assignment",
+        "aggregation",
+        "association",
+        "transaction",
         "correction",
     }
 )
