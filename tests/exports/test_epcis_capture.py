@@ -371,6 +371,55 @@ def test_the_same_event_captured_again_is_not_logged_twice(demo: Registry):
     assert demo.log_size() == size
 
 
+def test_an_error_declaration_becomes_a_correction(demo: Registry, epcis_validator):
+    """EPCIS 2.0 §7.4.1.3: the erroneous event again with errorDeclaration. Its event hash
+    (which leaves errorDeclaration out) finds the record; the correction references it by
+    digest; a repeat of the declaration is answered with the same correction."""
+    headers = demo.token("aohan-clerk")
+    wrong = _holding(demo, eventTime="2026-06-03T08:00:00+08:00")
+    first = demo.client.post("/api/v1/epcis/capture", json=_document([wrong]), headers=headers)
+    assert first.status_code == 201, first.text[:800]
+    original = first.json()["records"][0]
+    declaration = {
+        **wrong,
+        "errorDeclaration": {
+            "declarationTime": "2026-06-03T10:00:00+08:00",
+            "reason": "incorrect_data",
+            "correctiveEventIDs": ["urn:uuid:88888888-8888-4888-8888-888888888888"],
+        },
+    }
+    response = demo.client.post(
+        "/api/v1/epcis/capture", json=_document([declaration]), headers=headers
+    )
+    assert response.status_code == 201, response.text[:800]
+    made = response.json()["records"][0]
+    assert made["kind"] == "correction" and made["event_hash"] == original["event_hash"]
+    record = demo.client.get(f"/api/v1/records/{made['digest']}").json()["record"]
+    assert record["corrects"] == original["digest"]
+    assert record["corrected"]["corrective_event_ids"] == [
+        "urn:uuid:88888888-8888-4888-8888-888888888888"
+    ]
+    size = demo.log_size()
+    again = demo.client.post(
+        "/api/v1/epcis/capture", json=_document([declaration]), headers=headers
+    )
+    assert again.status_code == 200 and again.json()["records"][0]["digest"] == made["digest"]
+    assert demo.log_size() == size
+
+    exported = demo.client.get(
+        "/api/v1/export/epcis", params={"batch": demo.code("AH2026-001")}
+    ).json()
+    assert_valid(epcis_validator, exported, "an export with a captured error declaration")
+    [back] = [e for e in exported["epcisBody"]["eventList"] if e.get("gr:digest") == made["digest"]]
+    assert back["errorDeclaration"]["declarationTime"].startswith("2026-06-03T10:00:00")
+
+    unknown = {**declaration, "eventTime": "2020-01-01T00:00:00+08:00"}
+    refused = demo.client.post("/api/v1/epcis/capture", json=_document([unknown]), headers=headers)
+    assert refused.status_code == 422
+    paths = [p["path"] for p in refused.json()["errors"][0]["problems"]]
+    assert paths == ["epcisBody.eventList[0].errorDeclaration"]
+
+
 def test_empty_registry_exports_a_valid_empty_document(settings, db, epcis_validator):
     from fastapi.testclient import TestClient
 

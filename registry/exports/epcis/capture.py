@@ -53,7 +53,8 @@ def draft_of(
     if sensors:
         draft["sensors"] = sensors
     if event.get("errorDeclaration") is not None:
-        view.problem("errorDeclaration", "error declarations are not captured: post a correction")
+        # The capture service makes corrections of them (capture_corrections).
+        view.problem("errorDeclaration", "an error declaration is captured as a correction")
     elif event_type == "TransformationEvent":
         processing(view, draft, resolve)
     elif event_type == "ObjectEvent":

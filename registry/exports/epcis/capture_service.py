@@ -27,6 +27,7 @@ from registry.codes import normalize_code
 from registry.context import RegistryContext
 from registry.errors import Conflict, InvalidInput, RegistryError
 from registry.exports.epcis.capture import draft_of
+from registry.exports.epcis.capture_corrections import correction_draft
 from registry.exports.epcis.document import CaptureDocument, EventProblem, parse_capture_document
 from registry.exports.epcis.event_hash import EventHashError, event_hashes
 from registry.exports.epcis.event_view import ResolvedClass, event_id
@@ -244,6 +245,35 @@ def _source(event: object, hash_: str) -> dict[str, str]:
     return source
 
 
+def _declaration(
+    session: Session,
+    ctx: RegistryContext,
+    account: Account,
+    index: int,
+    event: dict[str, Any],
+    hash_: str,
+) -> tuple[CapturedEvent | dict[str, Any], int | None]:
+    """An error declaration as a correction (``capture_corrections``): the record made (and
+    the checkpoint size after it), the earlier correction it repeats, or the error entry."""
+    eid = event_id(event)
+    try:
+        draft, earlier = correction_draft(session, ctx.settings.base_url, event, hash_)
+    except EventProblem as exc:
+        return _event_error(index, event, exc.problems), None
+    if earlier is not None:
+        repeat = CapturedEvent(
+            index, eid, hash_, earlier.kind, earlier.log_index, earlier.digest, True
+        )
+        return repeat, None
+    try:
+        with session.begin_nested():
+            accepted = record_service.sign_and_submit(session, ctx, account, draft)
+    except RegistryError as exc:
+        return _refused(index, event, exc), None
+    made = CapturedEvent(index, eid, hash_, accepted.kind, accepted.index, accepted.digest)
+    return made, accepted.checkpoint_size
+
+
 def capture(
     session: Session,
     ctx: RegistryContext,
@@ -268,6 +298,14 @@ def capture(
     checkpoint_size = None
     for index, event in enumerate(parsed.events):
         hash_ = hashes[index]
+        if isinstance(event, dict) and event.get("errorDeclaration") is not None:
+            entry, size = _declaration(session, ctx, account, index, event, hash_)
+            if isinstance(entry, CapturedEvent):
+                captured.append(entry)
+            else:
+                errors.append(entry)
+            checkpoint_size = size or checkpoint_size
+            continue
         try:
             before = _captured_before(session, index, event, hash_)
         except Conflict as exc:
