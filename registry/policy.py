@@ -45,6 +45,7 @@ SIGNERS: Mapping[Kind, frozenset[str]] = {
     Kind.AGGREGATION: frozenset({"cooperative", "processor", "carrier"}),
     Kind.ASSOCIATION: frozenset({"cooperative", "processor", "carrier"}),
     Kind.TRANSACTION: frozenset({"cooperative", "processor", "carrier"}),
+    Kind.OBSERVATION: frozenset({"cooperative", "processor", "carrier"}),
     Kind.CORRECTION: frozenset({"cooperative", "processor", "carrier", "lab", "authority"}),
     Kind.ENDORSEMENT: frozenset({"authority"}),
     Kind.ENDORSEMENT_REVOCATION: frozenset({"authority"}),
@@ -63,7 +64,7 @@ BLOCKED_BY_RECALL = frozenset(
 """Kinds that may not touch a recalled batch (a recall ends its journey, except corrections)."""
 
 HANDLED_LIKE_STORAGE = frozenset(
-    {Kind.STORAGE, Kind.AGGREGATION, Kind.ASSOCIATION, Kind.TRANSACTION}
+    {Kind.STORAGE, Kind.AGGREGATION, Kind.ASSOCIATION, Kind.TRANSACTION, Kind.OBSERVATION}
 )
 """Kinds that whoever has the batch in hand signs: its producer, its holder, a carrier it
 was handed to (docs/records.md, "Custody")."""

@@ -69,6 +69,7 @@ KINDS = {
     "aggregation": N_("装箱组托"),
     "association": N_("传感器关联"),
     "transaction": N_("业务单据关联"),
+    "observation": N_("观察记录"),
     "correction": N_("更正"),
     "key_registration": N_("密钥登记"),
     "key_rotation": N_("密钥轮换"),

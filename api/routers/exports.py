@@ -136,7 +136,9 @@ def capture_epcis(
     A 422 problem lists each refused event (index, eventID, what is wrong); with
     ``proceed`` the accepted events stay and the refused are listed. An event captured
     before is answered with its record (``duplicate``), not logged again. The limits are
-    in the ``GS1-EPCIS-Capture-*`` headers of every answer (and of ``OPTIONS``)."""
+    in the ``GS1-EPCIS-Capture-*`` headers of every answer (and of ``GET``): at most
+    10000 events (``GS1-EPCIS-Capture-Limit``) in a body of at most
+    ``REGISTRY_MAX_BODY_BYTES`` (``GS1-EPCIS-Capture-File-Size-Limit``, 413 beyond)."""
     is_atomic = capture_jobs.atomic_of(error_behaviour, atomic)
     job = capture_jobs.open_job(session, account, document, is_atomic)
     location = f"{CAPTURE_PATH}/{job.id}"
@@ -163,17 +165,12 @@ def capture_epcis(
     return JSONResponse(report, status_code=201 if created else 200, headers=headers)
 
 
-@router.options(CAPTURE_PATH, tags=["exports"])
-def capture_limits(ctx: ContextDep) -> Response:
-    """The capture interface's limits and error behaviours (``GS1-EPCIS-Capture-*``)."""
-    return Response(status_code=204, headers={"Allow": "GET, POST, OPTIONS", **_limits(ctx)})
-
-
 @router.get(CAPTURE_PATH, tags=["exports"])
 def capture_jobs_list(
     session: SessionDep, ctx: ContextDep, account: CurrentAccount
 ) -> JSONResponse:
-    """The organization's latest capture jobs, newest first."""
+    """The organization's latest capture jobs, newest first; the capture limits and error
+    behaviours in the ``GS1-EPCIS-Capture-*`` headers."""
     jobs = capture_jobs.list_jobs(session, account)
     body = [capture_jobs.job_json(j, f"{CAPTURE_PATH}/{j.id}") for j in jobs]
     return JSONResponse(body, headers=_limits(ctx))

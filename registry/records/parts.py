@@ -229,6 +229,10 @@ class PersistentDisposition(StrictModel):
     unset: list[EpcisText] | None = Field(default=None, max_length=50)
 
 
+ExtensionJson = Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+"""A user extension's value as RFC 8785 JSON text."""
+
+
 class EventFields(StrictModel):
     """The what, where and why of an EPCIS 2.0 event, whole, for the record kinds that are
     such an event (aggregation, association, transaction; docs/records.md)."""
@@ -247,3 +251,9 @@ class EventFields(StrictModel):
     destinations: list[EpcisLink] | None = Field(default=None, min_length=1, max_length=50)
     certification_info: list[EpcisText] | None = Field(default=None, min_length=1, max_length=20)
     ilmd: dict[EpcisText, Text] | None = None
+    # User extension fields of the event (EPCIS 2.0 §6.4), each value as its RFC 8785 JSON
+    # text so nothing of it is lost, and the namespaces of the prefixes they use.
+    extensions: dict[EpcisText, ExtensionJson] | None = None
+    namespaces: (
+        dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][\w.-]{0,39}$")], IriText] | None
+    ) = None

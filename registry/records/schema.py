@@ -86,6 +86,7 @@ class Kind(StrEnum):
     AGGREGATION = "aggregation"
     ASSOCIATION = "association"
     TRANSACTION = "transaction"
+    OBSERVATION = "observation"
     CORRECTION = "correction"
     KEY_REGISTRATION = "key_registration"
     KEY_ROTATION = "key_rotation"
@@ -354,6 +355,20 @@ class Transaction(_SupplyChain):
         return self
 
 
+class Observation(_SupplyChain):
+    """Any other EPCIS 2.0 ObjectEvent (a CBV 2.0 bizStep the registry has no kind for:
+    arriving, departing, destroying …), kept whole in ``event``. Signed like storage."""
+
+    kind: Literal[Kind.OBSERVATION]
+    event: EventFields
+
+    @model_validator(mode="after")
+    def _has_action(self) -> Observation:
+        if self.event.action is None:
+            raise ValueError("event.action is required (ADD, OBSERVE or DELETE)")
+        return self
+
+
 class Recall(_SupplyChain):
     """Reaches every descendant of the batches named (through processing records)."""
 
@@ -571,6 +586,7 @@ AnyRecord = Annotated[
     | Aggregation
     | Association
     | Transaction
+    | Observation
     | Correction
     | KeyRegistration
     | KeyRotation

@@ -20,6 +20,11 @@ from registry.exports.epcis.values import record_time
 from registry.exports.epcis.vocabulary import ASSIGNING, CERTIFYING, PREFIX
 
 _STORAGE_STEPS = ("holding", "sensor_reporting", "storing")
+_OWN_STEPS = frozenset(
+    {"packing", "inspecting", "shipping", "receiving", ASSIGNING, *_STORAGE_STEPS}
+)
+"""bizSteps of an ObjectEvent that have a record kind of their own (the others are kept
+whole as an ``observation``)."""
 
 
 def draft_of(
@@ -106,6 +111,12 @@ def _object_event(
     if biz_step == "commissioning":
         view.problem("action", "a commissioning (harvest) event has action ADD")
         return
+    certifying = biz_step == CERTIFYING or (
+        biz_step is None and bool(view.event.get("certificationInfo"))
+    )
+    if biz_step not in _OWN_STEPS and not certifying:
+        other_event(view, draft, resolve, "ObjectEvent")  # no registry kind: kept whole
+        return
     batches = named_batches(view, resolve)
     draft["batches"] = [ref for _, _, ref in batches]
     if biz_step == "packing":
@@ -118,14 +129,8 @@ def _object_event(
         _transfer(view, draft, biz_step, batches)
     elif biz_step == ASSIGNING:
         _assignment(view, draft)
-    elif biz_step == CERTIFYING or (biz_step is None and view.event.get("certificationInfo")):
-        _certificate(view, draft)
     else:
-        view.problem(
-            "bizStep",
-            f"{biz_step!r} is not captured (commissioning, packing, inspecting, holding, "
-            "sensor_reporting, shipping, receiving, gr:assigning are)",
-        )
+        _certificate(view, draft)
 
 
 def _recall(view: EventView, draft: dict[str, Any], resolve: Resolver) -> None:

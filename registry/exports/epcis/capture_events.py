@@ -1,6 +1,7 @@
 """Captured AggregationEvents, AssociationEvents and TransactionEvents: record kinds
 ``aggregation`` (packing into cases and pallets), ``association`` (a sensor or asset
-associated with goods) and ``transaction`` (goods tied to business transactions). The
+associated with goods) and ``transaction`` (goods tied to business transactions); and
+``observation``, an ObjectEvent whose bizStep has no registry kind of its own. The
 event's what, where and why are kept whole in the record's ``event`` (docs/records.md);
 the batches are those its class-level quantities and instance-level identifiers name.
 A field the record cannot hold is a problem naming it, never dropped.
@@ -8,8 +9,10 @@ A field the record cannot hold is a problem naming it, never dropped.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from registry.crypto.jcs import canonicalize
 from registry.exports.epcis.event_view import (
     EventView,
     Resolver,
@@ -18,7 +21,13 @@ from registry.exports.epcis.event_view import (
     resolve_class,
 )
 from registry.exports.epcis.values import decimal_text
-from registry.exports.epcis.vocabulary import NS
+from registry.exports.epcis.vocabulary import (
+    BIZ_STEPS,
+    BIZ_TRANSACTION_TYPES,
+    DISPOSITIONS,
+    NS,
+    SOURCE_DESTINATION_TYPES,
+)
 
 _COMMON = frozenset(
     {
@@ -48,6 +57,7 @@ _SHAPES = {
     "AggregationEvent": ("aggregation", "childEPCs", "childQuantityList"),
     "AssociationEvent": ("association", "childEPCs", "childQuantityList"),
     "TransactionEvent": ("transaction", "epcList", "quantityList"),
+    "ObjectEvent": ("observation", "epcList", "quantityList"),
 }
 
 
@@ -56,9 +66,17 @@ def _registry_field(view: EventView, key: str) -> bool:
     return (bool(colon) and prefix in view.prefixes) or key.startswith(NS)
 
 
-def _text(view: EventView, path: str, value: object) -> str | None:
+def _text(
+    view: EventView, path: str, value: object, terms: frozenset[str] | None = None
+) -> str | None:
+    """An identifier or vocabulary value; with ``terms``, a bare word must be one of them
+    (CBV 2.0) and anything else a URI."""
     if not isinstance(value, str) or not value or any(c.isspace() for c in value):
         view.problem(path, "must be an identifier or vocabulary value (no spaces)")
+        return None
+    if ":" not in value and (terms is None or value not in terms):
+        what = "a CBV 2.0 term or a URI" if terms is not None else "a URI"
+        view.problem(path, f"{value!r} is not {what}")
         return None
     return value
 
@@ -77,7 +95,9 @@ def _where(view: EventView, key: str) -> str | None:
     return _text(view, f"{key}.id", where["id"])
 
 
-def _links(view: EventView, key: str, item: str) -> list[dict[str, str]] | None:
+def _links(
+    view: EventView, key: str, item: str, terms: frozenset[str]
+) -> list[dict[str, str]] | None:
     links = []
     for i, entry in enumerate(view.list(key)):
         path = f"{key}[{i}]"
@@ -89,7 +109,7 @@ def _links(view: EventView, key: str, item: str) -> list[dict[str, str]] | None:
                 view.problem(f"{path}.{extra}", "cannot be represented")
         link: dict[str, str] = {}
         if "type" in entry:
-            kind = _text(view, f"{path}.type", entry["type"])
+            kind = _text(view, f"{path}.type", entry["type"], terms)
             if kind:
                 link["type"] = kind
         identifier = _text(view, f"{path}.{item}", entry[item])
@@ -132,7 +152,7 @@ def _persistent(view: EventView) -> dict[str, list[str]] | None:
         kept[key] = [
             t
             for i, x in enumerate(items)
-            if (t := _text(view, f"persistentDisposition.{key}[{i}]", x))
+            if (t := _text(view, f"persistentDisposition.{key}[{i}]", x, DISPOSITIONS))
         ]
     return kept or None
 
@@ -146,6 +166,9 @@ def _ilmd(view: EventView) -> dict[str, str] | None:
         return None
     kept = {}
     for key, value in ilmd.items():
+        if ":" not in key:
+            view.problem(f"ilmd.{key}", "an ILMD field is a namespaced IRI (cbvmda:… or yours)")
+            continue
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             view.problem(f"ilmd.{key}", "cannot be represented: the registry keeps text values")
             continue
@@ -156,10 +179,27 @@ def _ilmd(view: EventView) -> dict[str, str] | None:
 def event_fields(view: EventView, items_key: str, quantities_key: str) -> dict[str, Any]:
     """The record's ``event``: every standard field of the event but the sensor data."""
     fields: dict[str, Any] = {}
-    for key in view.event:
+    extensions: dict[str, str] = {}
+    for key, value in view.event.items():
         own = key in _COMMON or key in ("parentID", items_key, quantities_key)
-        if not own and not _registry_field(view, key):
-            view.problem(key, "cannot be represented in a record of this event type")
+        if own or _registry_field(view, key):
+            continue
+        prefix, colon, _ = key.partition(":")
+        if not colon or (prefix not in view.namespaces and "//" not in key):
+            view.problem(key, "cannot be represented: an extension field is a namespaced IRI")
+            continue
+        try:
+            extensions[key] = canonicalize(value).decode()
+        except Exception as exc:
+            view.problem(key, f"cannot be represented as RFC 8785 JSON ({exc})")
+    if extensions:
+        fields["extensions"] = extensions
+        used = {k.partition(":")[0] for k in extensions} | set(
+            re.findall(r'"([A-Za-z_][\w.-]*):', "".join(extensions.values()))
+        )
+        namespaces = {p: iri for p, iri in view.namespaces.items() if p in used}
+        if namespaces:
+            fields["namespaces"] = namespaces
     action = view.text("action")
     if action not in ("ADD", "OBSERVE", "DELETE"):
         view.problem("action", "ADD, OBSERVE or DELETE")
@@ -174,9 +214,12 @@ def event_fields(view: EventView, items_key: str, quantities_key: str) -> dict[s
     quantities = _quantities(view, quantities_key)
     if quantities:
         fields["quantities"] = quantities
-    for key, name in (("bizStep", "biz_step"), ("disposition", "disposition")):
+    for key, name, terms in (
+        ("bizStep", "biz_step", BIZ_STEPS),
+        ("disposition", "disposition", DISPOSITIONS),
+    ):
         if key in view.event:
-            value = _text(view, key, view.event[key])
+            value = _text(view, key, view.event[key], terms)
             if value:
                 fields[name] = value
     persistent = _persistent(view)
@@ -186,12 +229,12 @@ def event_fields(view: EventView, items_key: str, quantities_key: str) -> dict[s
         where = _where(view, key)
         if where:
             fields[name] = where
-    for key, item, name in (
-        ("bizTransactionList", "bizTransaction", "biz_transactions"),
-        ("sourceList", "source", "sources"),
-        ("destinationList", "destination", "destinations"),
+    for key, item, name, terms in (
+        ("bizTransactionList", "bizTransaction", "biz_transactions", BIZ_TRANSACTION_TYPES),
+        ("sourceList", "source", "sources", SOURCE_DESTINATION_TYPES),
+        ("destinationList", "destination", "destinations", SOURCE_DESTINATION_TYPES),
     ):
-        links = _links(view, key, item)
+        links = _links(view, key, item, terms)
         if links:
             fields[name] = links
     certification = view.event.get("certificationInfo")

@@ -35,10 +35,12 @@ def epcis_document(
     created: datetime,
     log: Mapping[str, Any] | None = None,
     document_id: str | None = None,
+    namespaces: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An EPCISDocument (EPCIS 2.0 §9.2 JSON-LD binding) holding ``events``."""
+    """An EPCISDocument (EPCIS 2.0 §9.2 JSON-LD binding) holding ``events``; ``namespaces``
+    are the prefixes of captured extension fields the events carry."""
     document: dict[str, Any] = {
-        "@context": [EPCIS_CONTEXT, {PREFIX: NS}],
+        "@context": [EPCIS_CONTEXT, {**(namespaces or {}), PREFIX: NS}],
         "type": "EPCISDocument",
         "schemaVersion": SCHEMA_VERSION,
         "creationDate": utc_text(created),

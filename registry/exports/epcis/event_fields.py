@@ -5,6 +5,8 @@ identifiers (``items``) of the other kinds as an ``epcList``. The inverse of
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from registry.exports.epcis.values import number
@@ -13,6 +15,7 @@ EVENT_TYPES = {
     "aggregation": ("AggregationEvent", "childEPCs", "childQuantityList"),
     "association": ("AssociationEvent", "childEPCs", "childQuantityList"),
     "transaction": ("TransactionEvent", "epcList", "quantityList"),
+    "observation": ("ObjectEvent", "epcList", "quantityList"),
 }
 """Record kind → (EPCIS event type, its identifier list, its quantity list)."""
 
@@ -30,8 +33,17 @@ def _links(links: list[dict[str, str]], item: str) -> list[dict[str, str]]:
     return [{**({"type": x["type"]} if "type" in x else {}), item: x["id"]} for x in links]
 
 
-def event_body(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """The standard fields of the EPCIS event a record of ``kind`` keeps in ``event``."""
+def _renamed(text: str, renamed: dict[str, str]) -> str:
+    for old, new in renamed.items():
+        text = re.sub(rf'(?<=")({re.escape(old)}):', f"{new}:", text)
+    return text
+
+
+def event_body(
+    kind: str, fields: dict[str, Any], renamed: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The fields of the EPCIS event a record of ``kind`` keeps in ``event``; ``renamed``
+    are prefixes its extensions are written under another name (``Exporter._bind``)."""
     event_type, items_key, quantities_key = EVENT_TYPES[kind]
     body: dict[str, Any] = {"type": event_type}
     if "parent" in fields:
@@ -62,4 +74,6 @@ def event_body(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         body["certificationInfo"] = listed[0] if len(listed) == 1 else list(listed)
     if "ilmd" in fields:
         body["ilmd"] = dict(fields["ilmd"])
+    for key, text in (fields.get("extensions") or {}).items():
+        body[_renamed(f'"{key}', renamed or {})[1:]] = json.loads(_renamed(text, renamed or {}))
     return body

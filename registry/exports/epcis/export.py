@@ -18,7 +18,7 @@ from registry.exports.epcis.identifiers import record_uri
 from registry.exports.epcis.naming import EventNames
 from registry.exports.epcis.sensor_data import sensor_element_list
 from registry.exports.epcis.values import offset_of, utc_text
-from registry.exports.epcis.vocabulary import SUPPLY_KINDS, ext
+from registry.exports.epcis.vocabulary import PREFIX, SUPPLY_KINDS, ext
 
 _ORDER = [
     "type",
@@ -102,7 +102,8 @@ class Exporter(EventNames):
             # The record's own event type replaces the ObjectEvent defaults.
             event.update(transformation_body(self, doc, extensions))
         elif kind in EVENT_TYPES:  # an event kept whole: where it says, not the registry
-            event.update(event_body(kind, doc["event"]))
+            renamed = self._bind(doc["event"].get("namespaces") or {})
+            event.update(event_body(kind, doc["event"], renamed))
             read_point = event.pop("readPoint", {}).get("id")
             biz_location = event.pop("bizLocation", {}).get("id")
         else:
@@ -119,6 +120,20 @@ class Exporter(EventNames):
             event["bizLocation"] = {"id": biz_location}
         event.update(extensions)
         return _ordered(event)
+
+    def _bind(self, namespaces: dict[str, str]) -> dict[str, str]:
+        """Bind a record's extension prefixes in the document's @context; a prefix another
+        record binds to another IRI is renamed (``ex`` → ``ex2``). Returns the renames."""
+        renamed = {}
+        for prefix, iri in namespaces.items():
+            name, n = prefix, 1
+            while name == PREFIX or self.namespaces_used.get(name, iri) != iri:
+                n += 1
+                name = f"{prefix}{n}"  # a URI scheme: no "_"
+            self.namespaces_used[name] = iri
+            if name != prefix:
+                renamed[prefix] = name
+        return renamed
 
     def correction_event(
         self, correction: LoggedRecord, corrected: LoggedRecord

@@ -71,6 +71,7 @@ def epcis_export(
         created=now,
         log=_log_of(loaded, base_url),
         document_id=f"urn:uuid:{uuid.uuid4()}",
+        namespaces=exporter.namespaces_used,
     )
     with_event_hashes(document)
     return document
