@@ -184,8 +184,11 @@ def test_capture_is_all_or_nothing_and_names_each_bad_event(demo: Registry, epci
     )
     unsupported = _event(
         eventID="urn:uuid:22222222-2222-4222-8222-222222222222",
-        bizStep="destroying",
+        bizStep="holding",
         quantityList=[{"epcClass": millet}],
+        bizLocation={"id": "urn:epc:id:sgln:0614141.00777.0"},
+        # An extension inside sensor data is schema-valid, but no record can hold it.
+        sensorElementList=[{"sensorReport": [{"type": "Temperature", "ex:calibration": "x"}]}],
     )
     not_allowed = _event(  # a cooperative may not sign shipping (carriers do)
         eventID="urn:uuid:33333333-3333-4333-8333-333333333333",
@@ -226,8 +229,10 @@ def test_capture_is_all_or_nothing_and_names_each_bad_event(demo: Registry, epci
     errors = {e["index"]: e for e in problem["errors"]}
     assert sorted(errors) == [1, 2, 3, 4], problem
     assert errors[1]["event_id"] == unsupported["eventID"]
-    assert "destroying" in errors[1]["detail"]
-    assert errors[1]["problems"][0]["path"] == "epcisBody.eventList[1].bizStep"
+    assert "cannot be represented" in errors[1]["detail"]
+    assert errors[1]["problems"][0]["path"] == (
+        "epcisBody.eventList[1].sensorElementList[0].sensorReport[0].ex:calibration"
+    )
     assert errors[2]["code"] == "policy-violation" and errors[2]["rule"], errors[2]
     assert "09506000134352" in errors[3]["detail"]
     # An AggregationEvent is captured, but an SGTIN does not name its batch (no lot).

@@ -54,7 +54,7 @@ def test_a_capture_has_a_status_url(demo: Registry):
 def test_a_refused_capture_is_a_failed_job_with_every_problem(demo: Registry):
     headers = demo.token("aohan-clerk")
     size = demo.log_size()
-    bad = _holding(demo, 9, bizStep="destroying")
+    bad = _holding(demo, 9, bizStep="shredding")
     document = _document([_holding(demo, 10), bad])
     response = demo.client.post(CAPTURE, json=document, headers=headers)
     assert response.status_code == 422 and response.headers["content-type"] == PROBLEM_JSON
