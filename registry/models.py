@@ -666,3 +666,40 @@ class ComplaintAnswer(Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CapturedEvent(Base):
+    """An EPCIS event captured as a record: by its CBV 2.0 event hash and its eventID, so
+    the same event captured again is answered with the record it became, not logged twice
+    (docs/epcis.md, "Duplicate capture")."""
+
+    __tablename__ = "captured_events"
+
+    event_hash: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[str | None] = mapped_column(String(500), unique=True)
+    record_index: Mapped[int] = mapped_column(ForeignKey("records.log_index"), index=True)
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CaptureJobState(StrEnum):
+    """Where a capture job is (EPCIS 2.0 §12.3 capture interface)."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class CaptureJob(Base):
+    """One ``POST /api/v1/epcis/capture``: its state and report, read at
+    ``GET /api/v1/epcis/capture/{captureID}`` by the account's organization."""
+
+    __tablename__ = "capture_jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
+    state: Mapped[CaptureJobState] = mapped_column(_enum(CaptureJobState))
+    error_behaviour: Mapped[str] = mapped_column(String(16))
+    event_count: Mapped[int] = mapped_column(Integer)
+    report: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

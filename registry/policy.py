@@ -42,6 +42,10 @@ SIGNERS: Mapping[Kind, frozenset[str]] = {
     Kind.RECEIVING: frozenset({"carrier", "processor"}),
     Kind.RECALL: frozenset({"authority", "cooperative", "processor"}),
     Kind.ASSIGNMENT: frozenset({"cooperative", "processor"}),
+    Kind.AGGREGATION: frozenset({"cooperative", "processor", "carrier"}),
+    Kind.ASSOCIATION: frozenset({"cooperative", "processor", "carrier"}),
+    Kind.TRANSACTION: frozenset({"cooperative", "processor", "carrier"}),
+    Kind.OBSERVATION: frozenset({"cooperative", "processor", "carrier"}),
     Kind.CORRECTION: frozenset({"cooperative", "processor", "carrier", "lab", "authority"}),
     Kind.ENDORSEMENT: frozenset({"authority"}),
     Kind.ENDORSEMENT_REVOCATION: frozenset({"authority"}),
@@ -58,6 +62,12 @@ BLOCKED_BY_RECALL = frozenset(
     {Kind.PROCESSING, Kind.PACKING, Kind.CERTIFICATE, Kind.SHIPPING, Kind.RECEIVING}
 )
 """Kinds that may not touch a recalled batch (a recall ends its journey, except corrections)."""
+
+HANDLED_LIKE_STORAGE = frozenset(
+    {Kind.STORAGE, Kind.AGGREGATION, Kind.ASSOCIATION, Kind.TRANSACTION, Kind.OBSERVATION}
+)
+"""Kinds that whoever has the batch in hand signs: its producer, its holder, a carrier it
+was handed to (docs/records.md, "Custody")."""
 
 REGISTRY_ROLE = "registry"
 """The key role of the registry's own key, which signs key records and nothing else."""
@@ -230,14 +240,14 @@ def _check_custody(
     holder asked it to, and only the holder hands a batch on or stores it (besides its
     producer and its carriers)."""
     org = signer.org_id
-    if signer.org_kind == "carrier" and kind in {Kind.SHIPPING, Kind.STORAGE}:
+    if signer.org_kind == "carrier" and (kind is Kind.SHIPPING or kind in HANDLED_LIKE_STORAGE):
         if org != facts.holder and org not in facts.carriers:
             raise PolicyViolation(
                 "not-handed-to-carrier",
                 f"batch {lot} was not handed to this carrier: no assignment by its holder "
                 f"and no shipping record names it",
             )
-    elif kind is Kind.STORAGE and org not in {facts.holder, facts.origin_org_id}:
+    elif kind in HANDLED_LIKE_STORAGE and org not in {facts.holder, facts.origin_org_id}:
         raise PolicyViolation(
             "batch-of-another-organization", f"batch {lot} belongs to another organization"
         )

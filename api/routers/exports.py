@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import ContextDep, CurrentAccount, SessionDep
+from api.problems import problem, status_for
 from registry import exports
-from registry.exports.epcis import capture_service
+from registry.context import RegistryContext
+from registry.db import transaction
+from registry.exports.epcis import capture_jobs
+from registry.models import Account, CaptureJob
 
 router = APIRouter(tags=["exports"])
 
@@ -84,8 +89,35 @@ def export_fsma204_xlsx(
     return Response(body, media_type=XLSX_MEDIA_TYPE, headers=_attachment("fsma204.xlsx"))
 
 
-@router.post("/api/v1/epcis/capture", tags=["exports"])
+CAPTURE_PATH = "/api/v1/epcis/capture"
+ErrorBehaviour = Annotated[
+    str | None,
+    Header(
+        alias="GS1-EPCIS-Capture-Error-Behaviour",
+        description="rollback (all or nothing, the default) or proceed (keep the good events)",
+    ),
+]
+
+
+def _limits(ctx: RegistryContext) -> dict[str, str]:
+    return capture_jobs.limits(ctx.settings.max_body_bytes)
+
+
+def _run_later(
+    factory: sessionmaker[Session], ctx: RegistryContext, account_id: Any, job_id: Any, doc: Any
+) -> None:
+    """The job of an asynchronous capture, after the answer, in a transaction of its own."""
+    with transaction(factory) as session:
+        account = session.get(Account, account_id)
+        job = session.get(CaptureJob, job_id)
+        assert account is not None and job is not None
+        capture_jobs.run_job(session, ctx, account, job, doc)
+
+
+@router.post(CAPTURE_PATH, tags=["exports"], status_code=201)
 def capture_epcis(
+    request: Request,
+    background: BackgroundTasks,
     session: SessionDep,
     ctx: ContextDep,
     account: CurrentAccount,
@@ -93,9 +125,63 @@ def capture_epcis(
     atomic: Annotated[
         bool, Query(description="all or nothing (default); false keeps the good events")
     ] = True,
+    error_behaviour: ErrorBehaviour = None,
+    prefer: Annotated[
+        str | None, Header(description="respond-async: answer 202 at once (RFC 7240)")
+    ] = None,
+) -> Response:
+    """Capture an EPCIS 2.0 document (EPCIS 2.0 capture interface): each event becomes a
+    record signed with the account's custodial key. Every capture is a job whose status URL
+    (``Location``, ``GET /api/v1/epcis/capture/{captureID}``) says running, done or failed.
+    A 422 problem lists each refused event (index, eventID, what is wrong); with
+    ``proceed`` the accepted events stay and the refused are listed. An event captured
+    before is answered with its record (``duplicate``), not logged again. The limits are
+    in the ``GS1-EPCIS-Capture-*`` headers of every answer (and of ``GET``): at most
+    10000 events (``GS1-EPCIS-Capture-Limit``) in a body of at most
+    ``REGISTRY_MAX_BODY_BYTES`` (``GS1-EPCIS-Capture-File-Size-Limit``, 413 beyond)."""
+    is_atomic = capture_jobs.atomic_of(error_behaviour, atomic)
+    job = capture_jobs.open_job(session, account, document, is_atomic)
+    location = f"{CAPTURE_PATH}/{job.id}"
+    headers = {"Location": location, **_limits(ctx)}
+    if prefer is not None and "respond-async" in prefer.lower():
+        factory = request.app.state.session_factory
+        background.add_task(_run_later, factory, ctx, account.id, job.id, document)
+        body = capture_jobs.job_json(job, location)
+        return JSONResponse(body, status_code=202, headers=headers)
+    refused = capture_jobs.run_job(session, ctx, account, job, document)
+    if refused is not None:  # the job's failed state is kept: answered, not raised
+        answer = problem(
+            status_for(refused),
+            refused.detail,
+            refused.code,
+            request.url.path,
+            captureID=str(job.id),
+            **refused.extra,
+        )
+        answer.headers.update(headers)
+        return answer
+    report = {"captureID": str(job.id), **job.report}
+    created = any(not r["duplicate"] for r in report["records"])
+    return JSONResponse(report, status_code=201 if created else 200, headers=headers)
+
+
+@router.get(CAPTURE_PATH, tags=["exports"])
+def capture_jobs_list(
+    session: SessionDep, ctx: ContextDep, account: CurrentAccount
 ) -> JSONResponse:
-    """Capture an EPCIS 2.0 document: each supported event becomes a record signed with the
-    account's custodial key. A 422 problem lists each refused event (index, eventID, what
-    is wrong); with ``atomic=false`` the accepted events stay and the refused are listed."""
-    result = capture_service.capture(session, ctx, account, document, atomic=atomic)
-    return JSONResponse(result.report(), status_code=201 if result.captured else 200)
+    """The organization's latest capture jobs, newest first; the capture limits and error
+    behaviours in the ``GS1-EPCIS-Capture-*`` headers."""
+    jobs = capture_jobs.list_jobs(session, account)
+    body = [capture_jobs.job_json(j, f"{CAPTURE_PATH}/{j.id}") for j in jobs]
+    return JSONResponse(body, headers=_limits(ctx))
+
+
+@router.get(CAPTURE_PATH + "/{capture_id}", tags=["exports"])
+def capture_job(
+    session: SessionDep, ctx: ContextDep, account: CurrentAccount, capture_id: str
+) -> JSONResponse:
+    """A capture job: ``running``, ``done`` (with its report) or ``failed`` (with every
+    event's problems). Only the capturing organization sees it."""
+    job = capture_jobs.get_job(session, account, capture_id)
+    body = capture_jobs.job_json(job, f"{CAPTURE_PATH}/{job.id}")
+    return JSONResponse(body, headers=_limits(ctx))

@@ -30,6 +30,7 @@ from registry.models import (
     RecordBatch,
     Role,
 )
+from registry.policy import HANDLED_LIKE_STORAGE
 from registry.records.schema import KEY_KINDS, Kind
 
 
@@ -130,7 +131,7 @@ def custody_batches(
         condition = or_(Batch.holder_org_id == org.id, _names(Batch.carrier_org_ids, org.id))
     elif kind in (Kind.PROCESSING, Kind.ASSIGNMENT):
         condition = Batch.holder_org_id == org.id
-    elif kind is Kind.STORAGE:
+    elif kind in HANDLED_LIKE_STORAGE:
         condition = or_(Batch.holder_org_id == org.id, Batch.origin_org_id == org.id)
     else:
         condition = Batch.origin_org_id == org.id

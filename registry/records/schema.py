@@ -50,6 +50,9 @@ from registry.records.fields import (
 )
 from registry.records.parts import (
     Consumed,
+    EpcisSource,
+    EpcisText,
+    EventFields,
     Holder,
     Host,
     OrgInfo,
@@ -60,6 +63,7 @@ from registry.records.parts import (
     Produced,
     PublicKey,
     Reading,
+    SensorElement,
 )
 
 RECORD_PAYLOAD_TYPE = "application/vnd.guarantee-registry.record.v1+json"
@@ -79,6 +83,10 @@ class Kind(StrEnum):
     RECEIVING = "receiving"
     RECALL = "recall"
     ASSIGNMENT = "assignment"
+    AGGREGATION = "aggregation"
+    ASSOCIATION = "association"
+    TRANSACTION = "transaction"
+    OBSERVATION = "observation"
     CORRECTION = "correction"
     KEY_REGISTRATION = "key_registration"
     KEY_ROTATION = "key_rotation"
@@ -116,6 +124,12 @@ class _SupplyChain(_Base):
     batches: list[BatchRef] = Field(min_length=1, max_length=100)
     prev: dict[BatchRef, Digest | None]
     place: Place | None = None
+    # Set when the record was captured from an EPCIS event (docs/epcis.md).
+    epcis: EpcisSource | None = None
+    # EPCIS 2.0 sensor data, whole (docs/epcis.md, "Sensor data").
+    sensors: list[SensorElement] | None = Field(default=None, min_length=1, max_length=100)
+    # Instance-level identifiers (SGTIN … as EPC URIs or Digital Link URIs) of the batches.
+    items: list[EpcisText] | None = Field(default=None, min_length=1, max_length=1000)
 
     @model_validator(mode="after")
     def _chain_covers_batches(self) -> _SupplyChain:
@@ -298,6 +312,67 @@ class Assignment(_SupplyChain):
     def _names_an_organization(self) -> Assignment:
         if self.to.org is None:
             raise ValueError("to.org is required: an assignment names a registry organization")
+        return self
+
+
+class Aggregation(_SupplyChain):
+    """Packing into cases and pallets (EPCIS 2.0 AggregationEvent): goods of the batches put
+    into (ADD), seen in (OBSERVE) or taken out of (DELETE) a logistic unit, ``event.parent``
+    (an SSCC, a GRAI …). Signed like storage: the producer, the holder, a carrier."""
+
+    kind: Literal[Kind.AGGREGATION]
+    event: EventFields
+
+    @model_validator(mode="after")
+    def _has_action(self) -> Aggregation:
+        if self.event.action is None:
+            raise ValueError("event.action is required (ADD, OBSERVE or DELETE)")
+        if self.event.action != "OBSERVE" and self.event.parent is None:
+            raise ValueError("event.parent is required when goods are added or removed")
+        return self
+
+
+class Association(_SupplyChain):
+    """Sensor association (EPCIS 2.0 AssociationEvent): a device or asset (``event.parent``,
+    e.g. a GIAI data logger) associated with (ADD), seen with or taken from the batches'
+    goods. Signed like storage."""
+
+    kind: Literal[Kind.ASSOCIATION]
+    event: EventFields
+
+    @model_validator(mode="after")
+    def _has_parent(self) -> Association:
+        if self.event.action is None or self.event.parent is None:
+            raise ValueError("event.action and event.parent are required")
+        return self
+
+
+class Transaction(_SupplyChain):
+    """A transaction reference (EPCIS 2.0 TransactionEvent): the batches' goods tied to, or
+    released from, business transactions (a purchase order, an invoice …). Signed like
+    storage."""
+
+    kind: Literal[Kind.TRANSACTION]
+    event: EventFields
+
+    @model_validator(mode="after")
+    def _has_transactions(self) -> Transaction:
+        if self.event.action is None or not self.event.biz_transactions:
+            raise ValueError("event.action and event.biz_transactions are required")
+        return self
+
+
+class Observation(_SupplyChain):
+    """Any other EPCIS 2.0 ObjectEvent (a CBV 2.0 bizStep the registry has no kind for:
+    arriving, departing, destroying …), kept whole in ``event``. Signed like storage."""
+
+    kind: Literal[Kind.OBSERVATION]
+    event: EventFields
+
+    @model_validator(mode="after")
+    def _has_action(self) -> Observation:
+        if self.event.action is None:
+            raise ValueError("event.action is required (ADD, OBSERVE or DELETE)")
         return self
 
 
@@ -527,6 +602,10 @@ AnyRecord = Annotated[
     | Receiving
     | Recall
     | Assignment
+    | Aggregation
+    | Association
+    | Transaction
+    | Observation
     | Correction
     | KeyRegistration
     | KeyRotation

@@ -93,6 +93,8 @@ def _trace(registry: Registry, product: str, lot: str) -> dict[str, Any]:
             document = json.loads(record.payload)
             document.pop("prev")  # digests of another log
             document.pop("note", None)  # B notes the EPCIS event it came from
+            document.pop("epcis", None)  # and names it (eventID, event hash)
+            document.pop("sensors", None)  # B keeps A's sensor data whole: compared below
             records.append(_normalized(document))
         return {
             "batches": sorted(
@@ -137,6 +139,13 @@ def test_round_trip_a_to_b(demo: Registry, registry_b: Registry, epcis_validator
         assert [e["gr:kind"] for e in again["epcisBody"]["eventList"]] == [
             e["gr:kind"] for e in exported["epcisBody"]["eventList"]
         ]
+        sensors_a = json.dumps(
+            [e.get("sensorElementList") for e in exported["epcisBody"]["eventList"]]
+        ).replace(demo.ctx.settings.base_url, registry_b.ctx.settings.base_url)
+        sensors_b = json.dumps(
+            [e.get("sensorElementList") for e in again["epcisBody"]["eventList"]]
+        )
+        assert sensors_b == sensors_a, f"{lot}: sensor data differs after the round trip"
 
 
 def _event(**fields: Any) -> dict[str, Any]:
@@ -175,8 +184,11 @@ def test_capture_is_all_or_nothing_and_names_each_bad_event(demo: Registry, epci
     )
     unsupported = _event(
         eventID="urn:uuid:22222222-2222-4222-8222-222222222222",
-        bizStep="destroying",
+        bizStep="holding",
         quantityList=[{"epcClass": millet}],
+        bizLocation={"id": "urn:epc:id:sgln:0614141.00777.0"},
+        # An extension inside sensor data is schema-valid, but no record can hold it.
+        sensorElementList=[{"sensorReport": [{"type": "Temperature", "ex:calibration": "x"}]}],
     )
     not_allowed = _event(  # a cooperative may not sign shipping (carriers do)
         eventID="urn:uuid:33333333-3333-4333-8333-333333333333",
@@ -217,11 +229,15 @@ def test_capture_is_all_or_nothing_and_names_each_bad_event(demo: Registry, epci
     errors = {e["index"]: e for e in problem["errors"]}
     assert sorted(errors) == [1, 2, 3, 4], problem
     assert errors[1]["event_id"] == unsupported["eventID"]
-    assert "destroying" in errors[1]["detail"]
-    assert errors[1]["problems"][0]["path"] == "epcisBody.eventList[1].bizStep"
+    assert "cannot be represented" in errors[1]["detail"]
+    assert errors[1]["problems"][0]["path"] == (
+        "epcisBody.eventList[1].sensorElementList[0].sensorReport[0].ex:calibration"
+    )
     assert errors[2]["code"] == "policy-violation" and errors[2]["rule"], errors[2]
     assert "09506000134352" in errors[3]["detail"]
-    assert errors[4]["event_id"] is None and "AggregationEvent" in errors[4]["detail"]
+    # An AggregationEvent is captured, but an SGTIN does not name its batch (no lot).
+    assert errors[4]["event_id"] is None and "SGTIN" in errors[4]["detail"]
+    assert errors[4]["problems"][0]["path"] == "epcisBody.eventList[4].childEPCs[0]"
 
     partial = demo.client.post(
         "/api/v1/epcis/capture", params={"atomic": "false"}, json=document, headers=headers
@@ -301,6 +317,112 @@ def test_capture_of_standard_gs1_events(demo: Registry):
     assert payload["quantity"] == "100" and payload["unit"] == "bag"
     assert payload["to"] == {"name": "urn:epc:id:pgln:0614141.00777"}
     assert payload["waybill"] == "urn:epcglobal:cbv:bt:0614141073467:1152"
+
+
+def _holding(demo: Registry, **fields: Any) -> dict[str, Any]:
+    millet = f"{demo.ctx.settings.base_url}/b/{demo.code('AH2026-001')}"
+    return _event(
+        bizStep="holding",
+        quantityList=[{"epcClass": millet}],
+        bizLocation={"id": "urn:epc:id:sgln:0614141.00777.0"},
+        sensorElementList=[
+            {
+                "sensorMetadata": {"time": "2026-06-01T07:00:00+08:00"},
+                "sensorReport": [{"type": "Temperature", "value": 12.5, "uom": "CEL"}],
+            }
+        ],
+        **fields,
+    )
+
+
+def test_the_same_event_captured_again_is_not_logged_twice(demo: Registry):
+    """By eventID or, without one, by its CBV 2.0 event hash: the second capture answers
+    with the record the first made, and the log does not grow."""
+    headers = demo.token("aohan-clerk")
+    with_id = _holding(demo, eventID="urn:uuid:66666666-6666-4666-8666-666666666666")
+    without_id = _holding(demo, eventTime="2026-06-01T09:00:00+08:00")
+    first = demo.client.post(
+        "/api/v1/epcis/capture", json=_document([with_id, without_id]), headers=headers
+    )
+    assert first.status_code == 201, first.text[:800]
+    made = first.json()["records"]
+    assert [r["duplicate"] for r in made] == [False, False]
+    record = demo.client.get(f"/api/v1/records/{made[0]['digest']}").json()["record"]
+    assert record["epcis"] == {
+        "event_id": with_id["eventID"],
+        "event_hash": made[0]["event_hash"],
+    }
+    size = demo.log_size()
+
+    again = demo.client.post(
+        "/api/v1/epcis/capture", json=_document([without_id, with_id]), headers=headers
+    )
+    assert again.status_code == 200, again.text[:800]
+    body = again.json()
+    assert body["duplicates"] == 2
+    assert [(r["log_index"], r["digest"]) for r in body["records"]] == [
+        (made[1]["log_index"], made[1]["digest"]),
+        (made[0]["log_index"], made[0]["digest"]),
+    ]
+    assert demo.log_size() == size, "a duplicate must not be logged"
+
+    # The same eventID with other content is not the same event: refused, naming eventID.
+    reused = _holding(demo, eventID=with_id["eventID"], eventTime="2026-06-02T08:00:00+08:00")
+    refused = demo.client.post("/api/v1/epcis/capture", json=_document([reused]), headers=headers)
+    assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM_JSON
+    error = refused.json()["errors"][0]
+    assert (error["code"], error["rule"]) == ("conflict", "event-id-reused")
+    assert error["problems"][0]["path"] == "epcisBody.eventList[0].eventID"
+    assert demo.log_size() == size
+
+
+def test_an_error_declaration_becomes_a_correction(demo: Registry, epcis_validator):
+    """EPCIS 2.0 §7.4.1.3: the erroneous event again with errorDeclaration. Its event hash
+    (which leaves errorDeclaration out) finds the record; the correction references it by
+    digest; a repeat of the declaration is answered with the same correction."""
+    headers = demo.token("aohan-clerk")
+    wrong = _holding(demo, eventTime="2026-06-03T08:00:00+08:00")
+    first = demo.client.post("/api/v1/epcis/capture", json=_document([wrong]), headers=headers)
+    assert first.status_code == 201, first.text[:800]
+    original = first.json()["records"][0]
+    declaration = {
+        **wrong,
+        "errorDeclaration": {
+            "declarationTime": "2026-06-03T10:00:00+08:00",
+            "reason": "incorrect_data",
+            "correctiveEventIDs": ["urn:uuid:88888888-8888-4888-8888-888888888888"],
+        },
+    }
+    response = demo.client.post(
+        "/api/v1/epcis/capture", json=_document([declaration]), headers=headers
+    )
+    assert response.status_code == 201, response.text[:800]
+    made = response.json()["records"][0]
+    assert made["kind"] == "correction" and made["event_hash"] == original["event_hash"]
+    record = demo.client.get(f"/api/v1/records/{made['digest']}").json()["record"]
+    assert record["corrects"] == original["digest"]
+    assert record["corrected"]["corrective_event_ids"] == [
+        "urn:uuid:88888888-8888-4888-8888-888888888888"
+    ]
+    size = demo.log_size()
+    again = demo.client.post(
+        "/api/v1/epcis/capture", json=_document([declaration]), headers=headers
+    )
+    assert again.status_code == 200 and again.json()["records"][0]["digest"] == made["digest"]
+    assert demo.log_size() == size
+
+    exported = demo.client.get(
+        "/api/v1/export/epcis", params={"batch": demo.code("AH2026-001")}
+    ).json()
+    assert_valid(epcis_validator, exported, "an export with a captured error declaration")
+    [back] = [e for e in exported["epcisBody"]["eventList"] if e.get("gr:digest") == made["digest"]]
+    assert back["errorDeclaration"]["declarationTime"].startswith("2026-06-03T10:00:00")
+
+    unknown = {**declaration, "eventTime": "2020-01-01T00:00:00+08:00"}
+    refused = demo.client.post("/api/v1/epcis/capture", json=_document([unknown]), headers=headers)
+    assert refused.status_code == 422
+    paths = [p["path"] for p in refused.json()["errors"][0]["problems"]]
+    assert paths == ["epcisBody.eventList[0].errorDeclaration"]
 
 
 def test_empty_registry_exports_a_valid_empty_document(settings, db, epcis_validator):

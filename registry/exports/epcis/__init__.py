@@ -19,6 +19,10 @@ receiving      ObjectEvent OBSERVE ``receiving``, sourceList, bizTransaction ``b
 recall         ObjectEvent OBSERVE, disposition ``recalled``
 assignment     ObjectEvent OBSERVE ``gr:assigning``, the assignee as a ``possessing_party``
                destination, ``gr:to`` and ``gr:task``
+aggregation    AggregationEvent, kept whole (``event``): packing into cases and pallets
+association    AssociationEvent, kept whole: a sensor or asset associated with goods
+transaction    TransactionEvent, kept whole: goods tied to business transactions
+observation    any other ObjectEvent, kept whole
 correction     the corrected record's event again, with an ``errorDeclaration``
 =============  ===================================================================
 
@@ -40,6 +44,9 @@ Modules: ``vocabulary`` (namespaces, CBV and UN/ECE code tables), ``values`` (nu
 times), ``identifiers`` (URIs of classes, places, documents), ``facts`` (what an export is
 given), ``naming``, ``event_bodies`` and ``export`` (records to events), ``document`` (the
 EPCISDocument envelope and its master data), ``event_view``, ``capture_batches``,
-``capture_sensors`` and ``capture`` (events to record drafts), ``service`` and
-``capture_service`` (the database side).
+``capture_sensors``, ``capture_events``, ``capture_corrections`` and ``capture`` (events to
+record drafts), ``sensor_data`` and ``sensor_vocabulary`` (sensor data kept whole),
+``event_fields`` (events kept whole, back to EPCIS), ``event_hash`` (the CBV 2.0 event
+hash), ``service``, ``capture_service`` and ``capture_jobs`` (the database side; see
+docs/epcis.md).
 """

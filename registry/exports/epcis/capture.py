@@ -10,14 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from registry.exports.epcis.capture_batches import NamedBatches, harvest, packing, processing
+from registry.exports.epcis.capture_events import other_event
 from registry.exports.epcis.capture_sensors import inspection, storage
 from registry.exports.epcis.document import CaptureDocument, EventProblem
 from registry.exports.epcis.event_view import EventView, Resolver, amount, named_batches, unit_of
 from registry.exports.epcis.identifiers import region_of_uri, text_of_uri
+from registry.exports.epcis.sensor_data import sensors_of_event
 from registry.exports.epcis.values import record_time
 from registry.exports.epcis.vocabulary import ASSIGNING, CERTIFYING, PREFIX
 
 _STORAGE_STEPS = ("holding", "sensor_reporting", "storing")
+_OWN_STEPS = frozenset(
+    {"packing", "inspecting", "shipping", "receiving", ASSIGNING, *_STORAGE_STEPS}
+)
+"""bizSteps of an ObjectEvent that have a record kind of their own (the others are kept
+whole as an ``observation``)."""
 
 
 def draft_of(
@@ -31,7 +38,7 @@ def draft_of(
     Raises EventProblem naming every problem found (path within the event, message)."""
     if not isinstance(event, dict):
         raise EventProblem([("(event)", "an event is a JSON object")])
-    view = EventView(event, document.prefixes, document.classes)
+    view = EventView(event, document.prefixes, document.classes, document.namespaces)
     event_type = event.get("type")
     draft: dict[str, Any] = {}
     time_text = view.text("eventTime")
@@ -47,20 +54,39 @@ def draft_of(
         draft["note"] = note
     elif view.text("eventID"):
         draft["note"] = f"EPCIS capture of {view.text('eventID')}"[:500]
+    sensors = sensors_of_event(view)
+    if sensors:
+        draft["sensors"] = sensors
     if event.get("errorDeclaration") is not None:
-        view.problem("errorDeclaration", "error declarations are not captured: post a correction")
+        # The capture service makes corrections of them (capture_corrections).
+        view.problem("errorDeclaration", "an error declaration is captured as a correction")
     elif event_type == "TransformationEvent":
         processing(view, draft, resolve)
     elif event_type == "ObjectEvent":
         _object_event(view, draft, resolve, default_region)
+    elif event_type in ("AggregationEvent", "AssociationEvent", "TransactionEvent"):
+        other_event(view, draft, resolve, str(event_type))
     else:
-        view.problem(
-            "type",
-            f"{event_type!r} events are not captured (ObjectEvent and TransformationEvent are)",
-        )
+        view.problem("type", f"{event_type!r} is not an EPCIS 2.0 event type")
+    if view.items:
+        draft["items"] = list(view.items)
+    if draft.get("kind") == "inspection" and sensors:
+        _keep_other_than_results(draft)
     if view.problems:
         raise EventProblem(view.problems)
     return draft
+
+
+def _keep_other_than_results(draft: dict[str, Any]) -> None:
+    """An inspection's chemicalSubstance reports are its ``results``; ``sensors`` keeps the
+    rest of its sensor data."""
+    kept = []
+    for sensor in draft.pop("sensors"):
+        reports = [r for r in sensor["reports"] if "chemical_substance" not in r]
+        if reports:
+            kept.append({**sensor, "reports": reports})
+    if kept:
+        draft["sensors"] = kept
 
 
 def _object_event(
@@ -85,6 +111,12 @@ def _object_event(
     if biz_step == "commissioning":
         view.problem("action", "a commissioning (harvest) event has action ADD")
         return
+    certifying = biz_step == CERTIFYING or (
+        biz_step is None and bool(view.event.get("certificationInfo"))
+    )
+    if biz_step not in _OWN_STEPS and not certifying:
+        other_event(view, draft, resolve, "ObjectEvent")  # no registry kind: kept whole
+        return
     batches = named_batches(view, resolve)
     draft["batches"] = [ref for _, _, ref in batches]
     if biz_step == "packing":
@@ -97,14 +129,8 @@ def _object_event(
         _transfer(view, draft, biz_step, batches)
     elif biz_step == ASSIGNING:
         _assignment(view, draft)
-    elif biz_step == CERTIFYING or (biz_step is None and view.event.get("certificationInfo")):
-        _certificate(view, draft)
     else:
-        view.problem(
-            "bizStep",
-            f"{biz_step!r} is not captured (commissioning, packing, inspecting, holding, "
-            "sensor_reporting, shipping, receiving, gr:assigning are)",
-        )
+        _certificate(view, draft)
 
 
 def _recall(view: EventView, draft: dict[str, Any], resolve: Resolver) -> None:

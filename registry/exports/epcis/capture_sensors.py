@@ -1,6 +1,7 @@
 """Captured events that report measurements (EPCIS 2.0 sensorElementList): inspections
 (``inspecting``, a chemicalSubstance result per sensorReport) and storage (``holding``,
-Temperature and RelativeHumidity readings). The draft fields are those of docs/records.md.
+Temperature and RelativeHumidity readings). The sensor data itself is kept whole by
+``sensor_data``. The draft fields are those of docs/records.md.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from registry.exports.epcis.event_view import EventView
 from registry.exports.epcis.identifiers import text_of_uri
+from registry.exports.epcis.sensor_data import temperature_readings
 from registry.exports.epcis.values import decimal_text
 from registry.exports.epcis.vocabulary import MEASURE_UNITS, PREFIX
 
@@ -104,7 +106,8 @@ def _limit(view: EventView, path: str, reading: dict[str, Any]) -> Any:
 
 def storage(view: EventView, draft: dict[str, Any]) -> None:
     """A ``holding`` (or ``sensor_reporting``) ObjectEvent as a storage draft: where
-    (``gr:location``, else bizLocation or readPoint) and the temperature readings."""
+    (``gr:location``, else bizLocation or readPoint) and the temperature readings of its
+    sensor data (which the record also keeps whole, ``sensors``)."""
     draft["kind"] = "storage"
     location = view.ext("location")
     if not isinstance(location, str):
@@ -117,40 +120,4 @@ def storage(view: EventView, draft: dict[str, Any]) -> None:
         view.problem("bizLocation", "storage names where (bizLocation or readPoint)")
     else:
         draft["location"] = location
-    readings = []
-    for i, element in enumerate(view.list("sensorElementList")):
-        if not isinstance(element, dict):
-            continue
-        reading = _reading(view, i, element)
-        if "celsius" in reading:
-            reading.setdefault("time", draft.get("time"))
-            readings.append(reading)
-    draft["readings"] = readings
-
-
-_SLOTS = {"Temperature": "celsius", "RelativeHumidity": "humidity"}
-
-
-def _reading(view: EventView, i: int, element: dict[str, Any]) -> dict[str, Any]:
-    """One sensorElement as a storage reading: celsius (CEL only), humidity and time."""
-    metadata = element.get("sensorMetadata") or {}
-    reports = element.get("sensorReport") or []
-    reading: dict[str, Any] = {}
-    for j, report in enumerate(reports if isinstance(reports, list) else []):
-        if not isinstance(report, dict):
-            continue
-        path = f"sensorElementList[{i}].sensorReport[{j}]"
-        slot = _SLOTS.get(str(report.get("type")))
-        if slot is None:
-            continue
-        if slot == "celsius" and report.get("uom", "CEL") != "CEL":
-            view.problem(f"{path}.uom", "temperatures are captured in CEL")
-            continue
-        try:
-            reading[slot] = decimal_text(report.get("value"))
-        except ValueError as exc:
-            view.problem(f"{path}.value", str(exc))
-        when = report.get("time") or metadata.get("time")
-        if isinstance(when, str):
-            reading.setdefault("time", when)
-    return reading
+    draft["readings"] = temperature_readings(draft.get("sensors") or [], draft.get("time"))

@@ -6,6 +6,11 @@ each in a savepoint of the one request transaction. By default the capture is al
 nothing: if any event cannot be mapped or is refused, every event is still tried (so the
 report names every problem) and then nothing is written. ``atomic=False`` keeps the events
 that were accepted and reports the others (if none was, it is refused like an atomic one).
+
+An event is known by its CBV 2.0 event hash (``event_hash``) and its ``eventID``: one the
+registry has captured before is answered with the record it became (``duplicate``), not
+logged again; an ``eventID`` captured before with other content is refused (409
+``event-id-reused``). Each record names the event it came from (``epcis``).
 """
 
 from __future__ import annotations
@@ -20,13 +25,16 @@ from sqlalchemy.orm import Session
 
 from registry.codes import normalize_code
 from registry.context import RegistryContext
-from registry.errors import InvalidInput, RegistryError
+from registry.errors import Conflict, InvalidInput, RegistryError
 from registry.exports.epcis.capture import draft_of
+from registry.exports.epcis.capture_corrections import correction_draft
 from registry.exports.epcis.document import CaptureDocument, EventProblem, parse_capture_document
+from registry.exports.epcis.event_hash import EventHashError, event_hashes
 from registry.exports.epcis.event_view import ResolvedClass, event_id
 from registry.exports.epcis.identifiers import gtin_and_lot
 from registry.gs1 import validate_lot
-from registry.models import Account, Batch, Organization, Product
+from registry.models import Account, Batch, Organization, Product, Record
+from registry.models import CapturedEvent as CapturedEventRow
 from registry.records import custodial
 from registry.records import ingest as record_service
 
@@ -40,9 +48,11 @@ class CapturedEvent:
 
     index: int  # position in epcisBody.eventList
     event_id: str | None
+    event_hash: str
     kind: str
     log_index: int
     digest: str
+    duplicate: bool = False  # captured before: the record it became then
 
 
 @dataclass(frozen=True)
@@ -58,15 +68,18 @@ class CaptureResult:
         """The capture report as ``POST /api/v1/epcis/capture`` returns it (JSON)."""
         return {
             "captured": len(self.captured),
+            "duplicates": sum(1 for c in self.captured if c.duplicate),
             "refused": len(self.errors),
             "checkpoint_size": self.checkpoint_size,
             "records": [
                 {
                     "index": c.index,
                     "event_id": c.event_id,
+                    "event_hash": c.event_hash,
                     "kind": c.kind,
                     "log_index": c.log_index,
                     "digest": c.digest,
+                    "duplicate": c.duplicate,
                 }
                 for c in self.captured
             ],
@@ -186,6 +199,81 @@ def _parsed(document: object) -> CaptureDocument:
     return parsed
 
 
+def _hashes(document: object) -> list[str]:
+    """The CBV 2.0 event hash of every event; InvalidInput naming ``@context`` if the
+    document cannot be read by the hash algorithm."""
+    assert isinstance(document, dict)
+    try:
+        return event_hashes(document)
+    except EventHashError as exc:
+        raise InvalidInput(
+            f"the events' CBV 2.0 hashes cannot be computed: {exc}",
+            errors=[{"path": "@context", "message": str(exc)}],
+        ) from None
+
+
+def _captured_before(
+    session: Session, index: int, event: object, hash_: str
+) -> CapturedEvent | None:
+    """The record an event became when it was captured before (by hash, else eventID);
+    Conflict when its eventID was captured with other content."""
+    eid = event_id(event)
+    row = session.get(CapturedEventRow, hash_)
+    if row is None and eid is not None:
+        row = session.scalars(
+            select(CapturedEventRow).where(CapturedEventRow.event_id == eid)
+        ).first()
+        if row is not None:
+            raise Conflict(
+                f"eventID {eid} was captured before with other content (event hash "
+                f"{row.event_hash}, now {hash_})",
+                rule="event-id-reused",
+            )
+    if row is None:
+        return None
+    record = session.get(Record, row.record_index)
+    assert record is not None
+    return CapturedEvent(index, eid, hash_, record.kind, record.log_index, record.digest, True)
+
+
+def _source(event: object, hash_: str) -> dict[str, str]:
+    """The ``epcis`` field of a record captured from ``event``."""
+    source = {"event_hash": hash_}
+    eid = event_id(event)
+    if eid is not None and len(eid) <= 500:
+        source["event_id"] = eid
+    return source
+
+
+def _declaration(
+    session: Session,
+    ctx: RegistryContext,
+    account: Account,
+    index: int,
+    event: dict[str, Any],
+    hash_: str,
+) -> tuple[CapturedEvent | dict[str, Any], int | None]:
+    """An error declaration as a correction (``capture_corrections``): the record made (and
+    the checkpoint size after it), the earlier correction it repeats, or the error entry."""
+    eid = event_id(event)
+    try:
+        draft, earlier = correction_draft(session, ctx.settings.base_url, event, hash_)
+    except EventProblem as exc:
+        return _event_error(index, event, exc.problems), None
+    if earlier is not None:
+        repeat = CapturedEvent(
+            index, eid, hash_, earlier.kind, earlier.log_index, earlier.digest, True
+        )
+        return repeat, None
+    try:
+        with session.begin_nested():
+            accepted = record_service.sign_and_submit(session, ctx, account, draft)
+    except RegistryError as exc:
+        return _refused(index, event, exc), None
+    made = CapturedEvent(index, eid, hash_, accepted.kind, accepted.index, accepted.digest)
+    return made, accepted.checkpoint_size
+
+
 def capture(
     session: Session,
     ctx: RegistryContext,
@@ -199,6 +287,7 @@ def capture(
     Raises InvalidInput listing every event's problems when ``atomic`` and any event fails
     (the caller's transaction must then roll back, as a request's does)."""
     parsed = _parsed(document)
+    hashes = _hashes(document)
     custodial.custodial_signer(session, ctx, account)  # 409 now, not once per event
     org = session.get(Organization, account.organization_id)
     assert org is not None
@@ -208,14 +297,42 @@ def capture(
     errors: list[dict[str, Any]] = []
     checkpoint_size = None
     for index, event in enumerate(parsed.events):
+        hash_ = hashes[index]
+        if isinstance(event, dict) and event.get("errorDeclaration") is not None:
+            entry, size = _declaration(session, ctx, account, index, event, hash_)
+            if isinstance(entry, CapturedEvent):
+                captured.append(entry)
+            else:
+                errors.append(entry)
+            checkpoint_size = size or checkpoint_size
+            continue
+        try:
+            before = _captured_before(session, index, event, hash_)
+        except Conflict as exc:
+            problem = [("eventID", exc.detail)]
+            errors.append(_event_error(index, event, problem, exc.code, "event-id-reused"))
+            continue
+        if before is not None:
+            captured.append(before)
+            continue
         try:
             draft = draft_of(event, parsed, resolve, org.region_code)
         except EventProblem as exc:
             errors.append(_event_error(index, event, exc.problems))
             continue
+        draft["epcis"] = _source(event, hash_)
         try:
             with session.begin_nested():
                 accepted = record_service.sign_and_submit(session, ctx, account, draft)
+                source = draft["epcis"]
+                session.add(
+                    CapturedEventRow(
+                        event_hash=hash_,
+                        event_id=source.get("event_id"),
+                        record_index=accepted.index,
+                    )
+                )
+                session.flush()
         except RegistryError as exc:
             errors.append(_refused(index, event, exc))
             continue
@@ -224,6 +341,7 @@ def capture(
             CapturedEvent(
                 index=index,
                 event_id=event_id(event),
+                event_hash=hash_,
                 kind=accepted.kind,
                 log_index=accepted.index,
                 digest=accepted.digest,

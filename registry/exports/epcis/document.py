@@ -6,7 +6,7 @@ on capture.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -35,10 +35,12 @@ def epcis_document(
     created: datetime,
     log: Mapping[str, Any] | None = None,
     document_id: str | None = None,
+    namespaces: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An EPCISDocument (EPCIS 2.0 §9.2 JSON-LD binding) holding ``events``."""
+    """An EPCISDocument (EPCIS 2.0 §9.2 JSON-LD binding) holding ``events``; ``namespaces``
+    are the prefixes of captured extension fields the events carry."""
     document: dict[str, Any] = {
-        "@context": [EPCIS_CONTEXT, {PREFIX: NS}],
+        "@context": [EPCIS_CONTEXT, {**(namespaces or {}), PREFIX: NS}],
         "type": "EPCISDocument",
         "schemaVersion": SCHEMA_VERSION,
         "creationDate": utc_text(created),
@@ -136,6 +138,7 @@ class CaptureDocument:
     events: list[Any]
     classes: dict[str, MasterClass]
     prefixes: frozenset[str]
+    namespaces: dict[str, str] = field(default_factory=dict)  # the context's own prefixes
 
 
 def parse_capture_document(document: object) -> CaptureDocument:
@@ -149,11 +152,13 @@ def parse_capture_document(document: object) -> CaptureDocument:
     if not isinstance(events, list):
         raise EventProblem([("epcisBody.eventList", "must be a list of events")])
     prefixes = {PREFIX}
+    namespaces: dict[str, str] = {}
     context = document.get("@context")
     for item in context if isinstance(context, list) else [context]:
         if isinstance(item, dict):
             prefixes.update(k for k, v in item.items() if v == NS)
-    return CaptureDocument(events, _master_classes(document), frozenset(prefixes))
+            namespaces.update((k, v) for k, v in item.items() if isinstance(v, str))
+    return CaptureDocument(events, _master_classes(document), frozenset(prefixes), namespaces)
 
 
 def _master_classes(document: dict[str, Any]) -> dict[str, MasterClass]:

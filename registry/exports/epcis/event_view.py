@@ -33,11 +33,17 @@ class EventView:
     """Accessors over one captured event that collect problems instead of stopping."""
 
     def __init__(
-        self, event: dict[str, Any], prefixes: frozenset[str], classes: dict[str, MasterClass]
+        self,
+        event: dict[str, Any],
+        prefixes: frozenset[str],
+        classes: dict[str, MasterClass],
+        namespaces: dict[str, str] | None = None,
     ) -> None:
         self.event = event
         self.prefixes = prefixes
         self.classes = classes
+        self.namespaces = namespaces or {}
+        self.items: list[str] = []  # the instance-level identifiers read (epcList …)
         self.problems: list[tuple[str, str]] = []
 
     def problem(self, path: str, message: str) -> None:
@@ -133,15 +139,44 @@ def unit_of(view: EventView, path: str, element: dict[str, Any], fallback: str |
     return fallback or "piece"
 
 
+def instance_batches(
+    view: EventView, key: str, resolve: Resolver
+) -> list[tuple[str, dict[str, Any], str]]:
+    """(path, element, ref) of the batch of each instance-level identifier of the list
+    ``key`` (epcList, childEPCs …), one per batch; the identifiers go to ``view.items``.
+
+    An instance names its batch when it carries its lot: a GS1 Digital Link URI
+    ``/01/{GTIN}/10/{lot}/21/{serial}``. An SGTIN URN carries a serial but no lot."""
+    found: dict[str, tuple[str, dict[str, Any], str]] = {}
+    for i, identifier in enumerate(view.list(key)):
+        path = f"{key}[{i}]"
+        if not isinstance(identifier, str):
+            view.problem(path, "must be an identifier (a URI)")
+            continue
+        view.items.append(identifier)
+        if identifier.startswith("urn:epc:id:sgtin:"):
+            view.problem(
+                path,
+                f"{identifier}: an SGTIN names a serial but not its lot, so not a batch: use "
+                "its GS1 Digital Link URI with the lot (/01/{GTIN}/10/{lot}/21/{serial})",
+            )
+            continue
+        resolved = resolve_class(view, path, identifier, resolve, False)
+        if resolved is not None and resolved.ref not in found:
+            found[resolved.ref] = (path, {"epcClass": identifier}, resolved.ref)
+    return list(found.values())
+
+
 def named_batches(view: EventView, resolve: Resolver) -> list[tuple[str, dict[str, Any], str]]:
-    """(path, quantity element, ref) of every class the event's quantityList names."""
+    """(path, quantity element, ref) of every class the event's quantityList names, and of
+    the batches of its instance-level identifiers (epcList)."""
     found = []
     for path, element in quantity_elements(view, "quantityList"):
         resolved = resolve_class(view, f"{path}.epcClass", element["epcClass"], resolve, False)
         if resolved is not None:
             found.append((path, element, resolved.ref))
-    if view.event.get("epcList"):
-        view.problem("epcList", "instance-level identifiers are not captured: use quantityList")
+    refs = {ref for _, _, ref in found}
+    found += [b for b in instance_batches(view, "epcList", resolve) if b[2] not in refs]
     if not found and not view.problems:
         view.problem("quantityList", "names no batch (a class-level epcClass per batch)")
     return found

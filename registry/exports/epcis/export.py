@@ -12,11 +12,13 @@ from typing import Any
 
 from registry.exports.epcis.document import master_data
 from registry.exports.epcis.event_bodies import object_event_body, transformation_body
+from registry.exports.epcis.event_fields import EVENT_TYPES, event_body
 from registry.exports.epcis.facts import LoggedRecord
 from registry.exports.epcis.identifiers import record_uri
 from registry.exports.epcis.naming import EventNames
+from registry.exports.epcis.sensor_data import sensor_element_list
 from registry.exports.epcis.values import offset_of, utc_text
-from registry.exports.epcis.vocabulary import SUPPLY_KINDS, ext
+from registry.exports.epcis.vocabulary import PREFIX, SUPPLY_KINDS, ext
 
 _ORDER = [
     "type",
@@ -26,12 +28,17 @@ _ORDER = [
     "eventID",
     "errorDeclaration",
     "certificationInfo",
+    "parentID",
+    "epcList",
+    "childEPCs",
     "action",
     "quantityList",
+    "childQuantityList",
     "inputQuantityList",
     "outputQuantityList",
     "bizStep",
     "disposition",
+    "persistentDisposition",
     "readPoint",
     "bizLocation",
     "bizTransactionList",
@@ -87,19 +94,46 @@ class Exporter(EventNames):
             extensions[ext("note")] = doc["note"]
         if isinstance(doc.get("place"), dict):
             extensions[ext("place")] = doc["place"]
+        if isinstance(doc.get("epcis"), dict):  # captured: the event it came from
+            extensions[ext("capturedFrom")] = doc["epcis"]
         read_point = self.read_point(record)
         biz_location = self.biz_location(record.org)
         if kind == "processing":
             # The record's own event type replaces the ObjectEvent defaults.
             event.update(transformation_body(self, doc, extensions))
+        elif kind in EVENT_TYPES:  # an event kept whole: where it says, not the registry
+            renamed = self._bind(doc["event"].get("namespaces") or {})
+            event.update(event_body(kind, doc["event"], renamed))
+            read_point = event.pop("readPoint", {}).get("id")
+            biz_location = event.pop("bizLocation", {}).get("id")
         else:
             event.update(object_event_body(self, kind, doc, refs, extensions))
+            if doc.get("items"):
+                event["epcList"] = list(doc["items"])
+        if doc.get("sensors"):  # captured sensor data, whole
+            whole = sensor_element_list(doc["sensors"])
+            derived = event.get("sensorElementList", []) if kind == "inspection" else []
+            event["sensorElementList"] = derived + whole
         if read_point is not None:
             event["readPoint"] = {"id": read_point}
         if biz_location is not None:
             event["bizLocation"] = {"id": biz_location}
         event.update(extensions)
         return _ordered(event)
+
+    def _bind(self, namespaces: dict[str, str]) -> dict[str, str]:
+        """Bind a record's extension prefixes in the document's @context; a prefix another
+        record binds to another IRI is renamed (``ex`` → ``ex2``). Returns the renames."""
+        renamed = {}
+        for prefix, iri in namespaces.items():
+            name, n = prefix, 1
+            while name == PREFIX or self.namespaces_used.get(name, iri) != iri:
+                n += 1
+                name = f"{prefix}{n}"  # a URI scheme: no "_"
+            self.namespaces_used[name] = iri
+            if name != prefix:
+                renamed[prefix] = name
+        return renamed
 
     def correction_event(
         self, correction: LoggedRecord, corrected: LoggedRecord

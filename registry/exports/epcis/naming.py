@@ -31,6 +31,8 @@ class EventNames:
     lookup: Callable[[str], BatchInfo | None] = _no_lookup
     classes_used: dict[str, BatchInfo] = field(default_factory=dict)
     locations_used: dict[str, OrgInfo | str] = field(default_factory=dict)
+    # Prefixes of captured extension fields, for the document's @context.
+    namespaces_used: dict[str, str] = field(default_factory=dict)
 
     def batch(self, ref: str) -> BatchInfo:
         """The batch of a ref; KeyError if the registry has none."""

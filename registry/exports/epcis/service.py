@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from registry.catalog import batches as batch_service
 from registry.exports.epcis.document import epcis_document
+from registry.exports.epcis.event_hash import event_hashes
 from registry.exports.epcis.export import Exporter
 from registry.exports.epcis.facts import BatchInfo
-from registry.exports.epcis.vocabulary import SUPPLY_KINDS
+from registry.exports.epcis.vocabulary import SUPPLY_KINDS, ext
 from registry.exports.filters import time_range
 from registry.exports.loading import (
     Loaded,
@@ -64,13 +65,24 @@ def epcis_export(
             event = exporter.event(record)
         if event is not None:
             events.append(event)
-    return epcis_document(
+    document = epcis_document(
         events,
         exporter.master_data(),
         created=now,
         log=_log_of(loaded, base_url),
         document_id=f"urn:uuid:{uuid.uuid4()}",
+        namespaces=exporter.namespaces_used,
     )
+    with_event_hashes(document)
+    return document
+
+
+def with_event_hashes(document: dict[str, Any]) -> None:
+    """Name each event's CBV 2.0 event hash (``gr:eventHash``), computed over the event as
+    exported without that field: a reader recomputes it after taking the field out."""
+    events = document["epcisBody"]["eventList"]
+    for event, hash_ in zip(events, event_hashes(document), strict=True):
+        event[ext("eventHash")] = hash_
 
 
 def _log_of(loaded: Loaded, base_url: str) -> dict[str, Any] | None:

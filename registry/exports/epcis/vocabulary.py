@@ -100,6 +100,10 @@ SUPPLY_KINDS = frozenset(
         "receiving",
         "recall",
         "assignment",
+        "aggregation",
+        "association",
+        "transaction",
+        "observation",
         "correction",
     }
 )
@@ -109,3 +113,116 @@ SUPPLY_KINDS = frozenset(
 def ext(name: str) -> str:
     """The compact IRI of a registry extension field (``gr:logIndex``)."""
     return f"{PREFIX}:{name}"
+
+
+# CBV 2.0 terms a value may be written as bare (the enumerations of the EPCIS 2.0.1 JSON
+# schema, CBV 2.0 §7); any other value is a URI.
+BIZ_STEPS = frozenset(
+    {
+        "accepting",
+        "arriving",
+        "assembling",
+        "collecting",
+        "commissioning",
+        "consigning",
+        "creating_class_instance",
+        "cycle_counting",
+        "decommissioning",
+        "departing",
+        "destroying",
+        "disassembling",
+        "dispensing",
+        "encoding",
+        "entering_exiting",
+        "holding",
+        "inspecting",
+        "installing",
+        "killing",
+        "loading",
+        "other",
+        "packing",
+        "picking",
+        "receiving",
+        "removing",
+        "repackaging",
+        "repairing",
+        "replacing",
+        "reserving",
+        "retail_selling",
+        "shipping",
+        "staging_outbound",
+        "stock_taking",
+        "stocking",
+        "storing",
+        "transporting",
+        "unloading",
+        "unpacking",
+        "void_shipping",
+        "sensor_reporting",
+        "sampling",
+    }
+)
+
+DISPOSITIONS = frozenset(
+    {
+        "active",
+        "container_closed",
+        "damaged",
+        "destroyed",
+        "dispensed",
+        "disposed",
+        "encoded",
+        "expired",
+        "in_progress",
+        "in_transit",
+        "inactive",
+        "no_pedigree_match",
+        "non_sellable_other",
+        "partially_dispensed",
+        "recalled",
+        "reserved",
+        "retail_sold",
+        "returned",
+        "sellable_accessible",
+        "sellable_not_accessible",
+        "stolen",
+        "unknown",
+        "available",
+        "completeness_verified",
+        "completeness_inferred",
+        "conformant",
+        "container_open",
+        "mismatch_instance",
+        "mismatch_class",
+        "mismatch_quantity",
+        "needs_replacement",
+        "non_conformant",
+        "unavailable",
+    }
+)
+
+BIZ_TRANSACTION_TYPES = frozenset(
+    {
+        "bol",
+        "cert",
+        "desadv",
+        "inv",
+        "pedigree",
+        "po",
+        "poc",
+        "prodorder",
+        "recadv",
+        "rma",
+        "testprd",
+        "testres",
+        "upevt",
+    }
+)
+
+SOURCE_DESTINATION_TYPES = frozenset(
+    {
+        "owning_party",
+        "possessing_party",
+        "location",
+    }
+)
