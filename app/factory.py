@@ -39,7 +39,7 @@ from registry.transparency.witnessing import WitnessSubmitter
 from web.errors import error_page
 from web.office import router as office_router
 from web.office.core import render_error as office_error_page
-from web.pages import batch, certificate, consumer, overlay, qr
+from web.pages import batch, certificate, consumer, overlay, qr, resolver
 from web.pages import trace as trace_pages
 from web.templating import STATIC_DIR
 
@@ -160,6 +160,8 @@ def _add_routes(app: FastAPI, engine: Engine) -> None:
     app.include_router(office_router)
     app.include_router(certificate.router)
     app.include_router(trace_pages.router)
+    # GS1 Digital Link: paths whose first segment is an Application Identifier (2-4 digits).
+    app.include_router(resolver.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", tags=["health"])

@@ -23,6 +23,7 @@ class Plan:
     workers_run: int = 0  # 0: no multi-worker run; else PostgreSQL with this many workers
     scale_run: bool = False  # serve a 1,000,000-leaf log and measure its memory
     connections: int = 64
+    fsma_records: int = 20_000  # the FSMA 204 sheet of one year of a registry this large
 
 
 QUICK = Plan(
@@ -50,4 +51,5 @@ FULL = Plan(
     proof_budget_s=10.0,
     workers_run=2,
     scale_run=True,
+    fsma_records=1_000_000,
 )

@@ -132,6 +132,8 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
             False,
         ),
     }
+    if "fsma204" in results:  # seconds for one product's year of a large registry, as XLSX
+        summary["fsma204_product_year_s"] = results["fsma204"]["one_product"]["total_xlsx_s"]
     if "ingest" in results.get("workers", {}):  # PostgreSQL, one worker per core
         summary["ingest_per_s_workers"] = results["workers"]["ingest"]["per_s"]
     traces = results.get("traces", {})
@@ -234,6 +236,15 @@ def _measure(
             results["proofs"],
             backend,
             partial(phases.run_proofs, backend, plan, dbs, tree),
+        )
+    if plan.fsma_records and "sqlite" in backends:
+        from bench import fsma_bench  # the FSMA 204 sheet of one year (docs/performance.md)
+
+        run.keep(
+            "fsma204",
+            results,
+            "fsma204",
+            lambda: fsma_bench.run(plan.fsma_records, workdir / "fsma"),
         )
     if plan.scale_run:
         for backend in backends:

@@ -61,14 +61,24 @@ def _attachment(name: str) -> dict[str, str]:
 @router.get("/api/v1/export/fsma204.csv", response_class=Response)
 def export_fsma204_csv(
     session: SessionDep,
+    ctx: ContextDep,
     lot: Lot = None,
     product: Product = None,
     since: Since = None,
     until: Until = None,
 ) -> Response:
-    """FSMA 204-style key data elements of each critical tracking event, as CSV (UTF-8 with
-    a byte-order mark)."""
-    body = exports.fsma204_file(session, "csv", lot=lot, product=product, since=since, until=until)
+    """FDA FSMA 204 sortable spreadsheet: the key data elements of each critical tracking
+    event for a date range, a product and/or a lot, as CSV (UTF-8 with a byte-order mark).
+    The TLC is the GTIN and the lot, ``(01)…(10)…``; its source reference a registry URL."""
+    body = exports.fsma204_file(
+        session,
+        "csv",
+        lot=lot,
+        product=product,
+        since=since,
+        until=until,
+        base_url=ctx.settings.base_url,
+    )
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
@@ -79,13 +89,22 @@ def export_fsma204_csv(
 @router.get("/api/v1/export/fsma204.xlsx", response_class=Response)
 def export_fsma204_xlsx(
     session: SessionDep,
+    ctx: ContextDep,
     lot: Lot = None,
     product: Product = None,
     since: Since = None,
     until: Until = None,
 ) -> Response:
     """The same rows as an Excel workbook (header frozen, autofilter on)."""
-    body = exports.fsma204_file(session, "xlsx", lot=lot, product=product, since=since, until=until)
+    body = exports.fsma204_file(
+        session,
+        "xlsx",
+        lot=lot,
+        product=product,
+        since=since,
+        until=until,
+        base_url=ctx.settings.base_url,
+    )
     return Response(body, media_type=XLSX_MEDIA_TYPE, headers=_attachment("fsma204.xlsx"))
 
 

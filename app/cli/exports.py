@@ -139,16 +139,24 @@ def export_fsma204(
     since: Annotated[str | None, typer.Option(help="event date from")] = None,
     until: Annotated[str | None, typer.Option(help="event date until, inclusive")] = None,
 ) -> None:
-    """FSMA 204-style sortable spreadsheet of the key data elements of each tracking event."""
+    """FDA FSMA 204 sortable spreadsheet of the key data elements of each tracking event, for
+    a date range (--since/--until), a product (--product GTIN or id) and/or a lot."""
     from registry import exports
 
     kind = format or ("xlsx" if str(out).endswith(".xlsx") else "csv")
     if kind not in ("csv", "xlsx"):
         fail(_("--format 只能是 csv 或 xlsx"), 2)
-    factory = session_factory()[1]
+    settings, factory = session_factory()
     try:
         with transaction(factory) as session:
-            rows = exports.fsma204_rows(session, lot=lot, product=product, since=since, until=until)
+            rows = exports.fsma204_rows(
+                session,
+                lot=lot,
+                product=product,
+                since=since,
+                until=until,
+                base_url=settings.base_url,
+            )
     except RegistryError as exc:
         fail(exc.detail)
     _write_out(out, exports.fsma204_xlsx(rows) if kind == "xlsx" else exports.fsma204_csv(rows))

@@ -21,12 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry import places
-from registry.errors import NotFound
+from registry.errors import InvalidInput, NotFound
 from registry.exports.epcis.facts import LoggedRecord
 from registry.exports.epcis.values import local_date
 from registry.exports.filters import time_range
 from registry.exports.loading import Loaded, load
-from registry.gs1 import normalize_gtin
+from registry.gs1 import digital_link_path, normalize_gtin, validate_lot
 from registry.models import Batch, Organization, Product, RecordBatch
 
 FSMA_KINDS = frozenset({"harvest", "packing", "shipping", "receiving", "processing"})
@@ -54,24 +54,29 @@ REFERENCE_TYPES = {
 @dataclass(frozen=True)
 class KdeRow:
     """One critical tracking event of one traceability lot, with its key data elements
-    (FDA FSMA 204, 21 CFR 1.1325-1.1350). Field order is column order."""
+    (FDA FSMA 204, 21 CFR 1.1325-1.1350). Field order is column order: the columns of FDA's
+    sortable spreadsheet template (one sheet for every CTE: the CTE, its date, the TLC, the
+    product, quantity and unit, the locations, the TLC source and the reference document),
+    then the registry's own (batch code, product id, log index, record digest)."""
 
     cte: str
+    event_date: date
     traceability_lot_code: str
     product_description: str
-    gtin: str
     quantity: Decimal | None
     unit_of_measure: str
     location_description: str
     location_identifier: str
-    event_date: date
-    event_time: str
-    reference_document_type: str
-    reference_document_number: str
     immediate_previous_source: str
     immediate_subsequent_recipient: str
-    tlc_source: str
+    tlc_source_location: str
+    tlc_source_reference: str
     input_lots: str
+    reference_document_type: str
+    reference_document_number: str
+    event_time: str
+    lot: str
+    gtin: str
     batch_code: str
     product_id: str
     log_index: int
@@ -79,22 +84,24 @@ class KdeRow:
 
 
 FSMA_HEADERS = [
-    "CTE 关键追溯事件",
+    "Critical Tracking Event (CTE) 关键追溯事件",
+    "Date of CTE 事件日期",
     "Traceability Lot Code (TLC) 追溯批号",
     "Product Description 产品描述",
-    "GTIN 商品条码",
     "Quantity 数量",
     "Unit of Measure 单位",
-    "Location Description 地点描述",
-    "Location Identifier 地点标识",
-    "Date 日期",
-    "Event Time 事件时间",
-    "Reference Document Type 参考单据类型",
-    "Reference Document Number 参考单据编号",
+    "Location Description of CTE 事件地点",
+    "Location Identifier (GLN) 地点标识",
     "Immediate Previous Source 上一来源",
     "Immediate Subsequent Recipient 下一接收方",
-    "TLC Source 批号分配地点",
-    "Input TLCs (transformation) 投入批号",
+    "TLC Source Location Description 批号分配地点",
+    "TLC Source Reference 批号来源参考",
+    "Input TLCs (Transformation) 投入批号",
+    "Reference Document Type 参考单据类型",
+    "Reference Document Number 参考单据编号",
+    "Event Time 事件时间",
+    "Lot Code (AI 10) 批号",
+    "GTIN (AI 01) 商品条码",
     "Batch Code 批次码",
     "Product ID 产品编号",
     "Log Index 日志序号",
@@ -102,6 +109,24 @@ FSMA_HEADERS = [
 ]
 """The header row, one column per ``KdeRow`` field, in English and Chinese."""
 assert len(FSMA_HEADERS) == len(fields(KdeRow))
+
+
+def traceability_lot_code(gtin: str | None, lot: str) -> str:
+    """The TLC as the Produce Traceability Initiative writes it: the GTIN and the lot, as a
+    GS1 element string ``(01)06901234567892(10)GF2026-001``; the lot alone without a GTIN."""
+    return f"(01){gtin}(10){lot}" if gtin else lot
+
+
+def tlc_source_reference(base_url: str, gtin: str | None, lot: str, code: str) -> str:
+    """A registry URL where the TLC source (who assigned the lot, where) can be looked up:
+    the lot's Digital Link when it has a GTIN and a GS1 lot, else its batch page."""
+    base = base_url.rstrip("/")
+    if gtin:
+        try:
+            return base + digital_link_path(gtin, validate_lot(lot))
+        except InvalidInput:
+            pass
+    return f"{base}/b/{code}"
 
 
 def _product_filter(session: Session, product: str | None) -> uuid.UUID | None:
@@ -159,10 +184,12 @@ def fsma204_rows(
     product: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    base_url: str = "",
 ) -> list[KdeRow]:
     """The key data elements of every critical tracking event (harvesting, packing,
     shipping, receiving, transformation), sorted by event time; filtered by lot code (the
-    TLC, or an input lot of a transformation), product (id or GTIN) and event date range."""
+    TLC, or an input lot of a transformation), product (id or GTIN) and event date range.
+    ``base_url`` is the registry's public URL, for the TLC source reference."""
     window = time_range(since, until)
     product_id = _product_filter(session, product)
     indices = None
@@ -176,8 +203,8 @@ def fsma204_rows(
     loaded = load(session, window=window, record_indices=indices, kinds=FSMA_KINDS)
     rows = []
     for record in loaded.records:
-        for row in _kde_rows(record, loaded):
-            if lot is not None and lot != row.traceability_lot_code and lot not in _lots(row):
+        for row in _kde_rows(record, loaded, base_url):
+            if lot is not None and lot != row.lot and lot not in _lots(row):
                 continue
             if (
                 product_id is not None
@@ -197,11 +224,17 @@ def _lots(row: KdeRow) -> set[str]:
 class _RowMaker:
     """The KDE rows of one record: the columns every row of it shares, per batch."""
 
-    def __init__(self, record: LoggedRecord, loaded: Loaded) -> None:
+    def __init__(self, record: LoggedRecord, loaded: Loaded, base_url: str) -> None:
         self.record = record
         self.loaded = loaded
+        self.base_url = base_url
         self.doc = record.document
         self.signer = loaded.orgs.get(record.org.id) if record.org is not None else None
+
+    def loaded_reference(self, batch: Batch, product: Product) -> str:
+        """The TLC source reference (21 CFR 1.1310(c)): where the lot's origin can be looked
+        up, as a registry URL: the lot's GS1 Digital Link, else its batch page."""
+        return tlc_source_reference(self.base_url, product.gtin, batch.lot, batch.code)
 
     def row(self, ref: str, quantity: str | None, unit: str | None, **extra: str) -> KdeRow | None:
         """The row of one traceability lot, or None if its batch is not in the registry."""
@@ -213,21 +246,23 @@ class _RowMaker:
         record, doc, signer, when = self.record, self.doc, self.signer, str(self.doc["time"])
         return KdeRow(
             cte=CTE_NAMES[record.kind],
-            traceability_lot_code=batch.lot,
+            event_date=local_date(when),
+            traceability_lot_code=traceability_lot_code(product.gtin, batch.lot),
             product_description=f"{product.name_zh} {product.name_en}",
-            gtin=product.gtin or "",
             quantity=Decimal(quantity) if quantity is not None else None,
             unit_of_measure=unit or "",
             location_description=extra.get("location", _place_text(signer, doc.get("place"))),
             location_identifier=(signer.gln or "") if signer else "",
-            event_date=local_date(when),
-            event_time=when,
-            reference_document_type=REFERENCE_TYPES[record.kind],
-            reference_document_number=str(doc.get("waybill") or f"GR-{record.log_index}"),
             immediate_previous_source=extra.get("source", ""),
             immediate_subsequent_recipient=extra.get("recipient", ""),
-            tlc_source=_place_text(origin, {"region": batch.region_code}),
+            tlc_source_location=_place_text(origin, {"region": batch.region_code}),
+            tlc_source_reference=self.loaded_reference(batch, product),
             input_lots=extra.get("inputs", ""),
+            reference_document_type=REFERENCE_TYPES[record.kind],
+            reference_document_number=str(doc.get("waybill") or f"GR-{record.log_index}"),
+            event_time=when,
+            lot=batch.lot,
+            gtin=product.gtin or "",
             batch_code=batch.code,
             product_id=str(batch.product_id),
             log_index=record.log_index,
@@ -235,9 +270,9 @@ class _RowMaker:
         )
 
 
-def _kde_rows(record: LoggedRecord, loaded: Loaded) -> list[KdeRow]:
+def _kde_rows(record: LoggedRecord, loaded: Loaded, base_url: str) -> list[KdeRow]:
     """The rows of a record: one per traceability lot it names (outputs of a transformation)."""
-    maker = _RowMaker(record, loaded)
+    maker = _RowMaker(record, loaded, base_url)
     doc = record.document
     kind = record.kind
     refs = [str(r) for r in doc.get("batches", [])]
@@ -313,30 +348,35 @@ def fsma204_csv(rows: Sequence[KdeRow]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
+COLUMN_WIDTHS = [24, 12, 40, 34, 12, 10, 44, 16, 34, 34, 40, 56, 48, 24, 22, 26, 18, 16, 12, 38]
+COLUMN_WIDTHS += [10, 66]
+
+
 def fsma204_xlsx(rows: Sequence[KdeRow]) -> bytes:
     """An Excel workbook: one sheet, header row frozen, autofilter on every column, dates as
-    dates and quantities as numbers so that sorting works."""
+    dates and quantities as numbers so that sorting works. Written in openpyxl's write-only
+    mode, row by row, so a year of a large registry fits in memory."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "FSMA 204 KDEs"
-    sheet.append(FSMA_HEADERS)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(_cells(row))
-    date_column = [f.name for f in fields(KdeRow)].index("event_date") + 1
-    for (cell,) in sheet.iter_rows(min_row=2, min_col=date_column, max_col=date_column):
-        cell.number_format = "yyyy-mm-dd"
-    widths = [22, 18, 34, 16, 12, 10, 44, 16, 12, 26, 24, 22, 34, 34, 40, 48, 12, 38, 10, 66]
-    for index, width in enumerate(widths, start=1):
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("FSMA 204 KDEs")
+    for index, width in enumerate(COLUMN_WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(FSMA_HEADERS))}{max(len(rows) + 1, 1)}"
+    last = get_column_letter(len(FSMA_HEADERS))
+    sheet.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
+    bold = Font(bold=True)
+    header = []
+    for title in FSMA_HEADERS:
+        cell = WriteOnlyCell(sheet, value=title)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    for row in rows:  # a date cell gets a date number format from openpyxl itself
+        sheet.append(_cells(row))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -350,7 +390,10 @@ def fsma204_file(
     product: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    base_url: str = "",
 ) -> bytes:
     """The filtered rows of ``fsma204_rows`` as an ``xlsx`` workbook, else as CSV."""
-    rows = fsma204_rows(session, lot=lot, product=product, since=since, until=until)
+    rows = fsma204_rows(
+        session, lot=lot, product=product, since=since, until=until, base_url=base_url
+    )
     return fsma204_xlsx(rows) if file_format == "xlsx" else fsma204_csv(rows)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 import openpyxl
 import pytest
@@ -15,15 +16,17 @@ from tests.exports.conftest import PROBLEM_JSON, Registry
 
 CSV_PATH = "/api/v1/export/fsma204.csv"
 XLSX_PATH = "/api/v1/export/fsma204.xlsx"
-LOCATION = FSMA_HEADERS.index("Location Description 地点描述")
+LOCATION = FSMA_HEADERS.index("Location Description of CTE 事件地点")
 REFERENCE = FSMA_HEADERS.index("Reference Document Number 参考单据编号")
-TLC = FSMA_HEADERS.index("Traceability Lot Code (TLC) 追溯批号")
+TLC = FSMA_HEADERS.index("Lot Code (AI 10) 批号")  # the lot; the TLC column adds the GTIN
+TRACEABILITY_LOT_CODE = FSMA_HEADERS.index("Traceability Lot Code (TLC) 追溯批号")
+TLC_SOURCE_REFERENCE = FSMA_HEADERS.index("TLC Source Reference 批号来源参考")
 CTE = 0
 QUANTITY = FSMA_HEADERS.index("Quantity 数量")
-DATE = FSMA_HEADERS.index("Date 日期")
+DATE = FSMA_HEADERS.index("Date of CTE 事件日期")
 TIME = FSMA_HEADERS.index("Event Time 事件时间")
-GTIN = FSMA_HEADERS.index("GTIN 商品条码")
-INPUTS = FSMA_HEADERS.index("Input TLCs (transformation) 投入批号")
+GTIN = FSMA_HEADERS.index("GTIN (AI 01) 商品条码")
+INPUTS = FSMA_HEADERS.index("Input TLCs (Transformation) 投入批号")
 PRODUCT = FSMA_HEADERS.index("Product Description 产品描述")
 SOURCE = FSMA_HEADERS.index("Immediate Previous Source 上一来源")
 RECIPIENT = FSMA_HEADERS.index("Immediate Subsequent Recipient 下一接收方")
@@ -55,6 +58,7 @@ def test_csv_rows_are_the_critical_tracking_events(demo: Registry):
 
     harvest = next(r for r in rows if r[TLC] == "AH2026-001" and r[CTE].startswith("Harvest"))
     assert harvest[QUANTITY] == "12000" and harvest[QUANTITY + 1] == "kg"
+    assert harvest[TRACEABILITY_LOT_CODE] == "AH2026-001", "no GTIN: the lot is the TLC"
     assert "敖汉小米" in harvest[PRODUCT], "Chinese survives the round trip through CSV"
     assert "敖汉旗四家子镇" in harvest[LOCATION]
     shipping = next(r for r in rows if r[TLC] == "AH2026-001" and r[CTE].startswith("Shipping"))
@@ -65,6 +69,14 @@ def test_csv_rows_are_the_critical_tracking_events(demo: Registry):
     cake = next(r for r in rows if r[TLC] == "PY-CAKE-0610" and r[CTE].startswith("Transform"))
     assert "PY-ROSE-0521 120 kg" in cake[INPUTS] and "PY-FL-0601 900 kg" in cake[INPUTS]
     assert cake[GTIN] == demo.gtin("PY-CAKE-0610")
+    # PTI: the TLC is the GTIN with the lot; its source reference is the lot's registry URL
+    assert cake[TRACEABILITY_LOT_CODE] == f"(01){cake[GTIN]}(10)PY-CAKE-0610"
+    reference = cake[TLC_SOURCE_REFERENCE]
+    assert reference.endswith(f"/01/{cake[GTIN]}/10/PY-CAKE-0610"), reference
+    page = demo.client.get(urlsplit(reference).path)
+    assert page.status_code == 200, "the TLC source reference resolves to the lot's page"
+    code = demo.code("AH2026-001")
+    assert harvest[TLC_SOURCE_REFERENCE].endswith(f"/b/{code}"), "no GTIN: the batch page"
 
 
 def test_filters(demo: Registry):
@@ -111,7 +123,8 @@ def test_xlsx_is_sortable_with_frozen_header_and_autofilter(demo: Registry):
     workbook = openpyxl.load_workbook(io.BytesIO(response.content))
     sheet = workbook.active
     assert sheet.freeze_panes == "A2", "the header row stays in view"
-    assert sheet.auto_filter.ref == f"A1:T{sheet.max_row}"
+    assert sheet.auto_filter.ref == f"A1:V{sheet.max_row}"
+    assert sheet["A1"].font.bold, "the header is bold"
     rows = list(sheet.iter_rows(values_only=True))
     assert list(rows[0]) == FSMA_HEADERS
     body = rows[1:]
