@@ -113,9 +113,12 @@ def _storage_writer(url: str, data_dir: Path, master_key: str, code: str) -> Any
                     "readings": [{"time": at, "celsius": "4.0"}],
                 },
             )
-            index = int(
+            index = int(  # the storage record, not the status index after it
                 session.scalars(
-                    select(Record.log_index).order_by(Record.log_index.desc()).limit(1)
+                    select(Record.log_index)
+                    .where(Record.kind == "storage")
+                    .order_by(Record.log_index.desc())
+                    .limit(1)
                 ).one()
             )
         return index, time.monotonic()

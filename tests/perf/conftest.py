@@ -25,7 +25,15 @@ from registry.settings import Settings
 from tests.support import empty_tables
 
 # Threads that query on their own schedule; a scan request must not need any other query.
-BACKGROUND_THREADS = ("scan-watcher", "scan-flusher", "webhook-deliverer", "witness")
+BACKGROUND_THREADS = (
+    "scan-watcher",
+    "scan-flusher",
+    "webhook-deliverer",
+    "witness",
+    "integrity-check",  # the server's self-check, which now also rebuilds the status index
+    "live-board",
+    "publisher",
+)
 
 
 @dataclass
