@@ -40,7 +40,7 @@ import hashlib
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from registry.crypto.jcs import canonicalize
 from registry.errors import VerificationError
@@ -316,12 +316,11 @@ def sibling_prefix(digest: bytes, depth: int) -> bytes:
     return bytes(prefix)
 
 
-class NodeStore:
+class NodeStore(Protocol):
     """Where ``apply_changes`` reads the current nodes: ``get_nodes`` returns the stored
     node of each wanted ``(depth, prefix)`` that has one (absent: an empty subtree)."""
 
-    def get_nodes(self, wanted: Sequence[NodeKey]) -> Mapping[NodeKey, Node]:
-        raise NotImplementedError
+    def get_nodes(self, wanted: Sequence[NodeKey]) -> Mapping[NodeKey, Node]: ...
 
 
 def apply_changes(
@@ -428,7 +427,7 @@ def _text_hash(value: str) -> bytes:
     return hashlib.sha256(value.encode("utf-8")).digest()
 
 
-class MemoryNodeStore(NodeStore):
+class MemoryNodeStore:
     """The current nodes in a dict (the audit's rebuild, tests)."""
 
     def __init__(self) -> None:

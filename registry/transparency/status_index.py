@@ -58,7 +58,7 @@ class IndexChanges:
 # Stored nodes -------------------------------------------------------------------------------
 
 
-class DatabaseNodeStore(si.NodeStore):
+class DatabaseNodeStore:
     """``NodeStore`` over ``status_index_nodes``: the newest row of each subtree at or below
     ``at`` (a ``status_index`` record's index; None: the newest of all)."""
 
