@@ -35,27 +35,13 @@ from tests.conftest import POSTGRES_URL
 from tests.support import cli, drop_database, registry_env, running_registry
 from tests.web import test_consumer_page as consumer
 from tests.web.test_consumer_page import needs_browser, root_attribute, wait_for_verdict
+from tests.web.test_phone_trust import NO_WEBCRYPTO_ED25519  # the fallback's SHA-256 too
 
 browser = consumer.browser  # the consumer-page tests' Chromium and phone fixtures
 phone = consumer.phone
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "vectors" / "status-index" / "vectors.json"
-
-# Old webviews: WebCrypto without Ed25519, so verify.js takes the vendored fallback, whose
-# SHA-256 then hashes the index proofs too.
-NO_WEBCRYPTO_ED25519 = """
-(() => {
-  const importKey = crypto.subtle.importKey.bind(crypto.subtle);
-  crypto.subtle.importKey = function (format, data, algorithm, ...rest) {
-    const name = typeof algorithm === "string" ? algorithm : algorithm && algorithm.name;
-    if (String(name).toLowerCase() === "ed25519") {
-      return Promise.reject(new DOMException("Unrecognized name.", "NotSupportedError"));
-    }
-    return importKey(format, data, algorithm, ...rest);
-  };
-})();
-"""
 
 
 @dataclass
