@@ -1,20 +1,23 @@
 """GS1 Application Identifier syntax: each AI's format (length, character set, check digit,
-dates …) and its role in a GS1 Digital Link URI (primary key with its ordered key
-qualifiers, or data attribute permitted in the query string).
+dates …), its role in a GS1 Digital Link URI (primary key with its ordered key qualifiers,
+or data attribute permitted in the query string), and the rules for which AIs may appear
+together (GS1 General Specifications §4.14: invalid pairs and mandatory associations).
 
-The table below restates, in this module's own notation, the AI definitions of the GS1
-General Specifications (release 26, §3.2) as the GS1 Barcode Syntax Dictionary
-(https://github.com/gs1/gs1-syntax-dictionary, Apache-2.0) decomposes them into
-components; it was checked against that dictionary at commit ff2eb4bf (2026-07-27). Each
-row is ``AI[-AI] FLAGS SPECIFICATION [dlpkey[=QUALIFIERS]]``:
+Everything comes from the GS1 Barcode Syntax Dictionary
+(https://github.com/gs1/gs1-syntax-dictionary, Apache-2.0, ``data/`` beside this module
+with its licence), which decomposes the General Specifications' AI definitions into
+components. Each entry is ``AIs [FLAGS] SPECIFICATION [ATTRIBUTES…] [# TITLE]``:
 
-- FLAGS ``q``: the AI may be a Digital Link data attribute (``?17=281231``); ``-``: not.
+- FLAGS: ``?`` the AI may be a Digital Link data attribute (``?17=281231``); ``*`` it has a
+  predefined length (no FNC1 separator; irrelevant here).
 - SPECIFICATION: components ``T[..]LEN[,linter…]`` with T one of N (digits), X (GS1 AI
   encodable character set 82), Y (set 39), Z (base64url); ``..LEN`` is 1 to LEN
   characters, and only the last component may vary; ``[…]`` an optional component.
-- ``dlpkey``: a Digital Link primary key; ``=22,10,21|235`` its key qualifiers, in the only
-  order they may appear, with ``|`` between alternative sequences (Digital Link URI
-  Syntax 1.4 §4.6 and §4.7).
+- ATTRIBUTES: ``dlpkey[=22,10,21|235]`` a Digital Link primary key with its key
+  qualifiers, in the only order they may appear, ``|`` between alternative sequences
+  (Digital Link URI Syntax 1.4 §4.6 and §4.7); ``req=01+21,02`` a mandatory association
+  (this AI needs (01) with (21), or (02)); ``ex=01,394n`` invalid pairs (this AI may not
+  appear with (01) nor any (394n)); ``n`` in a pattern stands for any digit.
 
 Linters check a component's content (§7.9 check digits, §7.12 dates …). The Global Company
 Prefix position checks (``gcppos1``/``gcppos2``, which need GS1's prefix list) and the
@@ -25,9 +28,10 @@ check only.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from registry.errors import InvalidInput
 
@@ -50,190 +54,10 @@ _CHARSET_NAMES = {
     "Z": "base64url characters",
 }
 
-# fmt: off
-_TABLE = """
-00         q  N18,csum                                  dlpkey
-01         q  N14,csum                                  dlpkey=22,10,21|235
-02         q  N14,csum
-03         -  N14,csum
-10         q  X..20
-11         q  N6,yymmd0
-12         q  N6,yymmd0
-13         q  N6,yymmd0
-15         q  N6,yymmd0
-16         q  N6,yymmd0
-17         q  N6,yymmd0
-20         q  N2
-21         -  X..20
-22         -  X..20
-235        -  X..28
-240        q  X..30
-241        q  X..30
-242        q  N..6
-243        q  X..20
-250        q  X..30
-251        q  X..30
-253        q  N13,csum [X..17]                          dlpkey
-254        -  X..20
-255        q  N13,csum [N..12]                          dlpkey
-30         q  N..8
-3100-3105  q  N6
-3110-3115  q  N6
-3120-3125  q  N6
-3130-3135  q  N6
-3140-3145  q  N6
-3150-3155  q  N6
-3160-3165  q  N6
-3200-3205  q  N6
-3210-3215  q  N6
-3220-3225  q  N6
-3230-3235  q  N6
-3240-3245  q  N6
-3250-3255  q  N6
-3260-3265  q  N6
-3270-3275  q  N6
-3280-3285  q  N6
-3290-3295  q  N6
-3300-3305  q  N6
-3310-3315  q  N6
-3320-3325  q  N6
-3330-3335  q  N6
-3340-3345  q  N6
-3350-3355  q  N6
-3360-3365  q  N6
-3370-3375  q  N6
-3400-3405  q  N6
-3410-3415  q  N6
-3420-3425  q  N6
-3430-3435  q  N6
-3440-3445  q  N6
-3450-3455  q  N6
-3460-3465  q  N6
-3470-3475  q  N6
-3480-3485  q  N6
-3490-3495  q  N6
-3500-3505  q  N6
-3510-3515  q  N6
-3520-3525  q  N6
-3530-3535  q  N6
-3540-3545  q  N6
-3550-3555  q  N6
-3560-3565  q  N6
-3570-3575  q  N6
-3600-3605  q  N6
-3610-3615  q  N6
-3620-3625  q  N6
-3630-3635  q  N6
-3640-3645  q  N6
-3650-3655  q  N6
-3660-3665  q  N6
-3670-3675  q  N6
-3680-3685  q  N6
-3690-3695  q  N6
-37         q  N..8
-3900-3909  q  N..15
-3910-3919  q  N3,iso4217 N..15
-3920-3929  q  N..15
-3930-3939  q  N3,iso4217 N..15
-3940-3943  q  N4
-3950-3955  q  N6
-400        q  X..30
-401        q  X..30                                     dlpkey
-402        q  N17,csum                                  dlpkey
-403        q  X..30
-410        q  N13,csum
-411        q  N13,csum
-412        q  N13,csum
-413        q  N13,csum
-414        q  N13,csum                                  dlpkey=254|7040
-415        q  N13,csum                                  dlpkey=8020
-416        q  N13,csum
-417        q  N13,csum                                  dlpkey=7040
-420        q  X..20
-421        q  N3,iso3166 X..9
-422        q  N3,iso3166
-423        q  N3,iso3166 [N3],iso3166 [N3],iso3166 [N3],iso3166 [N3],iso3166
-424        q  N3,iso3166
-425        q  N3,iso3166 [N3],iso3166 [N3],iso3166 [N3],iso3166 [N3],iso3166
-426        q  N3,iso3166
-427        q  X..3
-4300-4301  q  X..35,pcenc
-4302       q  X..70,pcenc
-4303-4306  q  X..70,pcenc
-4307       q  X2,iso3166alpha2
-4308       q  X..30
-4309       q  N10,latitude N10,longitude
-4310-4311  q  X..35,pcenc
-4312-4316  q  X..70,pcenc
-4317       q  X2,iso3166alpha2
-4318       q  X..20
-4319       q  X..30
-4320       q  X..35,pcenc
-4321-4323  q  N1,yesno
-4324-4325  q  N6,yymmd0 N4,hhmi
-4326       q  N6,yymmdd
-4330-4333  q  N6 [X1],hyphen
-7001       q  N13
-7002       q  X..30
-7003       q  N6,yymmdd N4,hhmi
-7004       q  N..4
-7005       q  X..12
-7006       q  N6,yymmdd
-7007       q  N6,yymmdd [N6],yymmdd
-7008       q  X..3
-7009       q  X..10
-7010       q  X..2
-7011       q  N6,yymmdd [N4],hhmi
-7020-7022  q  X..20
-7023       q  X..30
-7030-7039  q  N3,iso3166999 X..27
-7040       -  N1 X1 X1 X1,importeridx
-7041       -  X..4
-710-717    q  X..20
-7230-7239  q  X2 X..28
-7240       q  X..20
-7241       q  N2,mediatype
-7242       q  X..25
-7250       q  N8,yyyymmdd
-7251       q  N8,yyyymmdd N4,hhmi
-7252       q  N1,iso5218
-7253-7254  q  X..40,pcenc
-7255       q  X..10
-7256       q  X..90,pcenc
-7257       q  X..70,pcenc
-7258       q  X3,posinseqslash
-7259       q  X..40,pcenc
-8001       q  N4,nonzero N5,nonzero N3,nonzero N1,winding N1
-8002       q  X..20
-8003       q  N1,zero N13,csum [X..16]                  dlpkey
-8004       q  X..30                                     dlpkey=7040
-8005       q  N6
-8006       q  N14,csum N4,pieceoftotal                  dlpkey=22,10,21
-8007       q  X..34
-8008       q  N6,yymmdd N2,hh [N2],mi [N2],ss
-8009       q  X..50
-8010       q  Y..30                                     dlpkey=8011
-8011       -  N..12,nozeroprefix
-8012       q  X..20
-8013       q  X..25,csumalpha                           dlpkey
-8014       -  X..25,csumalpha,hasnondigit
-8017       q  N18,csum                                  dlpkey=8019
-8018       q  N18,csum                                  dlpkey=8019
-8019       -  N..10
-8020       -  X..25
-8026       q  N14,csum N4,pieceoftotal
-8030       q  Z..90
-8040-8041  -  N15
-8042       -  N32
-8043       -  N18 [N..2]
-8110       q  X..70
-8111       q  N4
-8112       q  X..70
-8200       -  X..70
-90         q  X..30
-91-99      q  X..90
-"""
-# fmt: on
+SYNTAX_DICTIONARY = Path(__file__).with_name("data") / "gs1-syntax-dictionary.txt"
+"""The vendored GS1 Barcode Syntax Dictionary (its licence beside it)."""
+SYNTAX_DICTIONARY_COMMIT = "ff2eb4bfc8f647aa3244626bdb875165d067a3e6"
+"""The dictionary's commit in GS1's repository (2026-07-27), the file as vendored."""
 
 
 @dataclass(frozen=True)
@@ -249,13 +73,20 @@ class Component:
 
 @dataclass(frozen=True)
 class AiSpec:
-    """An Application Identifier: its data field's components and its Digital Link roles."""
+    """An Application Identifier: its data field's components, its Digital Link roles and
+    its pairing rules (General Specifications §4.14)."""
 
     ai: str
     components: tuple[Component, ...]
     data_attribute: bool
     primary_key: bool
     qualifier_paths: tuple[tuple[str, ...], ...]  # alternative ordered qualifier sequences
+    requires: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    """Each ``req=`` attribute: alternative groups, one of which must be present whole;
+    a group is AI patterns that must all be there (``req=01+21,02``: (01) with (21), or (02))."""
+    excludes: tuple[str, ...] = ()
+    """The ``ex=`` patterns: AIs this one may not appear with."""
+    title: str = ""
 
     @property
     def qualifiers(self) -> frozenset[str]:
@@ -264,11 +95,13 @@ class AiSpec:
 
 
 _COMPONENT = re.compile(r"^(\[)?([NXYZ])(\.\.)?(\d+)(\])?((?:,[a-z0-9]+)*)$")
+_FLAGS = frozenset("*!?\"$%&'()+,-./:;<=>@[\\]^_`{|}~")
+"""The characters the dictionary allocates to flags (its header)."""
 
 
 def _component(text: str) -> Component:
     match = _COMPONENT.match(text)
-    if match is None:  # pragma: no cover - the table is fixed and tested
+    if match is None:  # pragma: no cover - the vendored file is fixed and tested
         raise ValueError(f"bad component {text!r}")
     bracket, charset, variable, length, _close, linters = match.groups()
     size = int(length)
@@ -281,24 +114,56 @@ def _component(text: str) -> Component:
     )
 
 
-def _parse_table(table: str) -> dict[str, AiSpec]:
+def parse_syntax_dictionary(lines: Iterable[str]) -> dict[str, AiSpec]:
+    """Every AI of a GS1 Barcode Syntax Dictionary text (its ``Syntax:`` header describes
+    the entries; an entry for a range such as ``3100-3105`` gives each AI in it)."""
     specs: dict[str, AiSpec] = {}
-    for line in table.strip().splitlines():
-        ais, flags, *rest = line.split()
-        key = next((part for part in rest if part.startswith("dlpkey")), None)
-        components = tuple(_component(part) for part in rest if not part.startswith("dlpkey"))
+    for line in lines:
+        entry, _, title = line.partition("#")
+        tokens = entry.split()
+        if not tokens:
+            continue
+        ais = tokens.pop(0)
+        flags = tokens.pop(0) if tokens and set(tokens[0]) <= _FLAGS else ""
+        components: list[Component] = []
         paths: tuple[tuple[str, ...], ...] = ()
-        if key is not None and "=" in key:
-            paths = tuple(tuple(alt.split(",")) for alt in key.split("=", 1)[1].split("|"))
+        primary_key = False
+        requires: list[tuple[tuple[str, ...], ...]] = []
+        excludes: list[str] = []
+        for token in tokens:
+            key, equals, value = token.partition("=")
+            if key == "dlpkey":
+                primary_key = True
+                if equals:
+                    paths = tuple(tuple(alt.split(",")) for alt in value.split("|"))
+            elif key == "req" and equals:
+                requires.append(tuple(tuple(group.split("+")) for group in value.split(",")))
+            elif key == "ex" and equals:
+                excludes.extend(value.split(","))
+            elif _COMPONENT.match(token):
+                components.append(_component(token))
+            else:  # pragma: no cover - an attribute a later dictionary may add
+                continue
         first, _, last = ais.partition("-")
         width = len(first)
         for number in range(int(first), int(last or first) + 1):
             ai = str(number).zfill(width)
-            specs[ai] = AiSpec(ai, components, flags == "q", key is not None, paths)
+            specs[ai] = AiSpec(
+                ai,
+                tuple(components),
+                "?" in flags,
+                primary_key,
+                paths,
+                tuple(requires),
+                tuple(excludes),
+                title.strip(),
+            )
     return specs
 
 
-AI_TABLE: dict[str, AiSpec] = _parse_table(_TABLE)
+AI_TABLE: dict[str, AiSpec] = parse_syntax_dictionary(
+    SYNTAX_DICTIONARY.read_text(encoding="utf-8").splitlines()
+)
 """Every Application Identifier this registry knows, by AI."""
 
 PRIMARY_KEYS: tuple[str, ...] = tuple(a for a, s in AI_TABLE.items() if s.primary_key)
