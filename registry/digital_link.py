@@ -7,8 +7,10 @@ A path is ``/{primary key AI}/{value}`` followed by that key's qualifiers, each
 (``?17=281231&3103=000189``, §4.8: AIs permitted there) and other parameters such as
 ``linkType`` and ``context`` (GS1-Conformant resolver standard 1.1 §5). Every value is
 checked against its AI's format (``registry.gs1_syntax``): length, character set, check
-digit, dates. Anything wrong raises ``InvalidInput`` naming the AI and the fault: a
-resolver answers 400 to a URI that is not a Digital Link, never 200 or 404.
+digit, dates; then the AIs of path and query together against the pairing rules (General
+Specifications §4.14: ``/00/…?3103=…`` lacks the GTIN a net weight needs). Anything wrong
+raises ``InvalidInput`` naming the AI and the fault: a resolver answers 400 to a URI that is
+not a Digital Link, never 200 or 404.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from registry.errors import InvalidInput
-from registry.gs1_syntax import AI_TABLE, AiSpec, ai_label, validate_ai_value
+from registry.gs1_syntax import (
+    AI_TABLE,
+    AiSpec,
+    ai_label,
+    check_ai_pairings,
+    validate_ai_value,
+)
 
 GS1_VOCABULARY = "https://gs1.org/voc/"
 """The GS1 Web Vocabulary namespace of link types; ``gs1:pip`` is ``https://gs1.org/voc/pip``."""
@@ -214,8 +222,10 @@ def parse_query(
 
 def parse_digital_link(raw_path: str, query: str = "") -> DigitalLink:
     """Parse and validate an uncompressed Digital Link URI's path (as sent, percent-encoded)
-    and query. Raises ``InvalidInput`` naming what is wrong."""
+    and query, each value and then the AIs' pairings. Raises ``InvalidInput`` naming what
+    is wrong."""
     primary_ai, primary_value, qualifiers = parse_path(raw_path)
     path_ais = {primary_ai, *(ai for ai, _ in qualifiers)}
     attributes, parameters = parse_query(query, path_ais)
+    check_ai_pairings([primary_ai, *(ai for ai, _ in (*qualifiers, *attributes))])
     return DigitalLink(primary_ai, primary_value, qualifiers, attributes, parameters)

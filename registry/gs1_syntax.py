@@ -339,3 +339,65 @@ def validate_ai_value(ai: str, value: str) -> str:
     if rest:
         raise InvalidInput(f"{ai_label(ai)} {value!r} is too long", ai=ai)
     return value
+
+
+# --- pairing rules (General Specifications §4.14) --------------------------------------------
+
+
+def _matches(pattern: str, ai: str) -> bool:
+    """Whether ``ai`` matches a dictionary pattern (``n`` stands for any digit)."""
+    return len(pattern) == len(ai) and all(p in ("n", c) for p, c in zip(pattern, ai, strict=True))
+
+
+def _group_label(group: tuple[str, ...]) -> str:
+    return " with ".join(ai_label(pattern) for pattern in group)
+
+
+def check_ai_exclusions(ais: Iterable[str]) -> None:
+    """General Specifications §4.14.1, invalid pairs: no AI present with one that its ``ex=``
+    patterns match (an AI is not exclusive of itself even if it matches a pattern). An AI
+    the dictionary does not list has no rules of its own. Raises ``InvalidInput``."""
+    present = list(dict.fromkeys(ais))
+    for ai in present:
+        spec = AI_TABLE.get(ai)
+        for pattern in spec.excludes if spec else ():
+            other = next((o for o in present if o != ai and _matches(pattern, o)), None)
+            if other is not None:
+                raise InvalidInput(
+                    f"{ai_label(ai)} may not appear together with {ai_label(other)} "
+                    "(GS1 General Specifications §4.14.1, invalid pairs)",
+                    ai=ai,
+                    ais=[ai, other],
+                )
+
+
+def check_ai_requisites(ais: Iterable[str]) -> None:
+    """General Specifications §4.14.2, mandatory associations: each ``req=`` attribute of
+    every AI present is met by one of its groups, every AI of the group present (the AI
+    itself does not count). Raises ``InvalidInput`` naming the AI and what it needs."""
+    present = list(dict.fromkeys(ais))
+    for ai in present:
+        spec = AI_TABLE.get(ai)
+        others = [o for o in present if o != ai]
+        for alternatives in spec.requires if spec else ():
+            if any(
+                all(any(_matches(p, o) for o in others) for p in group) for group in alternatives
+            ):
+                continue
+            needed = " or ".join(_group_label(group) for group in alternatives)
+            raise InvalidInput(
+                f"{ai_label(ai)} requires {needed} alongside it "
+                "(GS1 General Specifications §4.14.2, mandatory associations)",
+                ai=ai,
+                requires=["+".join(group) for group in alternatives],
+            )
+
+
+def check_ai_pairings(ais: Iterable[str]) -> None:
+    """Check that AIs found together (in one Digital Link: path and query) obey the GS1
+    General Specifications §4.14 as the Syntax Dictionary states them: invalid pairs
+    (``ex=``) first, then mandatory associations (``req=``). Raises ``InvalidInput``
+    naming the AIs."""
+    present = list(ais)
+    check_ai_exclusions(present)
+    check_ai_requisites(present)

@@ -254,3 +254,17 @@ def test_other_routes_are_not_shadowed_by_the_resolver(demo: Demo):
     assert demo.client.get("/log/checkpoint").status_code == 200
     # a path whose first segment is not 2-4 digits is no Digital Link: the site's own 404
     assert demo.client.get("/12345/ABC").status_code == 404
+
+
+def test_a_bad_pairing_s_problem_names_the_ais(demo: Demo):
+    """The problem's extension members name the AIs at fault (RFC 9457 §3.2), so a client
+    can point at them without parsing the detail."""
+    headers = {"Accept": PROBLEM_JSON}
+    excluded = demo.client.get(demo.fill("/01/{gtin}/10/{lot}?37=12"), headers=headers)
+    assert excluded.status_code == 400
+    assert excluded.json()["ai"] == "01" and excluded.json()["ais"] == ["01", "37"]
+    required = demo.client.get("/00/006141411234567890?3103=000189", headers=headers)
+    assert required.status_code == 400
+    assert required.json()["ai"] == "3103" and required.json()["requires"] == ["01", "02"]
+    bad_value = demo.client.get(demo.fill("/01/{gtin}/10/{lot}?17=281399"), headers=headers)
+    assert bad_value.json()["ai"] == "17"

@@ -105,13 +105,15 @@ def _link_header(resolution: resolver.Resolution) -> str:
 
 def _problem(request: Request, exc: RegistryError) -> Response:
     if isinstance(exc, InvalidInput):
-        exc = PageProblem(
+        malformed = PageProblem(
             exc.detail,
             MALFORMED_LINK,
             MALFORMED_LINK_HINT,
             http_status=400,
             code="malformed-digital-link",
         )
+        malformed.extra = exc.extra  # the AIs at fault: the problem's extension members
+        exc = malformed
     elif isinstance(exc, NotFound) and not isinstance(exc, PageProblem):
         heading = NO_BATCH if "batch" in exc.detail else UNKNOWN_ITEM
         exc = PageProblem(exc.detail, heading, UNKNOWN_ITEM_HINT, code="unknown-item")
