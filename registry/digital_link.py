@@ -90,8 +90,9 @@ def normalize_link_type(raw: str) -> str:
     return raw
 
 
-def _decode(text: str, what: str) -> str:
-    """Percent-decode once, strictly: a ``%`` must start a valid UTF-8 escape."""
+def percent_decode(text: str, what: str) -> str:
+    """Percent-decode once, strictly: a ``%`` must start a valid UTF-8 escape; ``what``
+    names the value in the refusal."""
     if _ESCAPE.search(text):
         raise InvalidInput(f"{what}: {text!r} has a % that is not a percent-escape")
     try:
@@ -159,7 +160,7 @@ def parse_path(raw_path: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
     for ai, raw in pairs:
         if not raw:
             raise InvalidInput(f"({ai}) has an empty value", ai=ai)
-        decoded.append((ai, _decode(raw, f"({ai})")))
+        decoded.append((ai, percent_decode(raw, f"({ai})")))
     qualifiers = decoded[1:]
     for ai, _ in qualifiers:
         _spec(ai, "key qualifier")
@@ -192,8 +193,8 @@ def parse_query(
         if not part:
             continue
         raw_key, _, raw_value = part.partition("=")
-        key = _decode(raw_key.replace("+", " "), "query")
-        value = _decode(raw_value.replace("+", " "), f"query {key!r}")
+        key = percent_decode(raw_key.replace("+", " "), "query")
+        value = percent_decode(raw_value.replace("+", " "), f"query {key!r}")
         if key in seen:
             raise InvalidInput(f"query parameter {key!r} is given twice", ai=key)
         seen.add(key)
