@@ -199,6 +199,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     docs.install(app)
     _add_routes(app, engine)
     metrics.install(app)  # GET /metrics (docs/scaling.md, "What to watch")
+    # Last of all: a compressed GS1 Digital Link is a lone segment no other route claims.
+    app.include_router(resolver.compressed_router)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

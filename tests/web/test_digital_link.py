@@ -6,6 +6,7 @@ the linkset and its ``Link`` header, and ``/.well-known/gs1resolver``."""
 from __future__ import annotations
 
 import base64
+import random
 import re
 import secrets
 from collections import Counter
@@ -268,3 +269,47 @@ def test_a_bad_pairing_s_problem_names_the_ais(demo: Demo):
     assert required.json()["ai"] == "3103" and required.json()["requires"] == ["01", "02"]
     bad_value = demo.client.get(demo.fill("/01/{gtin}/10/{lot}?17=281399"), headers=headers)
     assert bad_value.json()["ai"] == "17"
+
+
+def test_a_compressed_link_answers_like_its_uncompressed_form(demo: Demo):
+    """GS1's reference encoder's payload of the demo lot: the same page, and a linkset
+    anchored at the uncompressed Digital Link."""
+    uncompressed = demo.fill("/01/{gtin}/10/{lot}")
+    assert demo.batch["gtin"] == "06901234567892", "the vectors were made for this GTIN"
+    compressed = demo.client.get("/CwyNo0UVqNQwu2m3X2mmo", params={"linkType": "all"})
+    plain = demo.client.get(uncompressed, params={"linkType": "all"})
+    assert compressed.status_code == plain.status_code == 200
+    assert compressed.json() == plain.json()
+    assert compressed.json()["linkset"][0]["anchor"] == BASE_URL + uncompressed
+    page = demo.client.get("/CwyNo0UVqNQwu2m3X2mmo", headers={"Accept": "text/html"})
+    assert page.headers["link"] == demo.client.get(uncompressed).headers["link"]
+    preflight = demo.client.options("/CwyNo0UVqNQwu2m3X2mmo")
+    assert preflight.status_code == 204
+
+
+def test_no_payload_is_answered_with_a_500(demo: Demo):
+    """Random and mutated payloads: each is a 400 problem, or (when it happens to decompress
+    to a valid Digital Link) the 404 of an unknown item or the lot's page; never a 500."""
+    rng = random.Random(2026)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    known = "CwyNo0UVqNQwu2m3X2mmo"
+    statuses = Counter()
+    for i in range(150):
+        if i % 2:
+            payload = "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 40)))
+        else:
+            spot = rng.randrange(len(known))
+            payload = known[:spot] + rng.choice(alphabet) + known[spot + 1 :]
+        response = demo.client.get(f"/{payload}", headers={"Accept": PROBLEM_JSON})
+        statuses[response.status_code] += 1
+        assert response.status_code in (200, 400, 404), f"/{payload}: {response.status_code}"
+        if response.status_code != 200:
+            assert response.headers["content-type"].startswith(PROBLEM_JSON), payload
+    assert statuses[400] > 100, statuses
+
+
+def test_the_compressed_route_shadows_no_other_route(demo: Demo):
+    for path in ("/healthz", "/metrics", "/docs", "/openapi.json"):
+        assert demo.client.get(path).status_code == 200, path
+    # a lone segment with a character outside base64url is no Digital Link: the site's 404
+    assert demo.client.get("/favicon.ico").status_code == 404

@@ -1,6 +1,8 @@
 """The GS1-Conformant resolver (GS1-Conformant resolver standard 1.1) at the registry's
 root: every path that begins with a GS1 Application Identifier segment (``/01/…``, ``/414/…``)
-is a Digital Link URI, and ``/.well-known/gs1resolver`` describes the resolver.
+is a Digital Link URI, so is a lone segment of URI-safe base64 that no other route claims
+(a compressed Digital Link, ``registry.digital_link_compression``), and
+``/.well-known/gs1resolver`` describes the resolver.
 
 - A syntactically invalid Digital Link (``registry.digital_link``: check digit, length,
   character set, key qualifier order, query data attributes) is a 400 problem; a valid
@@ -27,7 +29,8 @@ from starlette.convertors import Convertor, register_url_convertor
 from api.deps import ContextDep, SessionDep
 from api.problems import problem, status_for
 from registry.catalog import resolver
-from registry.digital_link import LINKSET_TYPES, parse_digital_link
+from registry.digital_link import LINKSET_TYPES
+from registry.digital_link_compression import PAYLOAD, parse_any_digital_link
 from registry.errors import InvalidInput, NotFound, RegistryError
 from registry.i18n import N_, gettext_for
 from web.errors import MALFORMED_LINK, MALFORMED_LINK_HINT, NO_BATCH, PageProblem, error_page
@@ -35,6 +38,10 @@ from web.language import language_of
 from web.pages.batch import page_of
 
 router = APIRouter(include_in_schema=False)
+compressed_router = APIRouter(include_in_schema=False)
+"""The fully compressed Digital Link (``/{payload}``): one path segment of URI-safe base64
+characters. The app includes it after every other route, so it shadows none of them: a
+lone segment no other route claims is read as a compressed Digital Link."""
 
 RESOLVER_METHODS = ["GET", "HEAD", "OPTIONS"]
 CORS_HEADERS = {
@@ -73,6 +80,15 @@ class ApplicationIdentifierConvertor(Convertor[str]):
 
 
 register_url_convertor("gs1ai", ApplicationIdentifierConvertor())
+
+
+class CompressedPayloadConvertor(ApplicationIdentifierConvertor):
+    """A path segment of URI-safe base64 characters: a compressed Digital Link's payload."""
+
+    regex = PAYLOAD.pattern.removeprefix("^").removesuffix("$")
+
+
+register_url_convertor("gs1payload", CompressedPayloadConvertor())
 
 
 def _raw_path(request: Request) -> str:
@@ -145,11 +161,13 @@ def _redirect(request: Request, resolution: resolver.Resolution, link_type: str)
 
 @router.api_route("/{ai:gs1ai}", methods=RESOLVER_METHODS)
 @router.api_route("/{ai:gs1ai}/{rest:path}", methods=RESOLVER_METHODS)
+@compressed_router.api_route("/{payload:gs1payload}", methods=RESOLVER_METHODS)
 def digital_link(request: Request, session: SessionDep, ctx: ContextDep) -> Response:
-    """A GS1 Digital Link URI: validated, then resolved (see the module's docstring)."""
+    """A GS1 Digital Link URI, uncompressed or compressed: validated, then resolved (see the
+    module's docstring)."""
     try:
         query = request.scope.get("query_string", b"").decode("latin-1")
-        link = parse_digital_link(_raw_path(request), query)
+        link = parse_any_digital_link(_raw_path(request), query)
         if request.method == "OPTIONS":
             return Response(status_code=204, headers=PREFLIGHT_HEADERS)
         resolution = resolver.resolve(session, link, ctx.settings.base_url)
