@@ -244,9 +244,7 @@ class EventFields(StrictModel):
     quantities: list[ClassQuantity] | None = Field(default=None, min_length=1, max_length=100)
     # A TransformationEvent's inputQuantityList and outputQuantityList (processing).
     input_quantities: list[ClassQuantity] | None = Field(default=None, min_length=1, max_length=50)
-    output_quantities: list[ClassQuantity] | None = Field(
-        default=None, min_length=1, max_length=50
-    )
+    output_quantities: list[ClassQuantity] | None = Field(default=None, min_length=1, max_length=50)
     transformation_id: EpcisText | None = None  # a TransformationEvent's transformationID
     biz_step: EpcisText | None = None
     disposition: EpcisText | None = None
