@@ -234,13 +234,18 @@ ExtensionJson = Annotated[str, StringConstraints(min_length=1, max_length=20000)
 
 
 class EventFields(StrictModel):
-    """The what, where and why of an EPCIS 2.0 event, whole, for the record kinds that are
-    such an event (aggregation, association, transaction; docs/records.md)."""
+    """The what, where and why of an EPCIS 2.0 event, whole: of the record kinds that are
+    such an event (aggregation, association, transaction, observation; docs/records.md),
+    and of any other record captured from an event."""
 
     action: Literal["ADD", "OBSERVE", "DELETE"] | None = None
     parent: EpcisText | None = None  # parentID: the case, pallet or sensor device
     items: list[EpcisText] | None = Field(default=None, min_length=1, max_length=1000)
     quantities: list[ClassQuantity] | None = Field(default=None, min_length=1, max_length=100)
+    # A TransformationEvent's inputQuantityList and outputQuantityList (processing).
+    input_quantities: list[ClassQuantity] | None = Field(default=None, min_length=1, max_length=50)
+    output_quantities: list[ClassQuantity] | None = Field(default=None, min_length=1, max_length=50)
+    transformation_id: EpcisText | None = None  # a TransformationEvent's transformationID
     biz_step: EpcisText | None = None
     disposition: EpcisText | None = None
     persistent_disposition: PersistentDisposition | None = None

@@ -130,6 +130,9 @@ class _SupplyChain(_Base):
     sensors: list[SensorElement] | None = Field(default=None, min_length=1, max_length=100)
     # Instance-level identifiers (SGTIN … as EPC URIs or Digital Link URIs) of the batches.
     items: list[EpcisText] | None = Field(default=None, min_length=1, max_length=1000)
+    # The captured EPCIS event's what, where and why, whole, so it exports back as the event
+    # captured (docs/epcis.md, "Kept whole"); the kinds that are such an event require it.
+    event: EventFields | None = None
 
     @model_validator(mode="after")
     def _chain_covers_batches(self) -> _SupplyChain:

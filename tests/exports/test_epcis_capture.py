@@ -95,6 +95,8 @@ def _trace(registry: Registry, product: str, lot: str) -> dict[str, Any]:
             document.pop("note", None)  # B notes the EPCIS event it came from
             document.pop("epcis", None)  # and names it (eventID, event hash)
             document.pop("sensors", None)  # B keeps A's sensor data whole: compared below
+            if document["kind"] not in ("aggregation", "association", "transaction"):
+                document.pop("event", None)  # and the event A exported, whole
             records.append(_normalized(document))
         return {
             "batches": sorted(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry.exports.epcis.capture_batches import NamedBatches, harvest, packing, processing
-from registry.exports.epcis.capture_events import other_event
+from registry.exports.epcis.capture_events import kept_whole, other_event
 from registry.exports.epcis.capture_sensors import inspection, storage
 from registry.exports.epcis.document import CaptureDocument, EventProblem
 from registry.exports.epcis.event_view import EventView, Resolver, amount, named_batches, unit_of
@@ -68,12 +68,14 @@ def draft_of(
         other_event(view, draft, resolve, str(event_type))
     else:
         view.problem("type", f"{event_type!r} is not an EPCIS 2.0 event type")
+    if draft.get("kind") is not None and "event" not in draft:
+        kept_whole(view, draft)
     if view.items:
         draft["items"] = list(view.items)
     if draft.get("kind") == "inspection" and sensors:
         _keep_other_than_results(draft)
     if view.problems:
-        raise EventProblem(view.problems)
+        raise EventProblem(list(dict.fromkeys(view.problems)))
     return draft
 
 

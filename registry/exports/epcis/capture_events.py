@@ -176,12 +176,24 @@ def _ilmd(view: EventView) -> dict[str, str] | None:
     return kept or None
 
 
+_TRANSFORMATION = (
+    "inputEPCList",
+    "outputEPCList",
+    "inputQuantityList",
+    "outputQuantityList",
+    "transformationID",
+)
+
+
 def event_fields(view: EventView, items_key: str, quantities_key: str) -> dict[str, Any]:
-    """The record's ``event``: every standard field of the event but the sensor data."""
+    """The record's ``event``: every standard field of the event but the sensor data (and
+    the instance-level identifiers, which the record keeps in ``items``)."""
     fields: dict[str, Any] = {}
     extensions: dict[str, str] = {}
+    transformation = view.event.get("type") == "TransformationEvent"
     for key, value in view.event.items():
         own = key in _COMMON or key in ("parentID", items_key, quantities_key)
+        own = own or (transformation and key in _TRANSFORMATION)
         if own or _registry_field(view, key):
             continue
         prefix, colon, _ = key.partition(":")
@@ -201,7 +213,19 @@ def event_fields(view: EventView, items_key: str, quantities_key: str) -> dict[s
         if namespaces:
             fields["namespaces"] = namespaces
     action = view.text("action")
-    if action not in ("ADD", "OBSERVE", "DELETE"):
+    if transformation:  # no action: what it consumes and makes
+        for key, name in (
+            ("inputQuantityList", "input_quantities"),
+            ("outputQuantityList", "output_quantities"),
+        ):
+            quantities = _quantities(view, key)
+            if quantities:
+                fields[name] = quantities
+        if "transformationID" in view.event:
+            identifier = _text(view, "transformationID", view.event["transformationID"])
+            if identifier:
+                fields["transformation_id"] = identifier
+    elif action not in ("ADD", "OBSERVE", "DELETE"):
         view.problem("action", "ADD, OBSERVE or DELETE")
     else:
         fields["action"] = action
@@ -211,7 +235,7 @@ def event_fields(view: EventView, items_key: str, quantities_key: str) -> dict[s
             fields["parent"] = parent
     if view.items:
         fields["items"] = list(view.items)
-    quantities = _quantities(view, quantities_key)
+    quantities = _quantities(view, quantities_key) if not transformation else None
     if quantities:
         fields["quantities"] = quantities
     for key, name, terms in (
@@ -249,6 +273,16 @@ def event_fields(view: EventView, items_key: str, quantities_key: str) -> dict[s
     if ilmd:
         fields["ilmd"] = ilmd
     return fields
+
+
+def kept_whole(view: EventView, draft: dict[str, Any]) -> None:
+    """What a record of a kind with fields of its own (harvest, shipping, processing …)
+    keeps of the event beside them, so it exports back as the event captured: the event's
+    what, where and why in ``event``, its instances still in ``items``."""
+    fields = event_fields(view, "epcList", "quantityList")
+    fields.pop("items", None)
+    if fields:
+        draft["event"] = fields
 
 
 def other_event(view: EventView, draft: dict[str, Any], resolve: Resolver, event_type: str) -> None:

@@ -1,7 +1,6 @@
-"""The records that are an EPCIS 2.0 event kept whole (``aggregation``, ``association``,
-``transaction``: their ``event``) written back as that event, and instance-level
-identifiers (``items``) of the other kinds as an ``epcList``. The inverse of
-``capture_events``."""
+"""The records that keep an EPCIS 2.0 event whole (their ``event``: ``aggregation``,
+``association``, ``transaction``, ``observation``, and any record captured from an event)
+written back as that event. The inverse of ``capture_events``."""
 
 from __future__ import annotations
 
@@ -18,6 +17,8 @@ EVENT_TYPES = {
     "observation": ("ObjectEvent", "epcList", "quantityList"),
 }
 """Record kind → (EPCIS event type, its identifier list, its quantity list)."""
+_OTHER_TYPE = ("ObjectEvent", "epcList", "quantityList")
+"""What a captured record of another kind was (processing: a TransformationEvent)."""
 
 
 def _quantity(element: dict[str, Any]) -> dict[str, Any]:
@@ -44,8 +45,18 @@ def event_body(
 ) -> dict[str, Any]:
     """The fields of the EPCIS event a record of ``kind`` keeps in ``event``; ``renamed``
     are prefixes its extensions are written under another name (``Exporter._bind``)."""
-    event_type, items_key, quantities_key = EVENT_TYPES[kind]
+    event_type, items_key, quantities_key = EVENT_TYPES.get(kind, _OTHER_TYPE)
+    if kind == "processing":
+        event_type = "TransformationEvent"
     body: dict[str, Any] = {"type": event_type}
+    if "transformation_id" in fields:
+        body["transformationID"] = fields["transformation_id"]
+    for name, key in (
+        ("input_quantities", "inputQuantityList"),
+        ("output_quantities", "outputQuantityList"),
+    ):
+        if name in fields:
+            body[key] = [_quantity(q) for q in fields[name]]
     if "parent" in fields:
         body["parentID"] = fields["parent"]
     if "items" in fields:

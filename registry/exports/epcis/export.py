@@ -49,6 +49,10 @@ _ORDER = [
 ]
 
 
+_BODY = frozenset(_ORDER) - {"eventTime", "eventTimeZoneOffset", "recordTime", "eventID"}
+"""The fields of an event's body, which an event kept whole says instead of the kind."""
+
+
 def _ordered(event: dict[str, Any]) -> dict[str, Any]:
     """Standard fields in the order of the standard's examples, extensions last."""
     ordered = {k: event[k] for k in _ORDER if k in event}
@@ -101,15 +105,19 @@ class Exporter(EventNames):
         if kind == "processing":
             # The record's own event type replaces the ObjectEvent defaults.
             event.update(transformation_body(self, doc, extensions))
-        elif kind in EVENT_TYPES:  # an event kept whole: where it says, not the registry
+        elif kind not in EVENT_TYPES:
+            event.update(object_event_body(self, kind, doc, refs, extensions))
+        if isinstance(doc.get("event"), dict):  # an event kept whole: as it was captured
             renamed = self._bind(doc["event"].get("namespaces") or {})
+            derived = event.pop("sensorElementList", [])
+            event = {k: v for k, v in event.items() if k not in _BODY}
             event.update(event_body(kind, doc["event"], renamed))
+            if derived and kind == "inspection":  # its results, as the builder writes them
+                event["sensorElementList"] = derived
             read_point = event.pop("readPoint", {}).get("id")
             biz_location = event.pop("bizLocation", {}).get("id")
-        else:
-            event.update(object_event_body(self, kind, doc, refs, extensions))
-            if doc.get("items"):
-                event["epcList"] = list(doc["items"])
+        if doc.get("items") and kind not in EVENT_TYPES:
+            event["epcList"] = list(doc["items"])
         if doc.get("sensors"):  # captured sensor data, whole
             whole = sensor_element_list(doc["sensors"])
             derived = event.get("sensorElementList", []) if kind == "inspection" else []

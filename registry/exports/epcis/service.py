@@ -18,7 +18,7 @@ from registry.exports.epcis.document import epcis_document
 from registry.exports.epcis.event_hash import event_hashes
 from registry.exports.epcis.export import Exporter
 from registry.exports.epcis.facts import BatchInfo
-from registry.exports.epcis.vocabulary import SUPPLY_KINDS, ext
+from registry.exports.epcis.vocabulary import PREFIX, SUPPLY_KINDS, ext
 from registry.exports.filters import time_range
 from registry.exports.loading import (
     Loaded,
@@ -79,10 +79,22 @@ def epcis_export(
 
 def with_event_hashes(document: dict[str, Any]) -> None:
     """Name each event's CBV 2.0 event hash (``gr:eventHash``), computed over the event as
-    exported without that field: a reader recomputes it after taking the field out."""
+    exported without that field: a reader recomputes it after taking the field out. An
+    event captured from another system (``gr:capturedFrom``) is hashed without the
+    registry's own ``gr:`` fields: its hash is that of the event captured."""
     events = document["epcisBody"]["eventList"]
-    for event, hash_ in zip(events, event_hashes(document), strict=True):
+    hashed = [_as_captured(e) if ext("capturedFrom") in e else e for e in events]
+    for event, hash_ in zip(events, event_hashes(_with_events(document, hashed)), strict=True):
         event[ext("eventHash")] = hash_
+
+
+def _as_captured(event: dict[str, Any]) -> dict[str, Any]:
+    """A captured record's event without the fields the registry adds (``gr:``)."""
+    return {k: v for k, v in event.items() if not k.startswith(f"{PREFIX}:")}
+
+
+def _with_events(document: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**document, "epcisBody": {**document["epcisBody"], "eventList": events}}
 
 
 def _log_of(loaded: Loaded, base_url: str) -> dict[str, Any] | None:
