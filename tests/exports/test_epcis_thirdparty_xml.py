@@ -278,3 +278,110 @@ def test_xml_and_json_capture_are_the_same_capture(demo: Registry):
     assert record["duplicate"] is True
     assert record["digest"] == first.json()["records"][0]["digest"]
     assert record["event_hash"] == event_hashes(document)[0]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "gs1-epcis-xml/AssociationEvent/AssociationEventExamples.xml",
+        "gs1-epcis-xml/Example_9.6.1-ObjectEvent-2020_06_18a.xml",
+        "gs1-epcis-xml/WithExtension/ObjectEvent.xml",
+        "openepcis-xml/Documents/AggregationEvent_with_persistentDisposition.xml",
+        "openepcis-xml/Documents/ObjectEvent_with_userExtensions.xml",
+        "openepcis-xml/Documents/TransformationEvent_with_errorDeclaration.xml",
+        "openepcis-xml/Documents/AssociationEvent_with_sensorData.xml",
+    ],
+)
+def test_the_event_hash_of_xml_is_the_reference_one(name: str):
+    """The converted events have the CBV 2.0 event hashes the reference implementation
+    computes from the XML itself (extension wrappers, user extensions, sensor data, error
+    declarations, persistent dispositions and all five event types among them)."""
+    body = (CORPUS / name).read_bytes()
+    hashes = event_hashes(document_from_xml(body))
+    assert hashes and hashes == _reference_hashes(body)
+
+
+def test_the_mapping_of_the_xml_binding():
+    """One event with the parts that the XML binding writes differently from JSON-LD."""
+    body = b"""<?xml version="1.0" encoding="UTF-8"?>
+    <epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2"
+        xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+        xmlns:ex="https://example.org/ns/" xmlns:cbvmda="urn:epcglobal:cbv:mda"
+        xmlns:gs1="https://example.org/not-gs1/"
+        schemaVersion="2.0" creationDate="2026-01-01T00:00:00Z">
+      <EPCISBody><EventList><extension><TransformationEvent>
+        <eventTime>2026-01-01T00:00:00Z</eventTime>
+        <eventTimeZoneOffset>+08:00</eventTimeZoneOffset>
+        <baseExtension><eventID>urn:uuid:1</eventID>
+          <errorDeclaration><declarationTime>2026-01-02T00:00:00Z</declarationTime>
+            <reason>urn:epcglobal:cbv:er:incorrect_data</reason>
+            <correctiveEventIDs><correctiveEventID>urn:uuid:2</correctiveEventID>
+            </correctiveEventIDs></errorDeclaration></baseExtension>
+        <inputQuantityList><quantityElement><epcClass>urn:x:1</epcClass>
+          <quantity xsi:nil="true"/></quantityElement></inputQuantityList>
+        <outputEPCList><epc>urn:x:2</epc><epc>urn:x:3</epc></outputEPCList>
+        <bizStep>cbv:BizStep-commissioning</bizStep>
+        <disposition>urn:epcglobal:cbv:disp:active</disposition>
+        <persistentDisposition><set>urn:epcglobal:cbv:disp:completeness_verified</set>
+          <unset>urn:epcglobal:cbv:disp:completeness_inferred</unset></persistentDisposition>
+        <readPoint><id>urn:x:rp</id><extension><ex:gate>7</ex:gate></extension></readPoint>
+        <bizTransactionList>
+          <bizTransaction type="urn:epcglobal:cbv:btt:po">urn:x:po</bizTransaction>
+        </bizTransactionList>
+        <extension><extension>
+          <sourceList>
+            <source type="urn:epcglobal:cbv:sdt:owning_party">urn:x:s</source></sourceList>
+          <sensorElementList><sensorElement>
+            <sensorMetadata time="2026-01-01T00:00:00Z" ex:batch="b1"/>
+            <sensorReport type="gs1:Temperature" value="26.5" uom="CEL" booleanValue="true"/>
+            <sensorReport type="RelativeHumidity" value="40" uom="A93"/>
+          </sensorElement></sensorElementList>
+        </extension></extension>
+        <ilmd><cbvmda:lotNumber>L1</cbvmda:lotNumber></ilmd>
+        <certificationInfo>https://example.org/cert/1</certificationInfo>
+        <gs1:note xsi:type="xsd:string">renamed</gs1:note>
+        <ex:list><ex:item>a</ex:item><ex:item>b</ex:item><plain>c</plain></ex:list>
+      </TransformationEvent></extension></EventList></EPCISBody>
+    </epcis:EPCISDocument>"""
+    document = document_from_xml(body)
+    assert document["@context"] == [
+        "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+        {"ex": "https://example.org/ns/", "gs11": "https://example.org/not-gs1/"},
+    ]
+    (event,) = document["epcisBody"]["eventList"]
+    assert event == {
+        "type": "TransformationEvent",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "eventTimeZoneOffset": "+08:00",
+        "eventID": "urn:uuid:1",
+        "errorDeclaration": {
+            "declarationTime": "2026-01-02T00:00:00Z",
+            "reason": "incorrect_data",
+            "correctiveEventIDs": ["urn:uuid:2"],
+        },
+        "inputQuantityList": [{"epcClass": "urn:x:1"}],
+        "outputEPCList": ["urn:x:2", "urn:x:3"],
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "persistentDisposition": {
+            "set": ["completeness_verified"],
+            "unset": ["completeness_inferred"],
+        },
+        "readPoint": {"id": "urn:x:rp", "ex:gate": "7"},
+        "bizTransactionList": [{"type": "po", "bizTransaction": "urn:x:po"}],
+        "sourceList": [{"type": "owning_party", "source": "urn:x:s"}],
+        "sensorElementList": [
+            {
+                "sensorMetadata": {"time": "2026-01-01T00:00:00Z", "ex:batch": "b1"},
+                "sensorReport": [
+                    {"type": "Temperature", "value": 26.5, "uom": "CEL", "booleanValue": True},
+                    {"type": "RelativeHumidity", "value": 40, "uom": "A93"},
+                ],
+            }
+        ],
+        "ilmd": {"cbvmda:lotNumber": "L1"},
+        "certificationInfo": "https://example.org/cert/1",
+        "gs11:note": "renamed",
+        "ex:list": {"ex:item": ["a", "b"], "plain": "c"},
+    }
+    assert len(event_hashes(document)) == 1

@@ -65,17 +65,19 @@ _LISTS = {
 }
 # Items written as text with a ``type`` attribute: ``{"type": …, "<name>": text}``.
 _TYPED_ITEMS = frozenset({"bizTransaction", "source", "destination"})
-# CBV 2.0 URN forms and the fields whose values they are (CBV 2.0 §6, §7).
-_CBV_URNS = {
-    "bizStep": "urn:epcglobal:cbv:bizstep:",
-    "disposition": "urn:epcglobal:cbv:disp:",
-    "set": "urn:epcglobal:cbv:disp:",
-    "unset": "urn:epcglobal:cbv:disp:",
-    "reason": "urn:epcglobal:cbv:er:",
-    "bizTransaction.type": "urn:epcglobal:cbv:btt:",
-    "source.type": "urn:epcglobal:cbv:sdt:",
-    "destination.type": "urn:epcglobal:cbv:sdt:",
+# The CBV 2.0 vocabularies of fields (CBV 2.0 §6, §7): the URN form's prefix and the web
+# vocabulary's term prefix (``https://ref.gs1.org/cbv/BizStep-``, compact ``cbv:BizStep-``).
+_CBV_VOCABULARIES = {
+    "bizStep": ("urn:epcglobal:cbv:bizstep:", "BizStep-"),
+    "disposition": ("urn:epcglobal:cbv:disp:", "Disp-"),
+    "set": ("urn:epcglobal:cbv:disp:", "Disp-"),
+    "unset": ("urn:epcglobal:cbv:disp:", "Disp-"),
+    "reason": ("urn:epcglobal:cbv:er:", "ER-"),
+    "bizTransaction.type": ("urn:epcglobal:cbv:btt:", "BTT-"),
+    "source.type": ("urn:epcglobal:cbv:sdt:", "SDT-"),
+    "destination.type": ("urn:epcglobal:cbv:sdt:", "SDT-"),
 }
+_CBV_WEB = ("https://ref.gs1.org/cbv/", "cbv:")
 # Fields that may repeat in XML and are arrays in JSON-LD.
 _ARRAYS = frozenset({"set", "unset", "sensorReport"})
 _QUANTITIES = frozenset({"quantity"})
@@ -196,9 +198,17 @@ def _number(text: str) -> Any:
 
 
 def _cbv(field: str, value: str) -> str:
-    prefix = _CBV_URNS.get(field)
-    if prefix is not None and value.startswith(prefix) and len(value) > len(prefix):
-        return value[len(prefix) :]
+    """A CBV value as the JSON-LD binding writes it: the bare term (``shipping``) for its
+    URN (``urn:epcglobal:cbv:bizstep:shipping``) or web-vocabulary IRI, full or compact
+    (``cbv:BizStep-shipping``); any other value as it is."""
+    vocabulary = _CBV_VOCABULARIES.get(field)
+    if vocabulary is None:
+        return value
+    urn, term = vocabulary
+    prefixes = (urn, *(web + term for web in _CBV_WEB))
+    for prefix in prefixes:
+        if value.startswith(prefix) and len(value) > len(prefix):
+            return value[len(prefix) :]
     return value
 
 
@@ -280,6 +290,8 @@ class _Converter:
         out: dict[str, Any] = {}
         repeated: set[str] = set()
         for child in children:
+            if child.get(f"{{{_XSI}}}nil") in ("true", "1"):
+                continue  # xsi:nil: no value, as a field left out in JSON-LD
             key = self.key(child)
             value = self.value(child, parent)
             if key in _ARRAYS:
