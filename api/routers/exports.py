@@ -31,10 +31,11 @@ Until = Annotated[str | None, Query(description="event time until (inclusive), l
 
 @router.get(
     "/api/v1/export/epcis",
-    responses={200: {"content": {EPCIS_MEDIA_TYPE: {}}}},
+    responses={200: {"content": {EPCIS_MEDIA_TYPE: {}, "application/xml": {}}}},
     response_class=Response,
 )
 def export_epcis(
+    request: Request,
     session: SessionDep,
     ctx: ContextDep,
     batch: Annotated[
@@ -45,10 +46,17 @@ def export_epcis(
     until: Until = None,
 ) -> Response:
     """EPCIS 2.0 JSON-LD of the supply-chain records: the whole registry, a batch's trace
-    and/or a time range. Every event names its log index and digest (``gr:`` fields)."""
+    and/or a time range. Every event names its log index and digest (``gr:`` fields).
+    ``Accept: application/xml`` (or ``text/xml``) answers the same document in the EPCIS
+    2.0 XML binding."""
     body = exports.epcis_export_json(
         session, ctx.settings.base_url, batch=batch, since=since, until=until, now=ctx.clock()
     )
+    # XML only when asked for first: a browser's Accept lists application/xml after HTML.
+    first = request.headers.get("accept", "").split(",", 1)[0].split(";", 1)[0].strip().lower()
+    if first in xml_binding.XML_MEDIA_TYPES:
+        xml = xml_binding.document_to_xml(json.loads(body))
+        return Response(xml, media_type="application/xml")
     return Response(body, media_type=EPCIS_MEDIA_TYPE)
 
 

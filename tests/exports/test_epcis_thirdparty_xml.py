@@ -22,7 +22,12 @@ from epcis_event_hash_generator import hash_generator, xml_to_py
 from lxml import etree
 
 from registry.exports.epcis.event_hash import EventHashError, event_hashes
-from registry.exports.epcis.xml_binding import XmlDocumentError, document_from_xml, parse_xml
+from registry.exports.epcis.xml_binding import (
+    XmlDocumentError,
+    document_from_xml,
+    document_to_xml,
+    parse_xml,
+)
 from tests.exports.conftest import PROBLEM_JSON, Registry, assert_valid
 from tests.exports.test_epcis_thirdparty import CORPUS, DOCS, _reason
 
@@ -385,3 +390,53 @@ def test_the_mapping_of_the_xml_binding():
         "ex:list": {"ex:item": ["a", "b"], "plain": "c"},
     }
     assert len(event_hashes(document)) == 1
+
+
+XSD = Path(__file__).parent.parent / "vectors" / "epcis" / "xsd" / "EPCglobal-epcis-2_0.xsd"
+
+
+def test_the_export_in_the_xml_binding_is_schema_valid(demo: Registry):
+    """``Accept: application/xml``: the demo batch's trace in the EPCIS 2.0 XML binding,
+    valid against GS1's EPCIS 2.0 XSD, and read back it is the JSON-LD export (same events,
+    same event hashes)."""
+    schema = etree.XMLSchema(etree.parse(str(XSD)))
+    code = demo.code("GF2026-001")
+    params = {"batch": code}
+    response = demo.client.get(
+        "/api/v1/export/epcis", params=params, headers={"Accept": "application/xml"}
+    )
+    assert response.status_code == 200, response.text[:300]
+    assert response.headers["content-type"].startswith("application/xml")
+    root = etree.fromstring(response.content)
+    assert schema.validate(root), schema.error_log
+    as_json = demo.client.get("/api/v1/export/epcis", params=params).json()
+    events = as_json["epcisBody"]["eventList"]
+    assert events, "the demo batch has events"
+    back = document_from_xml(response.content)
+    assert [e["type"] for e in back["epcisBody"]["eventList"]] == [e["type"] for e in events]
+    assert [e["gr:digest"] for e in back["epcisBody"]["eventList"]] == [
+        e["gr:digest"] for e in events
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (CORPUS / "openepcis-xml" / "Documents").glob("*.xml"))
+)
+def test_xml_read_and_written_again_is_schema_valid(name: str):
+    """Every OpenEPCIS XML document, read into JSON-LD and written as XML again, is valid
+    against the EPCIS 2.0 XSD and reads back to the same events."""
+    schema = etree.XMLSchema(etree.parse(str(XSD)))
+    document = document_from_xml((CORPUS / "openepcis-xml" / "Documents" / name).read_bytes())
+    written = document_to_xml(document)
+    assert schema.validate(etree.fromstring(written)), schema.error_log
+    again = document_from_xml(written)
+    assert again["epcisBody"] == document["epcisBody"]
+
+
+def test_a_browser_still_gets_json_ld(demo: Registry):
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    for accept in (browser, "*/*", "application/ld+json, application/xml"):
+        response = demo.client.get("/api/v1/export/epcis", headers={"Accept": accept})
+        assert response.headers["content-type"].startswith("application/ld+json"), accept
+    text = demo.client.get("/api/v1/export/epcis", headers={"Accept": "text/xml"})
+    assert text.headers["content-type"].startswith("application/xml")

@@ -427,3 +427,185 @@ def _prefix_of(element: etree._Element, namespace: str) -> str | None:
         if uri == namespace and prefix:
             return str(prefix)
     return None
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+_HEAD = ("eventTime", "recordTime", "eventTimeZoneOffset", "eventID", "errorDeclaration")
+_HEAD_END = ("certificationInfo",)
+_TAIL = ("sensorElementList", "persistentDisposition")
+# The element order of each event type (EPCIS 2.0.1 XSD, EPCglobal-epcis-2_0.xsd).
+_ORDER = {
+    "ObjectEvent": (
+        *("epcList", "action", "bizStep", "disposition", "readPoint", "bizLocation"),
+        *("bizTransactionList", "quantityList", "sourceList", "destinationList", *_TAIL),
+        "ilmd",
+    ),
+    "AggregationEvent": (
+        *("parentID", "childEPCs", "action", "bizStep", "disposition", "readPoint"),
+        *("bizLocation", "bizTransactionList", "childQuantityList", "sourceList"),
+        *("destinationList", *_TAIL),
+    ),
+    "TransactionEvent": (
+        *("bizTransactionList", "parentID", "epcList", "action", "bizStep", "disposition"),
+        *("readPoint", "bizLocation", "quantityList", "sourceList", "destinationList", *_TAIL),
+    ),
+    "TransformationEvent": (
+        *("inputEPCList", "inputQuantityList", "outputEPCList", "outputQuantityList"),
+        *("transformationID", "bizStep", "disposition", "readPoint", "bizLocation"),
+        *("bizTransactionList", "sourceList", "destinationList", *_TAIL, "ilmd"),
+    ),
+    "AssociationEvent": (
+        *("parentID", "childEPCs", "childQuantityList", "action", "bizStep", "disposition"),
+        *("readPoint", "bizLocation", "bizTransactionList", "sourceList", "destinationList"),
+        *_TAIL,
+    ),
+}
+_GS1_VOC = "https://gs1.org/voc/"
+
+
+def document_to_xml(document: dict[str, Any]) -> bytes:
+    """The EPCIS 2.0 XML binding of a JSON-LD ``EPCISDocument`` as this registry exports it
+    (the inverse of ``document_from_xml``: CBV terms as their URNs, GS1 sensor terms as
+    ``gs1:…``, extension fields as elements of their ``@context`` namespaces)."""
+    namespaces: dict[str, str] = {}
+    for item in document.get("@context") or []:
+        if isinstance(item, dict):
+            namespaces.update((k, v) for k, v in item.items() if isinstance(v, str))
+    writer = _Writer(namespaces)
+    nsmap = {"epcis": EPCIS_NS, "gs1": _GS1_VOC, "cbvmda": _CBVMDA.rstrip("#")}
+    nsmap.update({p: ns for p, ns in namespaces.items() if p not in nsmap})
+    root = etree.Element(f"{{{EPCIS_NS}}}EPCISDocument", nsmap=nsmap)
+    for name in ("schemaVersion", "creationDate"):
+        if isinstance(document.get(name), str):
+            root.set(name, document[name])
+    header = document.get("epcisHeader")
+    vocabularies = (header or {}).get("epcisMasterData", {}).get("vocabularyList")
+    if vocabularies:
+        master = etree.SubElement(etree.SubElement(root, "EPCISHeader"), "extension")
+        listed = etree.SubElement(etree.SubElement(master, "EPCISMasterData"), "VocabularyList")
+        for vocabulary in vocabularies:
+            writer.vocabulary(listed, vocabulary)
+    event_list = etree.SubElement(etree.SubElement(root, "EPCISBody"), "EventList")
+    for event in document.get("epcisBody", {}).get("eventList", []):
+        writer.event(event_list, event)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+class _Writer:
+    def __init__(self, namespaces: dict[str, str]) -> None:
+        self.namespaces = namespaces
+
+    def tag(self, key: str) -> str:
+        prefix, sep, local = key.partition(":")
+        if sep and prefix in self.namespaces:
+            return f"{{{self.namespaces[prefix]}}}{local}"
+        if sep and prefix == "cbvmda":
+            return f"{{{_CBVMDA.rstrip('#')}}}{local}"
+        return key
+
+    def vocabulary(self, parent: etree._Element, vocabulary: dict[str, Any]) -> None:
+        element = etree.SubElement(parent, "Vocabulary", type=str(vocabulary.get("type")))
+        items = etree.SubElement(element, "VocabularyElementList")
+        for item in vocabulary.get("vocabularyElementList") or []:
+            entry = etree.SubElement(items, "VocabularyElement", id=str(item.get("id")))
+            for attribute in item.get("attributes") or []:
+                node = etree.SubElement(entry, "attribute", id=str(attribute.get("id")))
+                self.content(node, attribute.get("attribute"))
+
+    def event(self, parent: etree._Element, event: dict[str, Any]) -> None:
+        kind = str(event.get("type"))
+        element = etree.SubElement(parent, kind)
+        order = (*_HEAD, *_HEAD_END, *_ORDER.get(kind, ()))
+        for key in order:
+            if key in event:
+                self.field(element, key, event[key])
+        for key, value in event.items():
+            if key not in order and key not in ("type", "@context"):
+                self.extension(element, key, value)
+
+    def field(self, parent: etree._Element, key: str, value: Any) -> None:
+        if key in _LISTS:
+            listed = etree.SubElement(parent, key)
+            for item in value or []:
+                self.item(listed, _LISTS[key], item)
+        elif key in ("readPoint", "bizLocation", "errorDeclaration", "ilmd"):
+            element = etree.SubElement(parent, key)
+            fields = value if isinstance(value, dict) else {}
+            for name in ("id", "declarationTime", "reason", "correctiveEventIDs"):
+                if name in fields:
+                    self.field(element, name, fields[name])
+            for name, inner in fields.items():
+                if name not in ("id", "declarationTime", "reason", "correctiveEventIDs"):
+                    self.extension(element, name, inner)
+        elif key == "persistentDisposition":
+            element = etree.SubElement(parent, key)
+            for name in ("unset", "set"):
+                for term in (value or {}).get(name) or []:
+                    etree.SubElement(element, name).text = _urn(name, str(term))
+        elif isinstance(value, list):
+            for item in value:
+                self.field(parent, key, item)
+        else:
+            etree.SubElement(parent, key).text = _urn(key, _text_of(value))
+
+    def item(self, parent: etree._Element, name: str, item: Any) -> None:
+        if name in _TYPED_ITEMS and isinstance(item, dict):
+            element = etree.SubElement(parent, name)
+            if item.get("type") is not None:
+                element.set("type", _urn(f"{name}.type", str(item["type"])))
+            element.text = _text_of(item.get(name))
+        elif name == "quantityElement" and isinstance(item, dict):
+            element = etree.SubElement(parent, name)
+            for key in ("epcClass", "quantity", "uom"):
+                if key in item:
+                    etree.SubElement(element, key).text = _text_of(item[key])
+        elif name == "sensorElement" and isinstance(item, dict):
+            element = etree.SubElement(parent, name)
+            if isinstance(item.get("sensorMetadata"), dict):
+                self.attributes(etree.SubElement(element, "sensorMetadata"), item["sensorMetadata"])
+            for report in item.get("sensorReport") or []:
+                self.attributes(etree.SubElement(element, "sensorReport"), report)
+            for key, value in item.items():
+                if key not in ("sensorMetadata", "sensorReport"):
+                    self.extension(element, key, value)
+        else:
+            etree.SubElement(parent, name).text = _text_of(item)
+
+    def attributes(self, element: etree._Element, fields: dict[str, Any]) -> None:
+        for key, value in fields.items():
+            text = _text_of(value)
+            if key in ("type", "exception") and ":" not in text and "/" not in text:
+                text = f"gs1:{text}"  # a GS1 web-vocabulary term, as the XML binding writes it
+            element.set(self.tag(key), text)
+
+    def extension(self, parent: etree._Element, key: str, value: Any) -> None:
+        if isinstance(value, list):
+            for item in value:
+                self.extension(parent, key, item)
+            return
+        self.content(etree.SubElement(parent, self.tag(key)), value)
+
+    def content(self, element: etree._Element, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key == "@value":
+                    element.text = _text_of(inner)
+                else:
+                    self.extension(element, key, inner)
+        else:
+            element.text = _text_of(value)
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _urn(field: str, value: str) -> str:
+    """A bare CBV term as its URN (``shipping`` → ``urn:epcglobal:cbv:bizstep:shipping``)."""
+    vocabulary = _CBV_VOCABULARIES.get(field)
+    if vocabulary is None or ":" in value or "/" in value or not value:
+        return value
+    return vocabulary[0] + value
