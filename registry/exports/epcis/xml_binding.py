@@ -20,6 +20,9 @@ another kind, and DTD entity declarations.
 
 The parser loads no DTD, resolves no entity and reads nothing from the network; a document
 that declares an entity is refused rather than read with the entity left out.
+
+``document_to_xml`` writes the other way, for the XML export: the elements in the order of
+the EPCIS 2.0 XSD, CBV terms as their URNs, GS1 sensor terms as ``gs1:…``.
 """
 
 from __future__ import annotations
