@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, Header, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,7 +15,7 @@ from api.problems import problem, status_for
 from registry import exports
 from registry.context import RegistryContext
 from registry.db import transaction
-from registry.exports.epcis import capture_jobs
+from registry.exports.epcis import capture_jobs, xml_binding
 from registry.models import Account, CaptureJob
 
 router = APIRouter(tags=["exports"])
@@ -29,10 +31,11 @@ Until = Annotated[str | None, Query(description="event time until (inclusive), l
 
 @router.get(
     "/api/v1/export/epcis",
-    responses={200: {"content": {EPCIS_MEDIA_TYPE: {}}}},
+    responses={200: {"content": {EPCIS_MEDIA_TYPE: {}, "application/xml": {}}}},
     response_class=Response,
 )
 def export_epcis(
+    request: Request,
     session: SessionDep,
     ctx: ContextDep,
     batch: Annotated[
@@ -43,10 +46,17 @@ def export_epcis(
     until: Until = None,
 ) -> Response:
     """EPCIS 2.0 JSON-LD of the supply-chain records: the whole registry, a batch's trace
-    and/or a time range. Every event names its log index and digest (``gr:`` fields)."""
+    and/or a time range. Every event names its log index and digest (``gr:`` fields).
+    ``Accept: application/xml`` (or ``text/xml``) answers the same document in the EPCIS
+    2.0 XML binding."""
     body = exports.epcis_export_json(
         session, ctx.settings.base_url, batch=batch, since=since, until=until, now=ctx.clock()
     )
+    # XML only when asked for first: a browser's Accept lists application/xml after HTML.
+    first = request.headers.get("accept", "").split(",", 1)[0].split(";", 1)[0].strip().lower()
+    if first in xml_binding.XML_MEDIA_TYPES:
+        xml = xml_binding.document_to_xml(json.loads(body))
+        return Response(xml, media_type="application/xml")
     return Response(body, media_type=EPCIS_MEDIA_TYPE)
 
 
@@ -133,14 +143,51 @@ def _run_later(
         capture_jobs.run_job(session, ctx, account, job, doc)
 
 
-@router.post(CAPTURE_PATH, tags=["exports"], status_code=201)
+async def _capture_document(request: Request) -> dict[str, Any]:
+    """The body of a capture: an EPCIS 2.0 JSON-LD document, or an XML one (``application/xml``,
+    ``text/xml``) read into the same JSON-LD form (``xml_binding``). JSON is refused as a
+    JSON body parameter is (400 malformed, 422 not an object)."""
+    body = await request.body()
+    if xml_binding.is_xml(request.headers.get("content-type")):
+        return xml_binding.document_from_xml(body)
+    if not body:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required"}]
+        )
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        position = getattr(exc, "pos", 0)
+        error = {"type": "json_invalid", "loc": ("body", position), "msg": "JSON decode error"}
+        raise RequestValidationError([{**error, "input": {}, "ctx": {"error": str(exc)}}]) from None
+    if not isinstance(document, dict):
+        message = "Input should be a valid dictionary"
+        raise RequestValidationError([{"type": "dict_type", "loc": ("body",), "msg": message}])
+    return document
+
+
+_CAPTURE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "an EPCIS 2.0 EPCISDocument, JSON-LD or XML (EPCIS 2.0.1 XML binding)",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            "application/ld+json": {"schema": {"type": "object"}},
+            "application/xml": {"schema": {"type": "string"}},
+            "text/xml": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.post(CAPTURE_PATH, tags=["exports"], status_code=201, openapi_extra=_CAPTURE_BODY)
 def capture_epcis(
     request: Request,
     background: BackgroundTasks,
     session: SessionDep,
     ctx: ContextDep,
     account: CurrentAccount,
-    document: Annotated[dict[str, Any], Body(description="an EPCIS 2.0 EPCISDocument")],
+    document: Annotated[dict[str, Any], Depends(_capture_document)],
     atomic: Annotated[
         bool, Query(description="all or nothing (default); false keeps the good events")
     ] = True,

@@ -54,6 +54,7 @@ def _endorsed(world: World, lot: str = "LIM") -> str:
         ("/api/v1/records", "application/json"),
         ("/api/v1/records/custodial", "application/json"),
         ("/api/v1/epcis/capture", "application/json"),
+        ("/api/v1/epcis/capture", "application/xml"),
         ("/api/v1/endorsements/ABCDEFGH/reports", "application/json"),
         ("/e/ABCDEFGH/report", "application/x-www-form-urlencoded"),
         ("/office/login", "application/x-www-form-urlencoded"),

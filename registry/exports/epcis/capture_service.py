@@ -193,9 +193,11 @@ def _parsed(document: object) -> CaptureDocument:
             errors=[{"path": p, "message": m} for p, m in exc.problems],
         ) from None
     if not parsed.events:
-        raise InvalidInput("the document has no events (epcisBody.eventList is empty)")
+        message = "the document has no events (epcisBody.eventList is empty)"
+        raise InvalidInput(message, errors=[{"path": "epcisBody.eventList", "message": message}])
     if len(parsed.events) > MAX_EVENTS:
-        raise InvalidInput(f"at most {MAX_EVENTS} events per capture")
+        message = f"at most {MAX_EVENTS} events per capture"
+        raise InvalidInput(message, errors=[{"path": "epcisBody.eventList", "message": message}])
     return parsed
 
 
