@@ -2,8 +2,9 @@
 critical tracking event (CTE) of the log's supply-chain records (21 CFR 1.1325-1.1350),
 one row per event and traceability lot, as CSV (RFC 4180) or an Excel workbook.
 
-Like every export it reads only records inside the latest signed checkpoint
-(``registry.exports.loading``); each row names its record's log index and digest.
+Like every export it reads only records inside the latest signed checkpoint (as
+``registry.exports.loading`` does, but in chunks: a year of a large registry is written
+as it is read, not held); each row names its record's log index and digest.
 """
 
 from __future__ import annotations
