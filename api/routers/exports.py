@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import ContextDep, CurrentAccount, SessionDep
@@ -68,6 +70,39 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
+SHEET_SPOOL_BYTES = 8 * 1024 * 1024
+"""A sheet larger than this is written to a temporary file, not held in memory."""
+
+
+def _sheet(
+    session: Session,
+    ctx: RegistryContext,
+    file_format: str,
+    media_type: str,
+    filters: dict[str, str | None],
+) -> Response:
+    """The sheet written as its rows are read (bad filters raise before), then sent from
+    the spool in pieces, with its length."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SHEET_SPOOL_BYTES)  # noqa: SIM115 - closed by pieces()
+    try:
+        exports.write_fsma204(
+            session, file_format, spool, base_url=ctx.settings.base_url, **filters
+        )
+        size = spool.tell()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+
+    def pieces() -> Iterator[bytes]:
+        with spool:
+            while piece := spool.read(64 * 1024):
+                yield piece
+
+    headers = {**_attachment(f"fsma204.{file_format}"), "Content-Length": str(size)}
+    return StreamingResponse(pieces(), media_type=media_type, headers=headers)
+
+
 @router.get("/api/v1/export/fsma204.csv", response_class=Response)
 def export_fsma204_csv(
     session: SessionDep,
@@ -79,21 +114,10 @@ def export_fsma204_csv(
 ) -> Response:
     """FDA FSMA 204 sortable spreadsheet: the key data elements of each critical tracking
     event for a date range, a product and/or a lot, as CSV (UTF-8 with a byte-order mark).
-    The TLC is the GTIN and the lot, ``(01)…(10)…``; its source reference a registry URL."""
-    body = exports.fsma204_file(
-        session,
-        "csv",
-        lot=lot,
-        product=product,
-        since=since,
-        until=until,
-        base_url=ctx.settings.base_url,
-    )
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers=_attachment("fsma204.csv"),
-    )
+    The TLC is the GTIN and the lot, ``(01)…(10)…``, the input TLCs of a transformation too;
+    its source reference a registry URL."""
+    filters = {"lot": lot, "product": product, "since": since, "until": until}
+    return _sheet(session, ctx, "csv", "text/csv; charset=utf-8", filters)
 
 
 @router.get("/api/v1/export/fsma204.xlsx", response_class=Response)
@@ -106,16 +130,8 @@ def export_fsma204_xlsx(
     until: Until = None,
 ) -> Response:
     """The same rows as an Excel workbook (header frozen, autofilter on)."""
-    body = exports.fsma204_file(
-        session,
-        "xlsx",
-        lot=lot,
-        product=product,
-        since=since,
-        until=until,
-        base_url=ctx.settings.base_url,
-    )
-    return Response(body, media_type=XLSX_MEDIA_TYPE, headers=_attachment("fsma204.xlsx"))
+    filters = {"lot": lot, "product": product, "since": since, "until": until}
+    return _sheet(session, ctx, "xlsx", XLSX_MEDIA_TYPE, filters)
 
 
 CAPTURE_PATH = "/api/v1/epcis/capture"

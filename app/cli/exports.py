@@ -147,19 +147,24 @@ def export_fsma204(
     if kind not in ("csv", "xlsx"):
         fail(_("--format 只能是 csv 或 xlsx"), 2)
     settings, factory = session_factory()
+    filters = {"lot": lot, "product": product, "since": since, "until": until}
+    partial = out.with_name(out.name + ".partial")
     try:
         with transaction(factory) as session:
-            rows = exports.fsma204_rows(
-                session,
-                lot=lot,
-                product=product,
-                since=since,
-                until=until,
-                base_url=settings.base_url,
-            )
+            if str(out) == "-":
+                sheet_bytes = exports.fsma204_file(
+                    session, kind, base_url=settings.base_url, **filters
+                )
+                _write_out(out, sheet_bytes)
+                return
+            # Written as the rows are read, beside the file; it replaces the file when done.
+            with partial.open("wb") as sheet:
+                exports.write_fsma204(session, kind, sheet, base_url=settings.base_url, **filters)
+            partial.replace(out)
     except RegistryError as exc:
+        partial.unlink(missing_ok=True)
         fail(exc.detail)
-    _write_out(out, exports.fsma204_xlsx(rows) if kind == "xlsx" else exports.fsma204_csv(rows))
+    err.print(_("已写入 %(path)s（%(size)s 字节）") % {"path": out, "size": out.stat().st_size})
 
 
 @export_app.command("certificate")

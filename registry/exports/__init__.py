@@ -11,7 +11,13 @@ The names below are what the API, the pages and the command line use.
 
 from registry.exports.certificate import CertificateView, certificate_view
 from registry.exports.epcis.service import epcis_export, epcis_export_json, epcis_json
-from registry.exports.fsma204 import fsma204_csv, fsma204_file, fsma204_rows, fsma204_xlsx
+from registry.exports.fsma204 import (
+    fsma204_csv,
+    fsma204_file,
+    fsma204_rows,
+    fsma204_xlsx,
+    write_fsma204,
+)
 
 __all__ = [
     "CertificateView",
@@ -23,4 +29,5 @@ __all__ = [
     "fsma204_file",
     "fsma204_rows",
     "fsma204_xlsx",
+    "write_fsma204",
 ]

@@ -2,8 +2,9 @@
 critical tracking event (CTE) of the log's supply-chain records (21 CFR 1.1325-1.1350),
 one row per event and traceability lot, as CSV (RFC 4180) or an Excel workbook.
 
-Like every export it reads only records inside the latest signed checkpoint
-(``registry.exports.loading``); each row names its record's log index and digest.
+Like every export it reads only records inside the latest signed checkpoint (as
+``registry.exports.loading`` does, but in chunks: a year of a large registry is written
+as it is read, not held); each row names its record's log index and digest.
 """
 
 from __future__ import annotations
@@ -11,23 +12,23 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from datetime import date, datetime
+from collections.abc import Iterable, Iterator
+from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import IO, Any, NamedTuple
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from registry import places
+from registry.db import in_chunks
 from registry.errors import InvalidInput, NotFound
-from registry.exports.epcis.facts import LoggedRecord
 from registry.exports.epcis.values import local_date
 from registry.exports.filters import time_range
-from registry.exports.loading import Loaded, load
 from registry.gs1 import digital_link_path, normalize_gtin, validate_lot
-from registry.models import Batch, Organization, Product, RecordBatch
+from registry.models import Batch, Checkpoint, Organization, Product, Record, RecordBatch
+from registry.records.schema import split_batch_ref
 
 FSMA_KINDS = frozenset({"harvest", "packing", "shipping", "receiving", "processing"})
 """Record kinds that are FSMA 204 critical tracking events (21 CFR 1.1325-1.1350)."""
@@ -51,13 +52,13 @@ REFERENCE_TYPES = {
 """The reference document type column, by record kind."""
 
 
-@dataclass(frozen=True)
-class KdeRow:
+class KdeRow(NamedTuple):
     """One critical tracking event of one traceability lot, with its key data elements
     (FDA FSMA 204, 21 CFR 1.1325-1.1350). Field order is column order: the columns of FDA's
     sortable spreadsheet template (one sheet for every CTE: the CTE, its date, the TLC, the
     product, quantity and unit, the locations, the TLC source and the reference document),
-    then the registry's own (batch code, product id, log index, record digest)."""
+    then the registry's own (batch code, product id, log index, record digest). A tuple, so
+    that a writer takes it as the row's cells as it is."""
 
     cte: str
     event_date: date
@@ -108,7 +109,7 @@ FSMA_HEADERS = [
     "Record Digest 记录摘要",
 ]
 """The header row, one column per ``KdeRow`` field, in English and Chinese."""
-assert len(FSMA_HEADERS) == len(fields(KdeRow))
+assert len(FSMA_HEADERS) == len(KdeRow._fields)
 
 
 def traceability_lot_code(gtin: str | None, lot: str) -> str:
@@ -144,7 +145,31 @@ def _product_filter(session: Session, product: str | None) -> uuid.UUID | None:
     return found
 
 
-def _place_text(org: Organization | None, place: Any = None) -> str:
+class _Org(NamedTuple):
+    """What the sheet says of an organization."""
+
+    name_zh: str
+    name_en: str
+    region_code: str
+    gln: str | None
+
+
+class _Lot(NamedTuple):
+    """A traceability lot's columns, the same on every row of it."""
+
+    tlc: str
+    product_description: str
+    tlc_source_location: str
+    tlc_source_reference: str
+    lot: str
+    gtin: str
+    code: str
+    product_id: str
+    unit: str
+    product_zh: str
+
+
+def _place_text(org: _Org | None, place: Any = None) -> str:
     parts = []
     if org is not None:
         parts.append(f"{org.name_zh} {org.name_en}")
@@ -186,176 +211,295 @@ def fsma204_rows(
     until: str | None = None,
     base_url: str = "",
 ) -> list[KdeRow]:
+    """The rows of ``iter_fsma204_rows`` as a list (a small sheet; a large one is written
+    as it is read, ``write_fsma204_sheet``)."""
+    return list(
+        iter_fsma204_rows(
+            session, lot=lot, product=product, since=since, until=until, base_url=base_url
+        )
+    )
+
+
+def iter_fsma204_rows(
+    session: Session,
+    *,
+    lot: str | None = None,
+    product: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    base_url: str = "",
+) -> Iterator[KdeRow]:
     """The key data elements of every critical tracking event (harvesting, packing,
-    shipping, receiving, transformation), sorted by event time; filtered by lot code (the
-    TLC, or an input lot of a transformation), product (id or GTIN) and event date range.
-    ``base_url`` is the registry's public URL, for the TLC source reference."""
+    shipping, receiving, transformation) inside the latest signed checkpoint, sorted by
+    event time (then log index); filtered by lot code (the lot, or an input lot of a
+    transformation), product (id or GTIN; also a transformation that consumed it) and event
+    date range. ``base_url`` is the registry's public URL, for the TLC source reference.
+
+    The filters are checked before the first row. Then only the sorted log indices are held:
+    records are read in chunks, each chunk's lots and organizations fetched in one query
+    each for those not seen before, so memory does not grow with the rows."""
     window = time_range(since, until)
     product_id = _product_filter(session, product)
-    indices = None
+    size = session.scalar(select(Checkpoint.size).order_by(Checkpoint.size.desc()).limit(1))
+    query = select(Record.log_index).where(
+        Record.kind.in_(sorted(FSMA_KINDS)),
+        Record.log_index < (size or 0),
+        Record.payload.is_not(None),  # erased personal data: nothing left to export
+    )
+    if window.since is not None:
+        query = query.where(Record.record_time >= window.since)
+    if window.before is not None:
+        query = query.where(Record.record_time < window.before)
     if lot is not None or product_id is not None:
-        query = select(RecordBatch.record_index).join(Batch, Batch.id == RecordBatch.batch_id)
+        naming = select(RecordBatch.record_index).join(Batch, Batch.id == RecordBatch.batch_id)
         if lot is not None:
-            query = query.where(Batch.lot == lot)
+            naming = naming.where(Batch.lot == lot)
         if product_id is not None:
-            query = query.where(Batch.product_id == product_id)
-        indices = set(session.scalars(query))
-    loaded = load(session, window=window, record_indices=indices, kinds=FSMA_KINDS)
-    rows = []
-    for record in loaded.records:
-        for row in _kde_rows(record, loaded, base_url):
-            if lot is not None and lot != row.lot and lot not in _lots(row):
+            naming = naming.where(Batch.product_id == product_id)
+        query = query.where(Record.log_index.in_(naming))
+    # The record time is the payload's time (ingestion stores it), as an instant.
+    order = list(session.scalars(query.order_by(Record.record_time, Record.log_index)))
+    return _SheetReader(session, base_url, lot, product_id).rows(order)
+
+
+class _SheetReader:
+    """The rows of records, chunk by chunk. What rows repeat (a lot's columns, an
+    organization, a place's or party's text) is fetched or made once and kept."""
+
+    def __init__(
+        self, session: Session, base_url: str, lot: str | None, product_id: uuid.UUID | None
+    ) -> None:
+        self.session = session
+        self.base_url = base_url
+        self.lot = lot
+        self.product_id = str(product_id) if product_id is not None else None
+        self.lots: dict[str, _Lot | None] = {}
+        self.orgs: dict[uuid.UUID, _Org | None] = {}
+        self.texts: dict[tuple[Any, ...], str] = {}
+
+    def rows(self, order: list[int]) -> Iterator[KdeRow]:
+        for chunk in in_chunks(order):
+            found = {
+                index: (digest, kind, org_id, orjson.loads(payload))
+                for index, digest, kind, org_id, payload in self.session.execute(
+                    select(
+                        Record.log_index,
+                        Record.digest,
+                        Record.kind,
+                        Record.organization_id,
+                        Record.payload,
+                    ).where(Record.log_index.in_(list(chunk)))
+                )
+                if payload is not None  # erased since the indices were read: left out
+            }
+            self._fetch(
+                {str(ref) for *_, doc in found.values() for ref in doc.get("batches", [])},
+                {org_id for _, _, org_id, _ in found.values() if org_id is not None},
+            )
+            for index in chunk:
+                if index in found:
+                    yield from self._record_rows(index, *found[index])
+
+    def _fetch(self, refs: set[str], org_ids: set[uuid.UUID]) -> None:
+        """Fetch the lots and organizations not yet seen (with the lots' origins)."""
+        wanted = {ref: split_batch_ref(ref) for ref in refs if ref not in self.lots}
+        rows: list[Any] = []
+        for keys in in_chunks(sorted(set(wanted.values()))):
+            rows.extend(
+                self.session.execute(
+                    select(
+                        Batch.product_id,
+                        Batch.lot,
+                        Batch.code,
+                        Batch.unit,
+                        Batch.origin_org_id,
+                        Batch.region_code,
+                        Product.gtin,
+                        Product.name_zh,
+                        Product.name_en,
+                    )
+                    .join(Product, Product.id == Batch.product_id)
+                    .where(tuple_(Batch.product_id, Batch.lot).in_(list(keys)))
+                )
+            )
+        missing = (org_ids | {row.origin_org_id for row in rows}) - set(self.orgs)
+        for ids in in_chunks(sorted(missing)):
+            for org_id, name_zh, name_en, region, gln in self.session.execute(
+                select(
+                    Organization.id,
+                    Organization.name_zh,
+                    Organization.name_en,
+                    Organization.region_code,
+                    Organization.gln,
+                ).where(Organization.id.in_(list(ids)))
+            ):
+                self.orgs[org_id] = _Org(name_zh, name_en, region, gln)
+        self.orgs.update(dict.fromkeys(missing - set(self.orgs)))
+        by_key = {(row.product_id, row.lot): self._lot(row) for row in rows}
+        self.lots.update({ref: by_key.get(key) for ref, key in wanted.items()})
+
+    def _lot(self, row: Any) -> _Lot:
+        origin = self.orgs.get(row.origin_org_id)
+        return _Lot(
+            tlc=traceability_lot_code(row.gtin, row.lot),
+            product_description=f"{row.name_zh} {row.name_en}",
+            tlc_source_location=self._place(origin, row.origin_org_id, {"region": row.region_code}),
+            tlc_source_reference=tlc_source_reference(self.base_url, row.gtin, row.lot, row.code),
+            lot=row.lot,
+            gtin=row.gtin or "",
+            code=row.code,
+            product_id=str(row.product_id),
+            unit=row.unit,
+            product_zh=row.name_zh,
+        )
+
+    def _place(self, org: _Org | None, org_id: uuid.UUID | None, place: Any = None) -> str:
+        """``_place_text``, made once per organization and place."""
+        if isinstance(place, dict):
+            key: tuple[Any, ...] = (org_id, True, str(place.get("name") or ""))
+            key += (str(place.get("region")),)
+        else:
+            key = (org_id, False)
+        text = self.texts.get(key)
+        if text is None:
+            text = self.texts[key] = _place_text(org, place)
+        return text
+
+    def _party(self, party: Any) -> str:
+        """``_party_text``, made once per party."""
+        if not isinstance(party, dict):
+            return ""
+        place = party.get("place")
+        region = place.get("region") if isinstance(place, dict) else None
+        key = ("party", str(party.get("name", "")), str(region) if region else "")
+        text = self.texts.get(key)
+        if text is None:
+            text = self.texts[key] = _party_text(party)
+        return text
+
+    def _record_rows(
+        self, index: int, digest: str, kind: str, org_id: uuid.UUID | None, doc: dict[str, Any]
+    ) -> Iterator[KdeRow]:
+        """The rows of a record: one per traceability lot it names (the outputs of a
+        transformation), its batches that are not in the registry left out."""
+        signer = self.orgs.get(org_id) if org_id is not None else None
+        when = str(doc["time"])
+        location = self._place(signer, org_id, doc.get("place"))
+        reference = str(doc.get("waybill") or f"GR-{index}")
+        source = recipient = inputs = ""
+        input_lots: set[str] = set()
+        input_products: set[str] = set()
+        # (batch ref, quantity, unit) of each row
+        made: list[tuple[str, Decimal | None, str | None]] = []
+        refs = [str(r) for r in doc.get("batches", [])]
+        if kind == "harvest":
+            made.append((refs[0], Decimal(doc["quantity"]), doc["unit"]))
+        elif kind == "packing":
+            package = doc["package"]
+            total = Decimal(package["size"]) * package["count"]
+            made.extend((ref, total, package["unit"]) for ref in refs)
+        elif kind in ("shipping", "receiving"):
+            # The signer is the source of a shipment and the recipient of a receipt; the
+            # quantity only when one lot moved.
+            own = self._place(signer, org_id)
+            if kind == "shipping":
+                source, recipient = own, self._party(doc.get("to"))
+            else:
+                source, recipient = self._party(doc.get("source")), own
+            single = len(refs) == 1
+            quantity = doc.get("quantity") if single else None
+            unit = doc.get("unit") if single else None
+            made.extend(
+                (ref, Decimal(quantity) if quantity is not None else None, unit) for ref in refs
+            )
+        elif kind == "processing":
+            inputs, input_lots, input_products = self._inputs(doc)
+            made.extend(
+                (str(o["batch"]), Decimal(o["quantity"]), o["unit"]) for o in doc.get("outputs", [])
+            )
+        cte, document_type = CTE_NAMES[kind], REFERENCE_TYPES[kind]
+        event_date = local_date(when)
+        gln = (signer.gln or "") if signer is not None else ""
+        wanted_lot, wanted_product = self.lot, self.product_id
+        for ref, quantity, unit in made:
+            lot = self.lots.get(ref)
+            if lot is None:
+                continue
+            if wanted_lot is not None and wanted_lot != lot.lot and wanted_lot not in input_lots:
                 continue
             if (
-                product_id is not None
-                and str(product_id) != row.product_id
-                and str(product_id) not in row.input_lots
+                wanted_product is not None
+                and wanted_product != lot.product_id
+                and wanted_product not in input_products
             ):
                 continue
-            rows.append(row)
-    rows.sort(key=lambda r: (datetime.fromisoformat(r.event_time), r.log_index))
-    return rows
-
-
-def _lots(row: KdeRow) -> set[str]:
-    return {part.split(" ", 1)[0] for part in row.input_lots.split("; ") if part}
-
-
-class _RowMaker:
-    """The KDE rows of one record: the columns every row of it shares, per batch."""
-
-    def __init__(self, record: LoggedRecord, loaded: Loaded, base_url: str) -> None:
-        self.record = record
-        self.loaded = loaded
-        self.base_url = base_url
-        self.doc = record.document
-        self.signer = loaded.orgs.get(record.org.id) if record.org is not None else None
-
-    def loaded_reference(self, batch: Batch, product: Product) -> str:
-        """The TLC source reference (21 CFR 1.1310(c)): where the lot's origin can be looked
-        up, as a registry URL: the lot's GS1 Digital Link, else its batch page."""
-        return tlc_source_reference(self.base_url, product.gtin, batch.lot, batch.code)
-
-    def row(self, ref: str, quantity: str | None, unit: str | None, **extra: str) -> KdeRow | None:
-        """The row of one traceability lot, or None if its batch is not in the registry."""
-        found = self.loaded.batches.get(ref)
-        if found is None:
-            return None
-        batch, product = found
-        origin = self.loaded.orgs.get(batch.origin_org_id)
-        record, doc, signer, when = self.record, self.doc, self.signer, str(self.doc["time"])
-        return KdeRow(
-            cte=CTE_NAMES[record.kind],
-            event_date=local_date(when),
-            traceability_lot_code=traceability_lot_code(product.gtin, batch.lot),
-            product_description=f"{product.name_zh} {product.name_en}",
-            quantity=Decimal(quantity) if quantity is not None else None,
-            unit_of_measure=unit or "",
-            location_description=extra.get("location", _place_text(signer, doc.get("place"))),
-            location_identifier=(signer.gln or "") if signer else "",
-            immediate_previous_source=extra.get("source", ""),
-            immediate_subsequent_recipient=extra.get("recipient", ""),
-            tlc_source_location=_place_text(origin, {"region": batch.region_code}),
-            tlc_source_reference=self.loaded_reference(batch, product),
-            input_lots=extra.get("inputs", ""),
-            reference_document_type=REFERENCE_TYPES[record.kind],
-            reference_document_number=str(doc.get("waybill") or f"GR-{record.log_index}"),
-            event_time=when,
-            lot=batch.lot,
-            gtin=product.gtin or "",
-            batch_code=batch.code,
-            product_id=str(batch.product_id),
-            log_index=record.log_index,
-            record_digest=record.digest,
-        )
-
-
-def _kde_rows(record: LoggedRecord, loaded: Loaded, base_url: str) -> list[KdeRow]:
-    """The rows of a record: one per traceability lot it names (outputs of a transformation)."""
-    maker = _RowMaker(record, loaded, base_url)
-    doc = record.document
-    kind = record.kind
-    refs = [str(r) for r in doc.get("batches", [])]
-    made: list[KdeRow | None] = []
-    if kind == "harvest":
-        made.append(maker.row(refs[0], doc["quantity"], doc["unit"]))
-    elif kind == "packing":
-        package = doc["package"]
-        total = str(Decimal(package["size"]) * package["count"])
-        made.extend(maker.row(ref, total, package["unit"]) for ref in refs)
-    elif kind in ("shipping", "receiving"):
-        made.extend(_transfer_rows(maker, kind, refs))
-    elif kind == "processing":
-        inputs = "; ".join(_input_lots(doc, loaded))
-        made.extend(
-            maker.row(o["batch"], o["quantity"], o["unit"], inputs=inputs)
-            for o in doc.get("outputs", [])
-        )
-    return [r for r in made if r is not None]
-
-
-def _transfer_rows(maker: _RowMaker, kind: str, refs: list[str]) -> list[KdeRow | None]:
-    """Shipping (the signer is the source) or receiving (the signer is the recipient); the
-    quantity only when one lot moved."""
-    doc = maker.doc
-    own = _place_text(maker.signer)
-    single = len(refs) == 1
-    if kind == "shipping":
-        parties = {"source": own, "recipient": _party_text(doc.get("to"))}
-    else:
-        parties = {"source": _party_text(doc.get("source")), "recipient": own}
-    return [
-        maker.row(
-            ref,
-            doc.get("quantity") if single else None,
-            doc.get("unit") if single else None,
-            **parties,
-        )
-        for ref in refs
-    ]
-
-
-def _input_lots(doc: dict[str, Any], loaded: Loaded) -> list[str]:
-    """The input TLCs of a transformation: lot, quantity, unit (product name, product id)."""
-    inputs = []
-    for consumed in doc.get("inputs", []):
-        found = loaded.batches.get(consumed["batch"])
-        if found is not None:
-            batch, product = found
-            inputs.append(
-                f"{batch.lot} {consumed['quantity']} {batch.unit} "
-                f"({product.name_zh}, {batch.product_id})"
+            yield KdeRow(
+                cte,
+                event_date,
+                lot.tlc,
+                lot.product_description,
+                quantity,
+                unit or "",
+                location,
+                gln,
+                source,
+                recipient,
+                lot.tlc_source_location,
+                lot.tlc_source_reference,
+                inputs,
+                document_type,
+                reference,
+                when,
+                lot.lot,
+                lot.gtin,
+                lot.code,
+                lot.product_id,
+                index,
+                digest,
             )
-    return inputs
 
-
-def _cells(row: KdeRow) -> list[Any]:
-    return [getattr(row, f.name) for f in fields(KdeRow)]
-
-
-def fsma204_csv(rows: Sequence[KdeRow]) -> bytes:
-    """CSV (RFC 4180), UTF-8 with a byte-order mark so that Excel reads the Chinese right."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(FSMA_HEADERS)
-    for row in rows:
-        writer.writerow(
-            [
-                "" if value is None else value.isoformat() if isinstance(value, date) else value
-                for value in _cells(row)
-            ]
-        )
-    return buffer.getvalue().encode("utf-8-sig")
+    def _inputs(self, doc: dict[str, Any]) -> tuple[str, set[str], set[str]]:
+        """The input TLCs of a transformation, as the sheet writes every TLC (GTIN + lot),
+        each with its quantity, unit, product name and product id; and the inputs' lots and
+        product ids, for the filters."""
+        parts, lots, products = [], set(), set()
+        for consumed in doc.get("inputs", []):
+            lot = self.lots.get(str(consumed["batch"]))
+            if lot is not None:
+                parts.append(
+                    f"{lot.tlc} {consumed['quantity']} {lot.unit} "
+                    f"({lot.product_zh}, {lot.product_id})"
+                )
+                lots.add(lot.lot)
+                products.add(lot.product_id)
+        return "; ".join(parts), lots, products
 
 
 COLUMN_WIDTHS = [24, 12, 40, 34, 12, 10, 44, 16, 34, 34, 40, 56, 48, 24, 22, 26, 18, 16, 12, 38]
 COLUMN_WIDTHS += [10, 66]
 
 
-def fsma204_xlsx(rows: Sequence[KdeRow]) -> bytes:
-    """An Excel workbook: one sheet, header row frozen, autofilter on every column, dates as
-    dates and quantities as numbers so that sorting works. Written in openpyxl's write-only
-    mode, row by row, so a year of a large registry fits in memory."""
+def write_fsma204_csv(rows: Iterable[KdeRow], out: IO[bytes]) -> int:
+    """Write CSV (RFC 4180), UTF-8 with a byte-order mark so that Excel reads the Chinese
+    right, row by row; the number of rows written. A date is written ISO 8601, a missing
+    quantity empty."""
+    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(FSMA_HEADERS)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    text.flush()
+    text.detach()  # the caller's file stays open
+    return count
+
+
+def write_fsma204_xlsx(rows: Iterable[KdeRow], out: IO[bytes]) -> int:
+    """Write an Excel workbook, row by row: one sheet, header row frozen, autofilter on
+    every column, dates as dates and quantities as numbers so that sorting works; the number
+    of rows written. Openpyxl's write-only mode keeps rows in a temporary file, not in
+    memory."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -366,8 +510,6 @@ def fsma204_xlsx(rows: Sequence[KdeRow]) -> bytes:
     for index, width in enumerate(COLUMN_WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
-    last = get_column_letter(len(FSMA_HEADERS))
-    sheet.auto_filter.ref = f"A1:{last}{len(rows) + 1}"
     bold = Font(bold=True)
     header = []
     for title in FSMA_HEADERS:
@@ -375,11 +517,54 @@ def fsma204_xlsx(rows: Sequence[KdeRow]) -> bytes:
         cell.font = bold
         header.append(cell)
     sheet.append(header)
+    count = 0
     for row in rows:  # a date cell gets a date number format from openpyxl itself
-        sheet.append(_cells(row))
+        sheet.append(row)
+        count += 1
+    # Written after the rows, when the sheet is closed: the range can wait for the count.
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(FSMA_HEADERS))}{count + 1}"
+    workbook.save(out)
+    return count
+
+
+def write_fsma204_sheet(rows: Iterable[KdeRow], file_format: str, out: IO[bytes]) -> int:
+    """Write ``rows`` to ``out`` as an ``xlsx`` workbook, else as CSV; rows written."""
+    if file_format == "xlsx":
+        return write_fsma204_xlsx(rows, out)
+    return write_fsma204_csv(rows, out)
+
+
+def fsma204_csv(rows: Iterable[KdeRow]) -> bytes:
+    """The CSV of ``write_fsma204_csv``, in memory."""
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    write_fsma204_csv(rows, buffer)
     return buffer.getvalue()
+
+
+def fsma204_xlsx(rows: Iterable[KdeRow]) -> bytes:
+    """The workbook of ``write_fsma204_xlsx``, in memory."""
+    buffer = io.BytesIO()
+    write_fsma204_xlsx(rows, buffer)
+    return buffer.getvalue()
+
+
+def write_fsma204(
+    session: Session,
+    file_format: str,
+    out: IO[bytes],
+    *,
+    lot: str | None = None,
+    product: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    base_url: str = "",
+) -> int:
+    """The sheet of ``iter_fsma204_rows`` written to ``out`` as it is read (``xlsx``, else
+    CSV); rows written. Bad filters raise before anything is written."""
+    rows = iter_fsma204_rows(
+        session, lot=lot, product=product, since=since, until=until, base_url=base_url
+    )
+    return write_fsma204_sheet(rows, file_format, out)
 
 
 def fsma204_file(
@@ -392,8 +577,16 @@ def fsma204_file(
     until: str | None = None,
     base_url: str = "",
 ) -> bytes:
-    """The filtered rows of ``fsma204_rows`` as an ``xlsx`` workbook, else as CSV."""
-    rows = fsma204_rows(
-        session, lot=lot, product=product, since=since, until=until, base_url=base_url
+    """The sheet of ``write_fsma204``, in memory."""
+    buffer = io.BytesIO()
+    write_fsma204(
+        session,
+        file_format,
+        buffer,
+        lot=lot,
+        product=product,
+        since=since,
+        until=until,
+        base_url=base_url,
     )
-    return fsma204_xlsx(rows) if file_format == "xlsx" else fsma204_csv(rows)
+    return buffer.getvalue()

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
 import openpyxl
 import pytest
+from sqlalchemy import select
 
-from registry.exports.fsma204 import FSMA_HEADERS
+from registry.exports.fsma204 import FSMA_HEADERS, iter_fsma204_rows, write_fsma204_xlsx
+from registry.gs1 import gtin_check_digit
+from registry.models import Batch, Product
 from tests.exports.conftest import PROBLEM_JSON, Registry
 
 CSV_PATH = "/api/v1/export/fsma204.csv"
@@ -67,6 +73,7 @@ def test_csv_rows_are_the_critical_tracking_events(demo: Registry):
     receiving = next(r for r in rows if r[TLC] == "AH2026-001" and r[CTE].startswith("Receiving"))
     assert "敖汉旗金谷" in receiving[SOURCE]
     cake = next(r for r in rows if r[TLC] == "PY-CAKE-0610" and r[CTE].startswith("Transform"))
+    # the demo's petals and flour have no GTIN: their TLC is the lot, as in their own rows
     assert "PY-ROSE-0521 120 kg" in cake[INPUTS] and "PY-FL-0601 900 kg" in cake[INPUTS]
     assert cake[GTIN] == demo.gtin("PY-CAKE-0610")
     # PTI: the TLC is the GTIN with the lot; its source reference is the lot's registry URL
@@ -136,3 +143,73 @@ def test_xlsx_is_sortable_with_frozen_header_and_autofilter(demo: Registry):
         assert isinstance(row[DATE], datetime | date), "dates are dates, so they sort"
     assert {r[TLC] for r in body} == {"GF2026-001", "GF2026-002"}
     assert "敖汉小米" in body[0][PRODUCT]
+
+
+def _gtin(body: str) -> str:
+    return body + gtin_check_digit(body)
+
+
+@contextmanager
+def _product_gtin(demo: Registry, lot: str, gtin: str) -> Iterator[str]:
+    """The product of ``lot`` registered with ``gtin`` for a while (master data, not a signed
+    record: the sheet reads it as it is now); the demo's GTIN given back afterwards."""
+    with demo.session() as session:
+        product = session.scalars(
+            select(Product).join(Batch, Batch.product_id == Product.id).where(Batch.lot == lot)
+        ).one()
+        before, product.gtin = product.gtin, gtin
+    try:
+        yield gtin
+    finally:
+        with demo.session() as session:
+            session.get_one(Product, product.id).gtin = before
+
+
+def test_input_lots_are_written_as_traceability_lot_codes(demo: Registry):
+    """A transformation's input lots are written as the sheet writes every TLC: GTIN + lot,
+    ``(01)<GTIN>(10)<lot>``, the same text as the TLC column of the input lot's own rows; in
+    the CSV and in the workbook alike."""
+    tlc_form = re.compile(r"\(01\)\d{14}\(10\)[!-~]{1,20}")
+    with (
+        _product_gtin(demo, "PY-ROSE-0521", _gtin("0690123456799")) as petals,
+        _product_gtin(demo, "PY-FL-0601", _gtin("0690123456800")) as flour,
+    ):
+        cake_gtin = demo.gtin("PY-CAKE-0610")
+        rows = _csv(demo, product=cake_gtin)
+        cake = next(r for r in rows if r[TLC] == "PY-CAKE-0610" and r[CTE].startswith("Transf"))
+        parts = cake[INPUTS].split("; ")
+        codes = [part.split(" ", 1)[0] for part in parts]
+        assert all(tlc_form.fullmatch(code) for code in codes), cake[INPUTS]
+        assert f"(01){petals}(10)PY-ROSE-0521" in codes and f"(01){flour}(10)PY-FL-0601" in codes
+        assert any(p.startswith(f"(01){petals}(10)PY-ROSE-0521 120 kg (") for p in parts)
+        assert cake[TRACEABILITY_LOT_CODE] == f"(01){cake_gtin}(10)PY-CAKE-0610"
+
+        # The input's own rows name it by the same code: one can join the sheet on the TLC.
+        petal_rows = _csv(demo, lot="PY-ROSE-0521")
+        harvest = next(r for r in petal_rows if r[CTE].startswith("Harvest"))
+        assert harvest[TRACEABILITY_LOT_CODE] == f"(01){petals}(10)PY-ROSE-0521"
+        assert cake in petal_rows, "the lot filter finds where the lot went, by its lot"
+        assert cake in _csv(demo, product=petals), "and the product filter, by the GTIN"
+
+        response = demo.client.get(XLSX_PATH, params={"product": cake_gtin})
+        assert response.status_code == 200
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+        body = list(sheet.iter_rows(min_row=2, values_only=True))
+        assert len(body) == len(rows)
+        made = next(r for r in body if r[TLC] == "PY-CAKE-0610" and r[CTE].startswith("Transf"))
+        assert made[INPUTS] == cake[INPUTS], "the workbook writes the input TLCs as the CSV does"
+        assert made[TRACEABILITY_LOT_CODE] == cake[TRACEABILITY_LOT_CODE]
+
+
+def test_workbook_streams_rows_and_filters_the_count_written(demo: Registry, tmp_path):
+    """The workbook is written from the rows as they are read (an iterator, not a list): the
+    autofilter range, set after the last row, covers exactly the rows written."""
+    path = tmp_path / "sheet.xlsx"
+    with demo.session() as session, path.open("wb") as out:
+        rows = iter_fsma204_rows(session, lot="GF2026-001", base_url="https://registry.test")
+        assert not isinstance(rows, list | tuple)
+        written = write_fsma204_xlsx(rows, out)
+    sheet = openpyxl.load_workbook(path).active
+    assert written > 0 and sheet.max_row == written + 1
+    assert sheet.auto_filter.ref == f"A1:V{written + 1}"
+    assert sheet.freeze_panes == "A2"
