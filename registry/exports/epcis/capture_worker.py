@@ -74,12 +74,14 @@ class CaptureWorker:
                 if job is None:
                     return False
                 job_id = job.id
+                logger.info("capture job %s claimed (%d events)", job_id, job.event_count)
                 try:
                     with session.begin_nested():
                         capture_jobs.run_claimed(session, self.ctx(), job)
                 except RegistryError as exc:  # e.g. no custodial key: the job fails
                     session.refresh(job)
                     capture_jobs.fail_job(session, job, exc.detail, exc.code)
+                logger.info("capture job %s %s", job_id, job.state.value)
         except OperationalError:
             # The database is busy or away: the job stays stored and is tried again.
             logger.warning("capture job not run yet; will retry", exc_info=True)
