@@ -217,3 +217,39 @@ def test_a_body_over_the_capture_limit_is_refused_with_the_stated_number(demo: R
         headers={**headers, "Content-Type": "application/json"},
     )
     assert other.status_code == 413 and other.json()["limit"] == demo.settings.max_body_bytes
+
+
+def test_options_states_the_interface(demo: Registry):
+    """EPCIS 2.0.1 §12: OPTIONS on the capture paths names the methods, the EPCIS and CBV
+    versions, the extension namespace and the capture limits (no token needed)."""
+    job = demo.client.post(
+        CAPTURE, json=_document([_holding(demo, 12)]), headers=demo.token("aohan-clerk")
+    )
+    for path, allow in (
+        (CAPTURE, {"GET", "POST", "OPTIONS"}),
+        (job.headers["Location"], {"GET", "OPTIONS"}),
+    ):
+        response = demo.client.options(path)
+        assert response.status_code == 204, response.text[:300]
+        headers = response.headers
+        assert {m.strip() for m in headers["Allow"].split(",")} == allow
+        assert headers["GS1-EPCIS-Version"] == "2.0.1"
+        assert (headers["GS1-EPCIS-Min"], headers["GS1-EPCIS-Max"]) == ("2.0.0", "2.0.1")
+        assert headers["GS1-CBV-Version"] == "2.0.0"
+        assert headers["GS1-Extensions"] == "gr=https://guarantee-registry.org/ns/epcis/"
+        assert headers["GS1-EPCIS-Capture-Limit"] == "10000"
+        assert int(headers["GS1-EPCIS-Capture-File-Size-Limit"]) == (
+            demo.settings.max_capture_bytes
+        )
+        assert headers["GS1-EPCIS-Capture-Error-Behaviour"] == "rollback, proceed"
+
+
+def test_the_openapi_document_states_the_limits(demo: Registry):
+    operation = demo.client.get("/openapi.json").json()["paths"][CAPTURE]["post"]
+    for status in ("201", "202"):
+        stated = operation["responses"][status]["headers"]
+        assert stated["GS1-EPCIS-Capture-Limit"]["schema"]["example"] == 10000
+        assert stated["GS1-EPCIS-Capture-File-Size-Limit"]["schema"]["example"] == (
+            demo.settings.max_capture_bytes
+        )
+    assert "413" in operation["responses"]
