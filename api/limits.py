@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,7 +24,8 @@ class BodyTooLarge(RegistryError):
 
 class BodySizeLimit:
     """At most ``max_bytes`` of request body; a path ``larger`` matches (``re.fullmatch``)
-    may send up to ``larger_bytes`` (a problem report with its guarantee bundle)."""
+    may send up to ``larger_bytes`` (a problem report with its guarantee bundle), and a path
+    of ``paths`` (pattern, bytes) its own limit (an EPCIS capture document)."""
 
     def __init__(
         self,
@@ -31,19 +33,24 @@ class BodySizeLimit:
         max_bytes: int,
         larger: re.Pattern[str] | None = None,
         larger_bytes: int = 0,
+        paths: Sequence[tuple[re.Pattern[str], int]] = (),
     ) -> None:
         self.app = app
         self.default_bytes = max_bytes
-        self.larger = larger
-        self.larger_bytes = larger_bytes
+        self.limits = ([(larger, larger_bytes)] if larger is not None else []) + list(paths)
+
+    def limit_of(self, path: str) -> int:
+        """The body limit of ``path``: the first of its own that matches, else the default."""
+        for pattern, limit in self.limits:
+            if pattern.fullmatch(path) is not None:
+                return limit
+        return self.default_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
-        larger = self.larger is not None and self.larger.fullmatch(path) is not None
-        limit = self.larger_bytes if larger else self.default_bytes
+        limit = self.limit_of(scope.get("path", ""))
         await self._limited(scope, receive, send, limit)
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
@@ -91,6 +98,7 @@ class BodySizeLimit:
                 "title": "Content Too Large",
                 "status": 413,
                 "detail": f"request body exceeds {limit} bytes",
+                "limit": limit,
             }
         ).encode()
         await send(

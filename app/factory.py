@@ -29,6 +29,7 @@ from registry.db import make_engine, make_session_factory, read_engine_for
 from registry.endorsements.live import LiveBoard
 from registry.endorsements.scan_cache import ScanCache
 from registry.endorsements.scans import ScanCounter, ScanFlusher
+from registry.exports.epcis.capture_worker import CaptureWorker
 from registry.log.note import parse_vkey
 from registry.operations.bootstrap import bootstrap
 from registry.operations.production import check_production_start
@@ -99,6 +100,16 @@ def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
             settings,
             app.state.scan_counter,
         )
+        # Asynchronous EPCIS captures, this process's and any a stopped process left.
+        app.state.capture_worker = None
+        if settings.capture_worker:
+            app.state.capture_worker = CaptureWorker(
+                factory,
+                app.state.read_session_factory,
+                lambda: app.state.ctx,
+                settings.capture_poll_interval,
+            )
+            app.state.capture_worker.start()
         # The database checks itself in the background; /healthz reports the verdict.
         monitor = monitor_from_settings(settings, factory, parse_vkey(log_vkey(app.state.ctx)))
         app.state.integrity = monitor
@@ -109,6 +120,8 @@ def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
         finally:
             if monitor is not None:
                 monitor.stop()
+            if app.state.capture_worker is not None:
+                app.state.capture_worker.stop()
             if app.state.publisher is not None:
                 app.state.publisher.stop()
             app.state.live_board.stop()
@@ -206,6 +219,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         max_bytes=settings.max_body_bytes,
         larger=REPORT_PATHS,  # a problem report may carry the guarantee bundle
         larger_bytes=settings.max_report_body_bytes,
+        # An EPCIS capture document of up to GS1-EPCIS-Capture-Limit events.
+        paths=[(exports.CAPTURE_PATHS, settings.max_capture_bytes)],
     )
     # Pages and JSON travel compressed: the consumer page's weight budget counts wire bytes.
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)

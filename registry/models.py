@@ -697,9 +697,14 @@ class CaptureJob(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"), index=True)
-    state: Mapped[CaptureJobState] = mapped_column(_enum(CaptureJobState))
+    state: Mapped[CaptureJobState] = mapped_column(_enum(CaptureJobState), index=True)
     error_behaviour: Mapped[str] = mapped_column(String(16))
     event_count: Mapped[int] = mapped_column(Integer)
     report: Mapped[Any] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An asynchronous job (``Prefer: respond-async``) keeps the document it was given and
+    # the account that gave it until a worker has run it (registry.exports.epcis.capture_jobs):
+    # a restart does not lose it. Emptied once the job is done or failed; the report stays.
+    account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"))
+    document: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))

@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     # The paths that take a problem report, which may carry a guarantee bundle (at most 1 MiB
     # of JSON, percent-encoded by the page's form): registry.reports.problems.REPORT_PATHS.
     max_report_body_bytes: int = 3 * 1024 * 1024 + 64 * 1024
+    # The EPCIS capture path (docs/epcis.md, "The capture interface"): a document of 10,000
+    # events (GS1-EPCIS-Capture-Limit) of the third-party corpus's mean size as published
+    # (about 2 KB an event) fits, with room for larger ones.
+    max_capture_bytes: int = 32 * 1024 * 1024
+    # Each server process runs the asynchronous capture jobs (``Prefer: respond-async``) of
+    # the database, its own and those a stopped process left, looking every interval (s).
+    capture_worker: bool = True
+    capture_poll_interval: float = 2.0
     page_size_max: int = 500
     # C2SP tlog-witnesses asked to cosign every checkpoint: a JSON list of "URL VKEY", URL the
     # witness's submission prefix (add-checkpoint is under it), VKEY its cosignature vkey.

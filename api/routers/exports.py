@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Iterator
 from typing import Annotated, Any
@@ -10,15 +11,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from api.deps import ContextDep, CurrentAccount, SessionDep
 from api.problems import problem, status_for
 from registry import exports
 from registry.context import RegistryContext
-from registry.db import transaction
 from registry.exports.epcis import capture_jobs, xml_binding
-from registry.models import Account, CaptureJob
+from registry.exports.epcis.capture_service import MAX_EVENTS
+from registry.settings import Settings
 
 router = APIRouter(tags=["exports"])
 
@@ -135,6 +136,8 @@ def export_fsma204_xlsx(
 
 
 CAPTURE_PATH = "/api/v1/epcis/capture"
+CAPTURE_PATHS = re.compile(re.escape(CAPTURE_PATH) + "/?")
+"""The path that takes a capture document: its body limit is ``max_capture_bytes``."""
 ErrorBehaviour = Annotated[
     str | None,
     Header(
@@ -142,21 +145,45 @@ ErrorBehaviour = Annotated[
         description="rollback (all or nothing, the default) or proceed (keep the good events)",
     ),
 ]
+_LIMIT_HEADERS = {
+    "GS1-EPCIS-Capture-Limit": {
+        "description": f"the most events one capture may hold ({MAX_EVENTS})",
+        "schema": {"type": "integer", "example": MAX_EVENTS},
+    },
+    "GS1-EPCIS-Capture-File-Size-Limit": {
+        "description": "the largest capture body, in bytes: REGISTRY_MAX_CAPTURE_BYTES "
+        f"(default {Settings.model_fields['max_capture_bytes'].default}); 413 beyond",
+        "schema": {
+            "type": "integer",
+            "example": Settings.model_fields["max_capture_bytes"].default,
+        },
+    },
+    "GS1-EPCIS-Capture-Error-Behaviour": {
+        "description": "the error behaviours taken: rollback, proceed",
+        "schema": {"type": "string"},
+    },
+}
+_CAPTURE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"headers": _LIMIT_HEADERS, "description": text}
+    for status, text in (
+        (201, "captured: the report"),
+        (202, "accepted (Prefer: respond-async): the job, running"),
+        (413, "the body is larger than GS1-EPCIS-Capture-File-Size-Limit"),
+        (422, "refused: every event's problems, or over GS1-EPCIS-Capture-Limit events"),
+    )
+}
 
 
 def _limits(ctx: RegistryContext) -> dict[str, str]:
-    return capture_jobs.limits(ctx.settings.max_body_bytes)
+    return capture_jobs.limits(ctx.settings.max_capture_bytes)
 
 
-def _run_later(
-    factory: sessionmaker[Session], ctx: RegistryContext, account_id: Any, job_id: Any, doc: Any
-) -> None:
-    """The job of an asynchronous capture, after the answer, in a transaction of its own."""
-    with transaction(factory) as session:
-        account = session.get(Account, account_id)
-        job = session.get(CaptureJob, job_id)
-        assert account is not None and job is not None
-        capture_jobs.run_job(session, ctx, account, job, doc)
+def _wake_worker(request: Request) -> None:
+    """The job is committed (the request's session commits before the answer): this
+    process's capture worker may run it now rather than at its next look."""
+    worker = getattr(request.app.state, "capture_worker", None)
+    if worker is not None:
+        worker.wake()
 
 
 async def _capture_document(request: Request) -> dict[str, Any]:
@@ -196,7 +223,13 @@ _CAPTURE_BODY = {
 }
 
 
-@router.post(CAPTURE_PATH, tags=["exports"], status_code=201, openapi_extra=_CAPTURE_BODY)
+@router.post(
+    CAPTURE_PATH,
+    tags=["exports"],
+    status_code=201,
+    openapi_extra=_CAPTURE_BODY,
+    responses=_CAPTURE_RESPONSES,
+)
 def capture_epcis(
     request: Request,
     background: BackgroundTasks,
@@ -219,15 +252,17 @@ def capture_epcis(
     ``proceed`` the accepted events stay and the refused are listed. An event captured
     before is answered with its record (``duplicate``), not logged again. The limits are
     in the ``GS1-EPCIS-Capture-*`` headers of every answer (and of ``GET``): at most
-    10000 events (``GS1-EPCIS-Capture-Limit``) in a body of at most
-    ``REGISTRY_MAX_BODY_BYTES`` (``GS1-EPCIS-Capture-File-Size-Limit``, 413 beyond)."""
+    10000 events (``GS1-EPCIS-Capture-Limit``, 422 beyond) in a body of at most
+    ``REGISTRY_MAX_CAPTURE_BYTES`` (``GS1-EPCIS-Capture-File-Size-Limit``, 413 beyond).
+    An asynchronous job is stored with its document and run by a worker of the server,
+    after a restart too."""
     is_atomic = capture_jobs.atomic_of(error_behaviour, atomic)
-    job = capture_jobs.open_job(session, account, document, is_atomic)
+    later = prefer is not None and "respond-async" in prefer.lower()
+    job = capture_jobs.open_job(session, account, document, is_atomic, stored=later)
     location = f"{CAPTURE_PATH}/{job.id}"
     headers = {"Location": location, **_limits(ctx)}
-    if prefer is not None and "respond-async" in prefer.lower():
-        factory = request.app.state.session_factory
-        background.add_task(_run_later, factory, ctx, account.id, job.id, document)
+    if later:
+        background.add_task(_wake_worker, request)
         body = capture_jobs.job_json(job, location)
         return JSONResponse(body, status_code=202, headers=headers)
     refused = capture_jobs.run_job(session, ctx, account, job, document)
@@ -267,3 +302,18 @@ def capture_job(
     job = capture_jobs.get_job(session, account, capture_id)
     body = capture_jobs.job_json(job, f"{CAPTURE_PATH}/{job.id}")
     return JSONResponse(body, headers=_limits(ctx))
+
+
+@router.options(CAPTURE_PATH, tags=["exports"], status_code=204)
+def capture_options(ctx: ContextDep) -> Response:
+    """The capture interface's settings (EPCIS 2.0.1 §12): the methods, the EPCIS and CBV
+    versions, the registry's extension namespace and the capture limits, as headers."""
+    headers = capture_jobs.interface_headers(ctx.settings.max_capture_bytes, "GET, POST, OPTIONS")
+    return Response(status_code=204, headers=headers)
+
+
+@router.options(CAPTURE_PATH + "/{capture_id}", tags=["exports"], status_code=204)
+def capture_job_options(ctx: ContextDep, capture_id: str) -> Response:
+    """The same settings for a capture job's status URL, which answers ``GET``."""
+    headers = capture_jobs.interface_headers(ctx.settings.max_capture_bytes, "GET, OPTIONS")
+    return Response(status_code=204, headers=headers)

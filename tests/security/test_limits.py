@@ -28,9 +28,13 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture
 def small_world(settings: Settings, db: Engine) -> Iterator[World]:
-    """The world with ``max_body_bytes`` = 4 KiB."""
+    """The world with ``max_body_bytes`` = 4 KiB (and the report and capture paths' own)."""
     small = settings.model_copy(
-        update={"max_body_bytes": SMALL_BODY, "max_report_body_bytes": SMALL_BODY}
+        update={
+            "max_body_bytes": SMALL_BODY,
+            "max_report_body_bytes": SMALL_BODY,
+            "max_capture_bytes": SMALL_BODY,
+        }
     )
     with build_world(small, db) as built:
         yield built

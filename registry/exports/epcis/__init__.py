@@ -47,6 +47,6 @@ EPCISDocument envelope and its master data), ``event_view``, ``capture_batches``
 ``capture_sensors``, ``capture_events``, ``capture_corrections`` and ``capture`` (events to
 record drafts), ``sensor_data`` and ``sensor_vocabulary`` (sensor data kept whole),
 ``event_fields`` (events kept whole, back to EPCIS), ``event_hash`` (the CBV 2.0 event
-hash), ``service``, ``capture_service`` and ``capture_jobs`` (the database side; see
-docs/epcis.md).
+hash), ``service``, ``capture_service``, ``capture_jobs`` and ``capture_worker`` (the
+database side; see docs/epcis.md).
 """

@@ -5,7 +5,10 @@ Every capture is a job whose status URL tells how it went: ``running`` while it 
 captured, then ``done`` (with the capture report) or ``failed`` (with every event's
 problems). A job is captured within its request, or after the answer when the client
 asks to be answered at once (``Prefer: respond-async``, RFC 7240): then the answer is
-202 with the status URL, and the job runs in a transaction of its own.
+202 with the status URL, and the job is stored with its document and account, so that a
+worker of any server process runs it (``claim_job``, ``run_claimed``; the thread is
+``capture_worker``), after a restart too. The document is dropped once the job is done
+or failed; the report stays.
 
 Error behaviour (the ``GS1-EPCIS-Capture-Error-Behaviour`` header): ``rollback`` (also
 ``atomic``, the default) captures all events or none; ``proceed`` keeps the events that
@@ -17,24 +20,52 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from registry.context import RegistryContext
 from registry.errors import InvalidInput, NotFound
 from registry.exports.epcis.capture_service import MAX_EVENTS, capture
+from registry.exports.epcis.vocabulary import NS, PREFIX
 from registry.models import Account, CaptureJob, CaptureJobState, utcnow
 
 BEHAVIOURS = {"rollback": True, "atomic": True, "proceed": False}
 """Error behaviours (header values) → whether the capture is all or nothing."""
 
 
-def limits(max_body_bytes: int) -> dict[str, str]:
-    """The capture limits, as the headers EPCIS 2.0 clients read them from."""
+def limits(max_capture_bytes: int) -> dict[str, str]:
+    """The capture limits, as the headers EPCIS 2.0 clients read them from (EPCIS 2.0.1
+    §12.3: ``GS1-EPCIS-Capture-Limit`` events, ``GS1-EPCIS-Capture-File-Size-Limit``
+    bytes of body)."""
     return {
         "GS1-EPCIS-Capture-Limit": str(MAX_EVENTS),
-        "GS1-EPCIS-Capture-File-Size-Limit": str(max_body_bytes),
+        "GS1-EPCIS-Capture-File-Size-Limit": str(max_capture_bytes),
         "GS1-EPCIS-Capture-Error-Behaviour": "rollback, proceed",
+    }
+
+
+EPCIS_VERSIONS = ("2.0.0", "2.0.1")
+"""The EPCIS versions whose capture documents this registry takes (``schemaVersion`` "2.0"
+and the 2.0 JSON-LD context; the schema checked is 2.0.1's): ``GS1-EPCIS-Min``/``-Max``."""
+
+CBV_VERSION = "2.0.0"
+"""The CBV whose vocabulary and event hash (``ver=CBV2.0``) capture uses."""
+
+
+def interface_headers(max_capture_bytes: int, allow: str) -> dict[str, str]:
+    """What ``OPTIONS`` answers on the capture paths (EPCIS 2.0.1 §12, the REST binding's
+    server settings): the methods, the EPCIS and CBV versions spoken, the registry's
+    extension namespace (``GS1-Extensions``, prefix=namespace) and the capture limits."""
+    return {
+        "Allow": allow,
+        "GS1-EPCIS-Version": EPCIS_VERSIONS[-1],
+        "GS1-EPCIS-Min": EPCIS_VERSIONS[0],
+        "GS1-EPCIS-Max": EPCIS_VERSIONS[-1],
+        "GS1-CBV-Version": CBV_VERSION,
+        "GS1-CBV-Min": CBV_VERSION,
+        "GS1-CBV-Max": CBV_VERSION,
+        "GS1-Extensions": f"{PREFIX}={NS}",
+        **limits(max_capture_bytes),
     }
 
 
@@ -53,20 +84,82 @@ def atomic_of(behaviour: str | None, default: bool) -> bool:
         ) from None
 
 
-def open_job(session: Session, account: Account, document: object, atomic: bool) -> CaptureJob:
-    """A new job, ``running``, for ``account``'s organization."""
+def open_job(
+    session: Session, account: Account, document: object, atomic: bool, *, stored: bool = False
+) -> CaptureJob:
+    """A new job, ``running``, for ``account``'s organization; ``stored``: with its document
+    and account, for a worker to run once it is committed (an asynchronous capture).
+
+    A document of more than ``MAX_EVENTS`` events is refused here, before it is stored."""
     body = document.get("epcisBody") if isinstance(document, dict) else None
     events = body.get("eventList") if isinstance(body, dict) else None
+    if isinstance(events, list) and len(events) > MAX_EVENTS:
+        raise InvalidInput(
+            f"{len(events)} events: at most {MAX_EVENTS} per capture (GS1-EPCIS-Capture-Limit)",
+            errors=[{"path": "epcisBody.eventList", "message": f"at most {MAX_EVENTS} events"}],
+        )
     job = CaptureJob(
         organization_id=account.organization_id,
         state=CaptureJobState.RUNNING,
         error_behaviour="rollback" if atomic else "proceed",
         event_count=len(events) if isinstance(events, list) else 0,
         report={},
+        account_id=account.id if stored else None,
+        document=document if stored else None,
     )
     session.add(job)
     session.flush()
     return job
+
+
+def _pending() -> Select[CaptureJob]:
+    return (
+        select(CaptureJob)
+        .where(CaptureJob.state == CaptureJobState.RUNNING, CaptureJob.document.is_not(None))
+        .order_by(CaptureJob.created_at)
+    )
+
+
+def has_pending(session: Session) -> bool:
+    """Whether a stored job waits to be run (a read: it takes no lock)."""
+    return session.scalars(_pending().with_only_columns(CaptureJob.id).limit(1)).first() is not None
+
+
+def claim_job(session: Session, job_id: uuid.UUID | None = None) -> CaptureJob | None:
+    """The oldest stored job (or job ``job_id``, if still stored) no other worker is
+    running, now this transaction's, or None.
+
+    The claim is the transaction's lock on the job, so it ends with the transaction: the
+    job is run and marked done (its document dropped) in that same transaction, and if its
+    process dies first the claim goes with it and the job waits, intact, for the next
+    worker. No lease to expire, and no job left ``running`` with nobody running it.
+    PostgreSQL: the row is locked ``FOR UPDATE SKIP LOCKED`` (another worker skips it, and
+    the state is checked again once locked). SQLite: every write transaction of the
+    registry begins IMMEDIATE (``registry.db``), so only one worker at a time reads here,
+    and it reads the last commit."""
+    query = _pending() if job_id is None else _pending().where(CaptureJob.id == job_id)
+    return session.scalars(query.limit(1).with_for_update(skip_locked=True)).first()
+
+
+def run_claimed(session: Session, ctx: RegistryContext, job: CaptureJob) -> None:
+    """Run a job ``claim_job`` returned, as the account that submitted it; its document
+    is dropped whatever the outcome (a refusal is the job's ``failed`` state)."""
+    account = session.get(Account, job.account_id) if job.account_id is not None else None
+    if account is None:
+        fail_job(session, job, "the account that submitted this capture no longer exists")
+        return
+    run_job(session, ctx, account, job, job.document)
+    job.document = None
+    session.flush()
+
+
+def fail_job(session: Session, job: CaptureJob, detail: str, code: str = "capture-failed") -> None:
+    """Mark ``job`` failed with ``detail`` and drop its document."""
+    job.state = CaptureJobState.FAILED
+    job.report = {"detail": detail, "code": code}
+    job.finished_at = utcnow()
+    job.document = None
+    session.flush()
 
 
 def run_job(

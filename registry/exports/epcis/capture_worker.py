@@ -1,0 +1,114 @@
+"""The worker that runs stored capture jobs (``Prefer: respond-async``), one thread in each
+server process: woken when its process stores a job, and looking every ``interval``
+seconds for the jobs of other processes and of a process that stopped or died
+(``capture_jobs.claim_job`` says why no job is run twice, and none is lost)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.context import RegistryContext
+from registry.db import transaction
+from registry.errors import RegistryError
+from registry.exports.epcis import capture_jobs
+
+logger = logging.getLogger(__name__)
+
+
+class CaptureWorker:
+    """Runs the stored capture jobs of the database, oldest first, in a daemon thread."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        read_factory: sessionmaker[Session],
+        ctx: Callable[[], RegistryContext],
+        interval: float = 2.0,
+    ) -> None:
+        self.factory = factory
+        self.read_factory = read_factory
+        self.ctx = ctx
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="capture-worker", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread; it first runs what earlier processes left."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the job being run, if any (a job cut short is run again later)."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def wake(self) -> None:
+        """A job was stored: look now rather than at the next interval."""
+        self._wake.set()
+
+    def run_pending(self) -> int:
+        """Run stored jobs until none is left to claim; returns how many were run."""
+        ran = 0
+        while not self._stop.is_set():
+            with self.read_factory() as session:
+                if not capture_jobs.has_pending(session):
+                    return ran
+            if not self._run_one():
+                return ran
+            ran += 1
+        return ran
+
+    def _run_one(self) -> bool:
+        """Claim and run one job in one transaction; False if none could be claimed."""
+        job_id: uuid.UUID | None = None
+        try:
+            with transaction(self.factory) as session:
+                job = capture_jobs.claim_job(session)
+                if job is None:
+                    return False
+                job_id = job.id
+                logger.info("capture job %s claimed (%d events)", job_id, job.event_count)
+                try:
+                    with session.begin_nested():
+                        capture_jobs.run_claimed(session, self.ctx(), job)
+                except RegistryError as exc:  # e.g. no custodial key: the job fails
+                    session.refresh(job)
+                    capture_jobs.fail_job(session, job, exc.detail, exc.code)
+                logger.info("capture job %s %s", job_id, job.state.value)
+        except OperationalError:
+            # The database is busy or away: the job stays stored and is tried again.
+            logger.warning("capture job not run yet; will retry", exc_info=True)
+            return False
+        except Exception:
+            logger.exception("capture job %s failed", job_id)
+            if job_id is None:
+                return False
+            self._fail_after_error(job_id)
+        return True
+
+    def _fail_after_error(self, job_id: uuid.UUID) -> None:
+        """A job whose run raised an unexpected error is marked failed, so that it is not
+        run again and again; the error is in the log."""
+        try:
+            with transaction(self.factory) as session:
+                job = capture_jobs.claim_job(session, job_id)
+                if job is not None:
+                    capture_jobs.fail_job(session, job, "the capture could not be completed")
+        except Exception:
+            logger.warning("capture job %s not marked failed", job_id, exc_info=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.run_pending()
+            except Exception:  # the database is away: look again at the next interval
+                logger.warning("capture jobs not looked for; will retry", exc_info=True)
+            self._wake.wait(self.interval)
