@@ -208,7 +208,7 @@ def document(app: FastAPI) -> None:
         }
         for path_item in schema.get("paths", {}).values():
             for method, operation in path_item.items():
-                if method not in {"get", "head", "post", "put", "patch", "delete"}:
+                if method not in {"get", "head", "options", "post", "put", "patch", "delete"}:
                     continue
                 parameters = operation.get("parameters", [])
                 token = [
