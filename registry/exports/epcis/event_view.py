@@ -7,10 +7,12 @@ Also the shared readers of quantities (EPCIS 2.0 QuantityElement: ``epcClass``, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from registry.crypto.jcs import canonicalize
 from registry.exports.epcis.document import MasterClass
 from registry.exports.epcis.values import decimal_text
 from registry.exports.epcis.vocabulary import CODE_UNITS, NS
@@ -78,6 +80,31 @@ class EventView:
         """The event's ILMD (instance/lot master data), or an empty one."""
         ilmd = self.event.get("ilmd")
         return ilmd if isinstance(ilmd, dict) else {}
+
+
+def keep_extension(
+    view: EventView, path: str, key: str, value: object, into: dict[str, str]
+) -> None:
+    """A user extension field (EPCIS 2.0 §6.4) into ``into``, its value as RFC 8785 JSON
+    text; a problem naming ``path`` if its name is not a namespaced IRI or its value no JSON."""
+    prefix, colon, _ = key.partition(":")
+    if not colon or (prefix not in view.namespaces and "//" not in key):
+        view.problem(path, "cannot be represented: an extension field is a namespaced IRI")
+        return
+    try:
+        into[key] = canonicalize(value).decode()
+    except Exception as exc:
+        view.problem(path, f"cannot be represented as RFC 8785 JSON ({exc})")
+
+
+def extension_namespaces(view: EventView, extensions: Iterable[dict[str, str]]) -> dict[str, str]:
+    """The namespaces of the document's prefixes that extension fields use, in their names
+    or inside their values."""
+    used: set[str] = set()
+    for kept in extensions:
+        used |= {k.partition(":")[0] for k in kept}
+        used |= set(re.findall(r'"([A-Za-z_][\w.-]*):', "".join(kept.values())))
+    return {p: iri for p, iri in view.namespaces.items() if p in used}
 
 
 def event_id(event: object) -> str | None:
