@@ -47,10 +47,13 @@ class Place(StrictModel):
 
 
 class Consumed(StrictModel):
-    """A processing input: how much of which batch the transformation used."""
+    """A processing input: how much of which batch the transformation used. ``counted``:
+    the quantity is the number of the batch's instances the record lists (``input_items``),
+    which no quantity of its own gave."""
 
     batch: BatchRef
     quantity: Quantity
+    counted: Literal[True] | None = None
 
 
 class Produced(StrictModel):
@@ -60,6 +63,7 @@ class Produced(StrictModel):
     quantity: Quantity
     unit: Unit
     best_before: DateStr | None = None
+    counted: Literal[True] | None = None  # the number of its instances (``output_items``)
 
 
 class Package(StrictModel):

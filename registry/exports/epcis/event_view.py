@@ -177,21 +177,32 @@ def instance_batches(
     found: dict[str, tuple[str, dict[str, Any], str]] = {}
     for i, identifier in enumerate(view.list(key)):
         path = f"{key}[{i}]"
-        if not isinstance(identifier, str):
-            view.problem(path, "must be an identifier (a URI)")
-            continue
-        view.items.append(identifier)
-        if identifier.startswith("urn:epc:id:sgtin:"):
-            view.problem(
-                path,
-                f"{identifier}: an SGTIN names a serial but not its lot, so not a batch: use "
-                "its GS1 Digital Link URI with the lot (/01/{GTIN}/10/{lot}/21/{serial})",
-            )
-            continue
-        resolved = resolve_class(view, path, identifier, resolve, False)
+        if isinstance(identifier, str):
+            view.items.append(identifier)
+        resolved = instance_batch(view, path, identifier, resolve, False)
         if resolved is not None and resolved.ref not in found:
             found[resolved.ref] = (path, {"epcClass": identifier}, resolved.ref)
     return list(found.values())
+
+
+def instance_batch(
+    view: EventView, path: str, identifier: object, resolve: Resolver, creating: bool
+) -> ResolvedClass | None:
+    """The batch an instance-level identifier names, noting a problem (and None) if none.
+
+    An instance names its batch when it carries its lot: a GS1 Digital Link URI
+    ``/01/{GTIN}/10/{lot}/21/{serial}``. An SGTIN URN carries a serial but no lot."""
+    if not isinstance(identifier, str):
+        view.problem(path, "must be an identifier (a URI)")
+        return None
+    if identifier.startswith("urn:epc:id:sgtin:"):
+        view.problem(
+            path,
+            f"{identifier}: an SGTIN names a serial but not its lot, so not a batch: use "
+            "its GS1 Digital Link URI with the lot (/01/{GTIN}/10/{lot}/21/{serial})",
+        )
+        return None
+    return resolve_class(view, path, identifier, resolve, creating)
 
 
 def named_batches(view: EventView, resolve: Resolver) -> list[tuple[str, dict[str, Any], str]]:

@@ -31,6 +31,8 @@ _ORDER = [
     "parentID",
     "epcList",
     "childEPCs",
+    "inputEPCList",
+    "outputEPCList",
     "action",
     "quantityList",
     "childQuantityList",
