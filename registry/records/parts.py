@@ -47,10 +47,13 @@ class Place(StrictModel):
 
 
 class Consumed(StrictModel):
-    """A processing input: how much of which batch the transformation used."""
+    """A processing input: how much of which batch the transformation used. ``counted``:
+    the quantity is the number of the batch's instances the record lists (``input_items``),
+    which no quantity of its own gave."""
 
     batch: BatchRef
     quantity: Quantity
+    counted: Literal[True] | None = None
 
 
 class Produced(StrictModel):
@@ -60,6 +63,7 @@ class Produced(StrictModel):
     quantity: Quantity
     unit: Unit
     best_before: DateStr | None = None
+    counted: Literal[True] | None = None  # the number of its instances (``output_items``)
 
 
 class Package(StrictModel):
@@ -161,6 +165,7 @@ class SensorMetadata(StrictModel):
     raw_data: IriText | None = None
     data_processing_method: IriText | None = None
     biz_rules: IriText | None = None
+    extensions: Extensions | None = None
 
 
 class SensorReport(StrictModel):
@@ -193,13 +198,18 @@ class SensorReport(StrictModel):
     perc_rank: Measure | None = None
     perc_value: Measure | None = None
     uom: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = None
+    extensions: Extensions | None = None
 
 
 class SensorElement(StrictModel):
-    """One EPCIS 2.0 sensorElement: its metadata and its reports."""
+    """One EPCIS 2.0 sensorElement: its metadata and its reports; the user extension fields
+    of the element, its metadata and its reports, and the namespaces of the prefixes they
+    use."""
 
     metadata: SensorMetadata | None = None
     reports: list[SensorReport] = Field(min_length=1, max_length=1000)
+    extensions: Extensions | None = None
+    namespaces: Namespaces | None = None
 
 
 EpcisText = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"^\S+$")]
@@ -232,6 +242,13 @@ class PersistentDisposition(StrictModel):
 ExtensionJson = Annotated[str, StringConstraints(min_length=1, max_length=20000)]
 """A user extension's value as RFC 8785 JSON text."""
 
+Extensions = dict[EpcisText, ExtensionJson]
+"""User extension fields (EPCIS 2.0 §6.4) by their name as written (``ex:shelf`` or a full
+IRI), each value as its RFC 8785 JSON text so nothing of it is lost."""
+
+Namespaces = dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][\w.-]{0,39}$")], IriText]
+"""The namespaces of the prefixes user extension fields use, by prefix."""
+
 
 class EventFields(StrictModel):
     """The what, where and why of an EPCIS 2.0 event, whole: of the record kinds that are
@@ -250,7 +267,9 @@ class EventFields(StrictModel):
     disposition: EpcisText | None = None
     persistent_disposition: PersistentDisposition | None = None
     read_point: EpcisText | None = None
+    read_point_extensions: Extensions | None = None  # user extension fields inside readPoint
     biz_location: EpcisText | None = None
+    biz_location_extensions: Extensions | None = None
     biz_transactions: list[EpcisLink] | None = Field(default=None, min_length=1, max_length=50)
     sources: list[EpcisLink] | None = Field(default=None, min_length=1, max_length=50)
     destinations: list[EpcisLink] | None = Field(default=None, min_length=1, max_length=50)

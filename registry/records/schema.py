@@ -179,6 +179,10 @@ class Processing(_SupplyChain):
     inputs: list[Consumed] = Field(min_length=1, max_length=50)
     outputs: list[Produced] = Field(min_length=1, max_length=50)
     process: ShortText | None = None
+    # Instance-level inputs and outputs (EPCIS 2.0 inputEPCList, outputEPCList), each an
+    # instance of one of the input or output batches.
+    input_items: list[EpcisText] | None = Field(default=None, min_length=1, max_length=1000)
+    output_items: list[EpcisText] | None = Field(default=None, min_length=1, max_length=1000)
 
     @model_validator(mode="after")
     def _batches_are_inputs_and_outputs(self) -> Processing:

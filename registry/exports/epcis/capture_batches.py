@@ -12,6 +12,7 @@ from registry.exports.epcis.event_view import (
     EventView,
     Resolver,
     amount,
+    instance_batch,
     quantity_elements,
     resolve_class,
     unit_of,
@@ -30,18 +31,59 @@ def processing(view: EventView, draft: dict[str, Any], resolve: Resolver) -> Non
         consumed = amount(view, path, element, True)
         if resolved is not None and consumed is not None:
             inputs.append({"batch": resolved.ref, "quantity": consumed})
-    if view.event.get("inputEPCList"):
-        view.problem("inputEPCList", "instance-level inputs are not captured: use quantities")
     outputs = _outputs(view, resolve)
+    for key, name, listed in (
+        ("inputEPCList", "input_items", inputs),
+        ("outputEPCList", "output_items", outputs),
+    ):
+        items = _instances(view, key, resolve, listed)
+        if items:
+            draft[name] = items
     if not inputs and not view.problems:
-        view.problem("inputQuantityList", "a transformation needs input quantities")
+        view.problem("inputQuantityList", "a transformation needs inputs (quantities or instances)")
     if not outputs and not view.problems:
-        view.problem("outputQuantityList", "a transformation needs output quantities")
+        view.problem(
+            "outputQuantityList", "a transformation needs outputs (quantities or instances)"
+        )
     draft["inputs"] = inputs
     draft["outputs"] = outputs
     process = view.ext("process")
     if isinstance(process, str):
         draft["process"] = process
+
+
+def _instances(
+    view: EventView, key: str, resolve: Resolver, listed: list[dict[str, Any]]
+) -> list[str]:
+    """The instances of a transformation's ``inputEPCList`` or ``outputEPCList``, each
+    naming its batch. A batch no quantity element names (``listed``) is added, counted in
+    instances: so many pieces. An input batch the registry counts otherwise (kg …) cannot
+    be: how much of it is consumed is its quantity element's to say."""
+    creating = key == "outputEPCList"
+    identifiers: list[str] = []
+    counts: dict[str, list[Any]] = {}  # ref: [path of the first, unit, count]
+    for i, identifier in enumerate(view.list(key)):
+        path = f"{key}[{i}]"
+        resolved = instance_batch(view, path, identifier, resolve, creating)
+        if resolved is None:
+            continue
+        identifiers.append(str(identifier))
+        counts.setdefault(resolved.ref, [path, resolved.unit, 0])[2] += 1
+    named = {entry["batch"] for entry in listed}
+    for ref, (path, unit, count) in counts.items():
+        if ref in named:
+            continue
+        if creating:
+            listed.append({"batch": ref, "quantity": str(count), "unit": "piece", "counted": True})
+        elif unit not in (None, "piece"):
+            view.problem(
+                path,
+                f"its batch is counted in {unit}, not in pieces: how much of it is consumed is "
+                "an inputQuantityList element of its class",
+            )
+        else:
+            listed.append({"batch": ref, "quantity": str(count), "counted": True})
+    return identifiers
 
 
 def _outputs(view: EventView, resolve: Resolver) -> list[dict[str, Any]]:

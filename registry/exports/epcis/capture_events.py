@@ -9,14 +9,14 @@ A field the record cannot hold is a problem naming it, never dropped.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from registry.crypto.jcs import canonicalize
 from registry.exports.epcis.event_view import (
     EventView,
     Resolver,
+    extension_namespaces,
     instance_batches,
+    keep_extension,
     quantity_elements,
     resolve_class,
 )
@@ -52,6 +52,8 @@ _COMMON = frozenset(
         "@context",
     }
 )
+_EXTENSIONS = ("extensions", "read_point_extensions", "biz_location_extensions")
+"""The fields of a record's ``event`` that hold user extension fields."""
 _SHAPES = {
     # event type: (record kind, identifier list, quantity list, parent allowed)
     "AggregationEvent": ("aggregation", "childEPCs", "childQuantityList"),
@@ -81,18 +83,20 @@ def _text(
     return value
 
 
-def _where(view: EventView, key: str) -> str | None:
-    """The ``id`` of a readPoint or bizLocation (extensions inside it cannot be kept)."""
+def _where(view: EventView, key: str) -> tuple[str, dict[str, str]] | None:
+    """The ``id`` of a readPoint or bizLocation and the user extension fields inside it."""
     where = view.event.get(key)
     if where is None:
         return None
     if not isinstance(where, dict) or "id" not in where:
         view.problem(key, "must be an object with an id")
         return None
-    for extra in where:
+    inside: dict[str, str] = {}
+    for extra, value in where.items():
         if extra != "id":
-            view.problem(f"{key}.{extra}", "cannot be represented (only the id is kept)")
-    return _text(view, f"{key}.id", where["id"])
+            keep_extension(view, f"{key}.{extra}", extra, value, inside)
+    identifier = _text(view, f"{key}.id", where["id"])
+    return (identifier, inside) if identifier else None
 
 
 def _links(
@@ -196,22 +200,9 @@ def event_fields(view: EventView, items_key: str, quantities_key: str) -> dict[s
         own = own or (transformation and key in _TRANSFORMATION)
         if own or _registry_field(view, key):
             continue
-        prefix, colon, _ = key.partition(":")
-        if not colon or (prefix not in view.namespaces and "//" not in key):
-            view.problem(key, "cannot be represented: an extension field is a namespaced IRI")
-            continue
-        try:
-            extensions[key] = canonicalize(value).decode()
-        except Exception as exc:
-            view.problem(key, f"cannot be represented as RFC 8785 JSON ({exc})")
+        keep_extension(view, key, key, value, extensions)
     if extensions:
         fields["extensions"] = extensions
-        used = {k.partition(":")[0] for k in extensions} | set(
-            re.findall(r'"([A-Za-z_][\w.-]*):', "".join(extensions.values()))
-        )
-        namespaces = {p: iri for p, iri in view.namespaces.items() if p in used}
-        if namespaces:
-            fields["namespaces"] = namespaces
     action = view.text("action")
     if transformation:  # no action: what it consumes and makes
         for key, name in (
@@ -252,7 +243,9 @@ def event_fields(view: EventView, items_key: str, quantities_key: str) -> dict[s
     for key, name in (("readPoint", "read_point"), ("bizLocation", "biz_location")):
         where = _where(view, key)
         if where:
-            fields[name] = where
+            fields[name], inside = where
+            if inside:
+                fields[f"{name}_extensions"] = inside
     for key, item, name, terms in (
         ("bizTransactionList", "bizTransaction", "biz_transactions", BIZ_TRANSACTION_TYPES),
         ("sourceList", "source", "sources", SOURCE_DESTINATION_TYPES),
@@ -272,6 +265,10 @@ def event_fields(view: EventView, items_key: str, quantities_key: str) -> dict[s
     ilmd = _ilmd(view)
     if ilmd:
         fields["ilmd"] = ilmd
+    kept = [fields.get(k) or {} for k in _EXTENSIONS]
+    namespaces = extension_namespaces(view, kept)
+    if namespaces:
+        fields["namespaces"] = namespaces
     return fields
 
 

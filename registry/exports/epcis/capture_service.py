@@ -202,15 +202,15 @@ def _parsed(document: object) -> CaptureDocument:
 
 
 def _hashes(document: object) -> list[str]:
-    """The CBV 2.0 event hash of every event; InvalidInput naming ``@context`` if the
-    document cannot be read by the hash algorithm."""
+    """The CBV 2.0 event hash of every event; InvalidInput naming ``@context`` (or the
+    event) if the document cannot be read by the hash algorithm."""
     assert isinstance(document, dict)
     try:
         return event_hashes(document)
     except EventHashError as exc:
         raise InvalidInput(
             f"the events' CBV 2.0 hashes cannot be computed: {exc}",
-            errors=[{"path": "@context", "message": str(exc)}],
+            errors=[{"path": exc.path, "message": str(exc)}],
         ) from None
 
 

@@ -41,15 +41,26 @@ def transformation_body(
     bizStep ``commissioning``): inputs consumed, outputs made."""
     inputs = doc.get("inputs", [])
     outputs = doc.get("outputs", [])
-    body: dict[str, Any] = {
-        "type": "TransformationEvent",
-        "inputQuantityList": [names.quantity(i["batch"], i["quantity"], None) for i in inputs],
-        "outputQuantityList": [
-            names.quantity(o["batch"], o["quantity"], o["unit"]) for o in outputs
+    body: dict[str, Any] = {"type": "TransformationEvent"}
+    # Instances (inputEPCList, outputEPCList), and the quantities no instance count gave.
+    for key, items in (("inputEPCList", "input_items"), ("outputEPCList", "output_items")):
+        if doc.get(items):
+            body[key] = list(doc[items])
+    quantities = {
+        "inputQuantityList": [
+            names.quantity(i["batch"], i["quantity"], None) for i in inputs if not i.get("counted")
         ],
-        "bizStep": "commissioning",
-        "disposition": "active",
+        "outputQuantityList": [
+            names.quantity(o["batch"], o["quantity"], o["unit"])
+            for o in outputs
+            if not o.get("counted")
+        ],
     }
+    body.update({key: listed for key, listed in quantities.items() if listed})
+    body.update(bizStep="commissioning", disposition="active")
+    for counted in [*inputs, *outputs]:
+        if counted.get("counted"):
+            names.epc_class(counted["batch"])  # named in master data, as its instances' class
     best_before = {o.get("best_before") for o in outputs}
     if len(best_before) == 1 and None not in best_before:
         body["ilmd"] = {"cbvmda:bestBeforeDate": best_before.pop()}

@@ -40,6 +40,17 @@ def _renamed(text: str, renamed: dict[str, str]) -> str:
     return text
 
 
+def extension_fields(
+    extensions: dict[str, str] | None, renamed: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """User extension fields kept as RFC 8785 JSON text, as JSON again; ``renamed`` are
+    prefixes written under another name (``Exporter._bind``)."""
+    return {
+        _renamed(f'"{key}', renamed or {})[1:]: json.loads(_renamed(text, renamed or {}))
+        for key, text in (extensions or {}).items()
+    }
+
+
 def event_body(
     kind: str, fields: dict[str, Any], renamed: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -73,6 +84,7 @@ def event_body(
     for name, key in (("read_point", "readPoint"), ("biz_location", "bizLocation")):
         if name in fields:
             body[key] = {"id": fields[name]}
+            body[key].update(extension_fields(fields.get(f"{name}_extensions"), renamed))
     for name, key, item in (
         ("biz_transactions", "bizTransactionList", "bizTransaction"),
         ("sources", "sourceList", "source"),
@@ -85,6 +97,5 @@ def event_body(
         body["certificationInfo"] = listed[0] if len(listed) == 1 else list(listed)
     if "ilmd" in fields:
         body["ilmd"] = dict(fields["ilmd"])
-    for key, text in (fields.get("extensions") or {}).items():
-        body[_renamed(f'"{key}', renamed or {})[1:]] = json.loads(_renamed(text, renamed or {}))
+    body.update(extension_fields(fields.get("extensions"), renamed))
     return body

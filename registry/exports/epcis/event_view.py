@@ -7,10 +7,12 @@ Also the shared readers of quantities (EPCIS 2.0 QuantityElement: ``epcClass``, 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from registry.crypto.jcs import canonicalize
 from registry.exports.epcis.document import MasterClass
 from registry.exports.epcis.values import decimal_text
 from registry.exports.epcis.vocabulary import CODE_UNITS, NS
@@ -78,6 +80,31 @@ class EventView:
         """The event's ILMD (instance/lot master data), or an empty one."""
         ilmd = self.event.get("ilmd")
         return ilmd if isinstance(ilmd, dict) else {}
+
+
+def keep_extension(
+    view: EventView, path: str, key: str, value: object, into: dict[str, str]
+) -> None:
+    """A user extension field (EPCIS 2.0 §6.4) into ``into``, its value as RFC 8785 JSON
+    text; a problem naming ``path`` if its name is not a namespaced IRI or its value no JSON."""
+    prefix, colon, _ = key.partition(":")
+    if not colon or (prefix not in view.namespaces and "//" not in key):
+        view.problem(path, "cannot be represented: an extension field is a namespaced IRI")
+        return
+    try:
+        into[key] = canonicalize(value).decode()
+    except Exception as exc:
+        view.problem(path, f"cannot be represented as RFC 8785 JSON ({exc})")
+
+
+def extension_namespaces(view: EventView, extensions: Iterable[dict[str, str]]) -> dict[str, str]:
+    """The namespaces of the document's prefixes that extension fields use, in their names
+    or inside their values."""
+    used: set[str] = set()
+    for kept in extensions:
+        used |= {k.partition(":")[0] for k in kept}
+        used |= set(re.findall(r'"([A-Za-z_][\w.-]*):', "".join(kept.values())))
+    return {p: iri for p, iri in view.namespaces.items() if p in used}
 
 
 def event_id(event: object) -> str | None:
@@ -150,21 +177,32 @@ def instance_batches(
     found: dict[str, tuple[str, dict[str, Any], str]] = {}
     for i, identifier in enumerate(view.list(key)):
         path = f"{key}[{i}]"
-        if not isinstance(identifier, str):
-            view.problem(path, "must be an identifier (a URI)")
-            continue
-        view.items.append(identifier)
-        if identifier.startswith("urn:epc:id:sgtin:"):
-            view.problem(
-                path,
-                f"{identifier}: an SGTIN names a serial but not its lot, so not a batch: use "
-                "its GS1 Digital Link URI with the lot (/01/{GTIN}/10/{lot}/21/{serial})",
-            )
-            continue
-        resolved = resolve_class(view, path, identifier, resolve, False)
+        if isinstance(identifier, str):
+            view.items.append(identifier)
+        resolved = instance_batch(view, path, identifier, resolve, False)
         if resolved is not None and resolved.ref not in found:
             found[resolved.ref] = (path, {"epcClass": identifier}, resolved.ref)
     return list(found.values())
+
+
+def instance_batch(
+    view: EventView, path: str, identifier: object, resolve: Resolver, creating: bool
+) -> ResolvedClass | None:
+    """The batch an instance-level identifier names, noting a problem (and None) if none.
+
+    An instance names its batch when it carries its lot: a GS1 Digital Link URI
+    ``/01/{GTIN}/10/{lot}/21/{serial}``. An SGTIN URN carries a serial but no lot."""
+    if not isinstance(identifier, str):
+        view.problem(path, "must be an identifier (a URI)")
+        return None
+    if identifier.startswith("urn:epc:id:sgtin:"):
+        view.problem(
+            path,
+            f"{identifier}: an SGTIN names a serial but not its lot, so not a batch: use "
+            "its GS1 Digital Link URI with the lot (/01/{GTIN}/10/{lot}/21/{serial})",
+        )
+        return None
+    return resolve_class(view, path, identifier, resolve, creating)
 
 
 def named_batches(view: EventView, resolve: Resolver) -> list[tuple[str, dict[str, Any], str]]:

@@ -31,6 +31,8 @@ _ORDER = [
     "parentID",
     "epcList",
     "childEPCs",
+    "inputEPCList",
+    "outputEPCList",
     "action",
     "quantityList",
     "childQuantityList",
@@ -100,8 +102,8 @@ class Exporter(EventNames):
             extensions[ext("place")] = doc["place"]
         if isinstance(doc.get("epcis"), dict):  # captured: the event it came from
             extensions[ext("capturedFrom")] = doc["epcis"]
-        read_point = self.read_point(record)
-        biz_location = self.biz_location(record.org)
+        read_point: str | dict[str, Any] | None = self.read_point(record)
+        biz_location: str | dict[str, Any] | None = self.biz_location(record.org)
         if kind == "processing":
             # The record's own event type replaces the ObjectEvent defaults.
             event.update(transformation_body(self, doc, extensions))
@@ -114,18 +116,17 @@ class Exporter(EventNames):
             event.update(event_body(kind, doc["event"], renamed))
             if derived and kind == "inspection":  # its results, as the builder writes them
                 event["sensorElementList"] = derived
-            read_point = event.pop("readPoint", {}).get("id")
-            biz_location = event.pop("bizLocation", {}).get("id")
+            read_point = event.pop("readPoint", None)  # whole, with its extensions
+            biz_location = event.pop("bizLocation", None)
         if doc.get("items") and kind not in EVENT_TYPES:
             event["epcList"] = list(doc["items"])
         if doc.get("sensors"):  # captured sensor data, whole
-            whole = sensor_element_list(doc["sensors"])
+            whole = sensor_element_list(doc["sensors"], self._bind)
             derived = event.get("sensorElementList", []) if kind == "inspection" else []
             event["sensorElementList"] = derived + whole
-        if read_point is not None:
-            event["readPoint"] = {"id": read_point}
-        if biz_location is not None:
-            event["bizLocation"] = {"id": biz_location}
+        for key, where in (("readPoint", read_point), ("bizLocation", biz_location)):
+            if where is not None:
+                event[key] = where if isinstance(where, dict) else {"id": where}
         event.update(extensions)
         return _ordered(event)
 

@@ -5,16 +5,21 @@ Every field of ``sensorMetadata`` and ``sensorReport`` the standard defines is k
 its snake_case name; numbers become decimal strings; ``type``, ``exception`` and
 ``component`` are resolved to full IRIs through the JSON-LD context (``Temperature``,
 ``gs1:Temperature`` and ``https://gs1.org/voc/Temperature`` are one term). A field the
-registry cannot represent (an extension inside sensor data, a type that is no term of the
-vocabulary) is a problem naming its path: a capture never drops it silently.
+registry cannot represent (a type that is no term of the vocabulary, a value that is no
+number) is a problem naming its path: a capture never drops it silently. User extension
+fields inside sensor data (of the element, its metadata or a report) are kept as the
+event's own are: each value as its RFC 8785 JSON text, with the namespaces of the prefixes
+they use (the element's ``namespaces``), and written back in place.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from registry.exports.epcis.event_view import EventView
+from registry.exports.epcis.event_fields import extension_fields
+from registry.exports.epcis.event_view import EventView, extension_namespaces, keep_extension
 from registry.exports.epcis.sensor_vocabulary import (
     COMPONENT_PREFIX,
     COMPONENTS,
@@ -82,21 +87,20 @@ def _fields(
         view.problem(path, "must be a JSON object")
         return None
     kept: dict[str, Any] = {}
+    extensions: dict[str, str] = {}
     for key, value in source.items():
         where = f"{path}.{key}"
         if _registry_extension(view, key):
             continue  # the registry's own fields (a lab result's limit …), read elsewhere
         if key not in names:
-            view.problem(
-                where,
-                "cannot be represented: the registry keeps the fields EPCIS 2.0 defines for "
-                "sensor data, not extensions inside it",
-            )
+            keep_extension(view, where, key, value, extensions)
             continue
         try:
             kept[names[key]] = _value(view, key, value)
         except ValueError as exc:
             view.problem(where, str(exc))
+    if extensions:
+        kept["extensions"] = extensions
     return kept
 
 
@@ -133,9 +137,10 @@ def sensors_of_event(view: EventView) -> list[dict[str, Any]] | None:
         if not isinstance(element, dict):
             view.problem(path, "must be a JSON object")
             continue
-        for key in element:
+        extensions: dict[str, str] = {}
+        for key, value in element.items():
             if key not in ("sensorMetadata", "sensorReport"):
-                view.problem(f"{path}.{key}", "cannot be represented (not EPCIS 2.0 sensor data)")
+                keep_extension(view, f"{path}.{key}", key, value, extensions)
         kept: dict[str, Any] = {}
         if "sensorMetadata" in element:
             metadata = _fields(view, f"{path}.sensorMetadata", element["sensorMetadata"], _METADATA)
@@ -152,26 +157,40 @@ def sensors_of_event(view: EventView) -> list[dict[str, Any]] | None:
                 view.problem(f"{path}.sensorReport[{j}].type", "required")
             if fields is not None:
                 kept["reports"].append(fields)
+        if extensions:
+            kept["extensions"] = extensions
+        inside = [extensions, (kept.get("metadata") or {}).get("extensions") or {}]
+        inside += [r.get("extensions") or {} for r in kept["reports"]]
+        namespaces = extension_namespaces(view, inside)
+        if namespaces:
+            kept["namespaces"] = namespaces
         sensors.append(kept)
     return sensors
 
 
-def sensor_element_list(sensors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A record's ``sensors`` as an EPCIS 2.0 sensorElementList (GS1 terms written bare)."""
+def sensor_element_list(
+    sensors: list[dict[str, Any]], bind: Callable[[dict[str, str]], dict[str, str]]
+) -> list[dict[str, Any]]:
+    """A record's ``sensors`` as an EPCIS 2.0 sensorElementList (GS1 terms written bare);
+    ``bind`` binds the prefixes of an element's extension fields in the document and
+    returns those written under another name (``Exporter._bind``)."""
     elements = []
     for sensor in sensors:
+        renamed = bind(sensor.get("namespaces") or {})
         element: dict[str, Any] = {}
         if sensor.get("metadata"):
             metadata = sensor["metadata"]
             element["sensorMetadata"] = {
                 n: metadata[k] for n, k in _METADATA.items() if k in metadata
             }
-        element["sensorReport"] = [_report(report) for report in sensor["reports"]]
+            element["sensorMetadata"].update(extension_fields(metadata.get("extensions"), renamed))
+        element["sensorReport"] = [_report(report, renamed) for report in sensor["reports"]]
+        element.update(extension_fields(sensor.get("extensions"), renamed))
         elements.append(element)
     return elements
 
 
-def _report(report: dict[str, Any]) -> dict[str, Any]:
+def _report(report: dict[str, Any], renamed: dict[str, str]) -> dict[str, Any]:
     written: dict[str, Any] = {}
     for name, key in _REPORT.items():  # in the standard's order, not the record's
         if key not in report:
@@ -182,6 +201,7 @@ def _report(report: dict[str, Any]) -> dict[str, Any]:
         elif name in _VOCABULARY:
             value = compact_term(value, _VOCABULARY[name][1])
         written[name] = value
+    written.update(extension_fields(report.get("extensions"), renamed))
     return written
 
 
