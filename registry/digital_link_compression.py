@@ -140,6 +140,12 @@ def _value(bits: _Bits, ai: str) -> str:
     return value
 
 
+class NotCompressedLink(InvalidInput):
+    """The segment does not begin as a compressed Digital Link does (its first header is no
+    AI, no optimisation code and no parameter): it is some other path, not a malformed
+    Digital Link, so the site answers its ordinary 404."""
+
+
 def decompress_payload(payload: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """The AIs with their values, and the other key=value parameters, of a compressed
     payload, in their order. Raises ``InvalidInput`` for bits that are no such payload."""
@@ -153,7 +159,8 @@ def decompress_payload(payload: str) -> tuple[list[tuple[str, str]], list[tuple[
         if h1 <= 9 and h2 <= 9:
             prefix = f"{h1}{h2}"
             if prefix not in TABLE_P:
-                raise InvalidInput(f"compressed Digital Link: no GS1 AI begins with {prefix}")
+                error = NotCompressedLink if not elements and not parameters else InvalidInput
+                raise error(f"compressed Digital Link: no GS1 AI begins with {prefix}")
             ai = prefix
             for _ in range(TABLE_P[prefix] - 2):
                 digit = bits.take(4, "an AI")
@@ -173,7 +180,8 @@ def decompress_payload(payload: str) -> tuple[list[tuple[str, str]], list[tuple[
             count = bits.take(7, f"parameter {key!r}")
             parameters.append((key, _characters(bits, encoding, count, f"parameter {key!r}")))
         else:
-            raise InvalidInput(
+            error = NotCompressedLink if not elements and not parameters else InvalidInput
+            raise error(
                 f"compressed Digital Link: {HEX[h1]}{HEX[h2]} is neither an AI nor a code "
                 "of GS1's optimisation table"
             )

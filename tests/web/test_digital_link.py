@@ -288,7 +288,8 @@ def test_a_compressed_link_answers_like_its_uncompressed_form(demo: Demo):
 
 
 def test_no_payload_is_answered_with_a_500(demo: Demo):
-    """Random and mutated payloads: each is a 400 problem, or (when it happens to decompress
+    """Random and mutated payloads: each is a 400 problem, the 404 of a segment that does not
+    begin as a compressed Digital Link (random ones, often) or (when it happens to decompress
     to a valid Digital Link) the 404 of an unknown item or the lot's page; never a 500."""
     rng = random.Random(2026)
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -305,7 +306,7 @@ def test_no_payload_is_answered_with_a_500(demo: Demo):
         assert response.status_code in (200, 400, 404), f"/{payload}: {response.status_code}"
         if response.status_code != 200:
             assert response.headers["content-type"].startswith(PROBLEM_JSON), payload
-    assert statuses[400] > 100, statuses
+    assert statuses[400] > 50 and statuses[404] > 0, statuses
 
 
 def test_the_compressed_route_shadows_no_other_route(demo: Demo):

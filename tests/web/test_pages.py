@@ -236,7 +236,8 @@ def test_a_path_no_route_serves_is_the_html_404_page_for_a_browser(demo: Demo, l
     the API's unknown paths, and any path asked for as JSON, stay problem details."""
     code = demo.endorsement("valid")["code"]
     browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-    for path in (f"/e/{code}/foo", f"/b/{code}/x/y", "/nowhere"):
+    # /nowhere and /helthz: one segment that does not begin as a compressed Digital Link
+    for path in (f"/e/{code}/foo", f"/b/{code}/x/y", "/nowhere", "/helthz"):
         html = assert_html(lenient.get(path, headers=browser), 404)
         assert "没有这个页面" in html and 'lang="zh-CN"' in html, f"{path}: {html[:300]}"
         english = lenient.get(path, headers={**browser, "Accept-Language": "en-US,en;q=0.9"})

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
 
@@ -30,7 +30,7 @@ from api.deps import ContextDep, SessionDep
 from api.problems import problem, status_for
 from registry.catalog import resolver
 from registry.digital_link import LINKSET_TYPES
-from registry.digital_link_compression import PAYLOAD, parse_any_digital_link
+from registry.digital_link_compression import PAYLOAD, NotCompressedLink, parse_any_digital_link
 from registry.errors import InvalidInput, NotFound, RegistryError
 from registry.i18n import N_, gettext_for
 from web.errors import MALFORMED_LINK, MALFORMED_LINK_HINT, NO_BATCH, PageProblem, error_page
@@ -171,6 +171,12 @@ def digital_link(request: Request, session: SessionDep, ctx: ContextDep) -> Resp
         if request.method == "OPTIONS":
             return Response(status_code=204, headers=PREFLIGHT_HEADERS)
         resolution = resolver.resolve(session, link, ctx.settings.base_url)
+    except NotCompressedLink as exc:
+        if _raw_path(request).count("/") > 1:  # after a key (``/01/{gtin}/…``): malformed
+            return _problem(request, exc)
+        # A lone segment that does not even begin as a compressed Digital Link (``/about``):
+        # no Digital Link at all, so the site's own 404, not a malformed-link 400.
+        raise HTTPException(status_code=404) from None
     except RegistryError as exc:
         return _problem(request, exc)
     link_type = link.link_type
