@@ -26,6 +26,12 @@ from tests.support import empty_tables
 REPO = Path(__file__).resolve().parents[1]
 VECTORS = REPO / "tests" / "vectors"  # public vectors, with their sources and licences
 # One database per test process, so parallel runs (several developers, CI) never collide.
+# The tests share one database per backend (tables emptied between tests), and an app a
+# test leaves running would run the capture jobs of later tests with its own master key. So
+# no app of the suite runs a capture worker unless its test asks for one (the EPCIS capture
+# tests, and the durable-job tests' subprocess servers).
+os.environ["REGISTRY_CAPTURE_WORKER"] = "false"
+
 POSTGRES_URL = os.environ.get(
     "REGISTRY_TEST_POSTGRES_URL",
     f"postgresql+psycopg://postgres@127.0.0.1:5432/registry_test_{os.getpid()}",

@@ -100,7 +100,9 @@ class Registry:
 
 @pytest.fixture
 def demo(settings: Settings, db: Engine) -> Iterator[Registry]:
-    """The demo dataset, loaded into a running registry."""
+    """The demo dataset, loaded into a running registry, with its capture worker (the
+    suite's apps run none by default: tests/conftest.py)."""
+    settings.capture_worker = True
     with TestClient(create_app(settings, db)) as client:
         app = client.app
         assert isinstance(app, FastAPI)

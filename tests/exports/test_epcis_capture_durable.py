@@ -126,6 +126,7 @@ def _serve(world: World, log: Path, workers: int = 1) -> Iterator[Server]:
         "REGISTRY_MASTER_KEY": world.settings.master_key,
         "REGISTRY_BASE_URL": world.settings.base_url,
         "REGISTRY_INTEGRITY_CHECK": "false",
+        "REGISTRY_CAPTURE_WORKER": "true",
         "REGISTRY_CAPTURE_POLL_INTERVAL": "0.2",
     }
     env.pop("REGISTRY_WITNESSES", None)
