@@ -31,6 +31,7 @@ from registry.exports.epcis import capture_jobs
 from registry.models import Account, Batch, CapturedEvent, CaptureJob, CaptureJobState
 from registry.operations.bootstrap import bootstrap
 from registry.settings import Settings
+from tests.publishing.helpers import wait_for
 from tests.support import free_port
 
 CAPTURE = "/api/v1/epcis/capture"
@@ -105,13 +106,8 @@ class Server:
 
 
 def _wait(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.05)
+    """A server process starts and signs in its own time: up to 90 s on a loaded machine."""
+    return wait_for(what, check, timeout=timeout)
 
 
 @contextmanager
