@@ -114,6 +114,13 @@ class Exporter(EventNames):
             derived = event.pop("sensorElementList", [])
             event = {k: v for k, v in event.items() if k not in _BODY}
             event.update(event_body(kind, doc["event"], renamed))
+            if kind == "processing":  # its instances are the record's, not the event's
+                for key, items in (
+                    ("inputEPCList", "input_items"),
+                    ("outputEPCList", "output_items"),
+                ):
+                    if doc.get(items):
+                        event[key] = list(doc[items])
             if derived and kind == "inspection":  # its results, as the builder writes them
                 event["sensorElementList"] = derived
             read_point = event.pop("readPoint", None)  # whole, with its extensions
