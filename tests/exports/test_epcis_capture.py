@@ -237,8 +237,11 @@ def test_capture_is_all_or_nothing_and_names_each_bad_event(demo: Registry, epci
     )
     assert errors[2]["code"] == "policy-violation" and errors[2]["rule"], errors[2]
     assert "09506000134352" in errors[3]["detail"]
-    # An AggregationEvent is captured, but an SGTIN does not name its batch (no lot).
-    assert errors[4]["event_id"] is None and "SGTIN" in errors[4]["detail"]
+    # An AggregationEvent is captured, but an SGTIN no record listed with its lot names
+    # no batch.
+    detail = errors[4]["detail"]
+    assert errors[4]["event_id"] is None and "has not seen with its lot" in detail
+    assert "urn:epc:id:sgtin:0614141.107346.2017" in detail
     assert errors[4]["problems"][0]["path"] == "epcisBody.eventList[4].childEPCs[0]"
 
     partial = demo.client.post(

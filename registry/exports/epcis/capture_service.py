@@ -15,6 +15,7 @@ logged again; an ``eventID`` captured before with other content is refused (409
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -31,15 +32,18 @@ from registry.exports.epcis.capture_corrections import correction_draft
 from registry.exports.epcis.document import CaptureDocument, EventProblem, parse_capture_document
 from registry.exports.epcis.event_hash import EventHashError, event_hashes
 from registry.exports.epcis.event_view import ResolvedClass, event_id
-from registry.exports.epcis.identifiers import gtin_and_lot
+from registry.exports.epcis.identifiers import gtin_and_lot, gtin_and_serial, gtin_lot_and_serial
 from registry.gs1 import validate_lot
-from registry.models import Account, Batch, Organization, Product, Record
+from registry.models import Account, Batch, Organization, Product, Record, RecordBatch
 from registry.models import CapturedEvent as CapturedEventRow
 from registry.records import custodial
 from registry.records import ingest as record_service
 
 MAX_EVENTS = 10_000
 """The most events one capture request may hold."""
+
+_INSTANCE_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
+_ITEM_FIELDS = ("items", "input_items", "output_items")
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,96 @@ class _Resolver:
         self.document = document
         parts = urlsplit(base_url)
         self.own = (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"))
+        # (GTIN-14, serial) → {(product id, lot)} of the instances without a lot, looked up
+        # once for the whole document (``_seen``), then learnt from its own records.
+        self.lots: dict[tuple[str, str], set[tuple[uuid.UUID, str]]] | None = None
+        self.wanted: set[tuple[str, str]] = set()
+
+    def _lotless(self) -> set[tuple[str, str]]:
+        """(GTIN-14, serial) of every instance in the document that carries no lot."""
+        found = set()
+        for event in self.document.events:
+            for key in _INSTANCE_LISTS:
+                listed = event.get(key) if isinstance(event, dict) else None
+                for identifier in listed if isinstance(listed, list) else ():
+                    try:
+                        instance = (
+                            gtin_and_serial(identifier) if isinstance(identifier, str) else None
+                        )
+                    except (RegistryError, ValueError):
+                        continue
+                    if instance is not None:
+                        found.add(instance)
+        return found
+
+    def _seen(self) -> dict[tuple[str, str], set[tuple[uuid.UUID, str]]]:
+        """The lots earlier records listed the document's lotless instances with: one query
+        for the records of the batches of their products (``items``, ``event.items``,
+        ``input_items``, ``output_items``), a lot counting only where that record is one of
+        its batch's."""
+        if self.lots is not None:
+            return self.lots
+        self.lots = {}
+        wanted = self.wanted = self._lotless()
+        gtins = {gtin for gtin, _ in wanted}
+        if not gtins:
+            return self.lots
+        rows = self.session.execute(
+            select(Record.log_index, Record.payload, Batch.product_id, Batch.lot, Product.gtin)
+            .join(RecordBatch, RecordBatch.record_index == Record.log_index)
+            .join(Batch, Batch.id == RecordBatch.batch_id)
+            .join(Product, Product.id == Batch.product_id)
+            .where(Product.gtin.in_(gtins))
+        ).all()
+        batches: dict[int, set[tuple[str | None, uuid.UUID, str]]] = {}
+        payloads: dict[int, bytes] = {}
+        for index, payload, product_id, lot, gtin in rows:
+            batches.setdefault(index, set()).add((gtin, product_id, lot))
+            if payload is not None:
+                payloads[index] = payload
+        for index, payload in payloads.items():
+            products = {(g, lot): product_id for g, product_id, lot in batches[index]}
+            for gtin, lot, serial in _listed_instances(json.loads(payload)):
+                known = products.get((gtin, lot))
+                if known is not None and (gtin, serial) in wanted:
+                    self.lots.setdefault((gtin, serial), set()).add((known, lot))
+        return self.lots
+
+    def learn(self, draft: dict[str, Any]) -> None:
+        """Note the instances with their lots of a record this capture made, for the
+        document's later events."""
+        if self.lots is None:
+            return  # not looked up yet: the query will find the record
+        for gtin, lot, serial in _listed_instances(draft):
+            if (gtin, serial) not in self.wanted:
+                continue
+            product = self.session.scalars(select(Product).where(Product.gtin == gtin)).first()
+            if product is not None:
+                self.lots.setdefault((gtin, serial), set()).add((product.id, lot))
+
+    def _instance(self, gtin: str, serial: str, creating: bool) -> ResolvedClass:
+        """The batch of an instance that carries no lot: the one an earlier record listed
+        it in with its lot."""
+        if creating:
+            raise ValueError(
+                "an instance without its lot cannot name a new batch: use its GS1 Digital "
+                "Link URI with the lot (/01/{GTIN}/10/{lot}/21/{serial})"
+            )
+        lots = self._seen().get((gtin, serial), set())
+        if not lots:
+            raise ValueError(
+                f"an instance this registry has not seen with its lot (no earlier record of "
+                f"a batch of GTIN {gtin} lists serial {serial} with its lot): use its GS1 "
+                "Digital Link URI with the lot (/01/{GTIN}/10/{lot}/21/{serial})"
+            )
+        if len(lots) > 1:
+            named = ", ".join(sorted(lot for _, lot in lots))
+            raise ValueError(
+                f"ambiguous: earlier records list GTIN {gtin} serial {serial} in several "
+                f"lots ({named}): use its GS1 Digital Link URI with the lot"
+            )
+        [(product_id, lot)] = lots
+        return ResolvedClass(f"{product_id}:{lot}", self._unit(product_id, lot))
 
     def _own_code(self, identifier: str) -> str | None:
         parts = urlsplit(identifier)
@@ -153,6 +247,9 @@ class _Resolver:
                 if product is None:
                     raise ValueError(f"no product with GTIN {gtin} in this registry")
                 return ResolvedClass(f"{product.id}:{lot}", self._unit(product.id, lot))
+            instance = gtin_and_serial(identifier)
+            if instance is not None:
+                return self._instance(*instance, creating)
             master = self.document.classes.get(identifier)
             if master is not None and master.product_id and master.lot:
                 product_id = uuid.UUID(master.product_id)
@@ -181,6 +278,22 @@ class _Resolver:
             f"{identifier}: not a batch this registry knows (GS1 Digital Link, LGTIN, master "
             "data with gr:product and gr:lot, or this registry's /b/{code})"
         )
+
+
+def _listed_instances(document: object) -> list[tuple[str, str, str]]:
+    """(GTIN-14, lot, serial) of the Digital Link instances with their lots a record lists
+    (``items``, ``input_items``, ``output_items``, or the same under ``event``)."""
+    found: list[tuple[str, str, str]] = []
+    if not isinstance(document, dict):
+        return found
+    for where in (document, document.get("event")):
+        for key in _ITEM_FIELDS:
+            listed = where.get(key) if isinstance(where, dict) else None
+            for identifier in listed if isinstance(listed, list) else ():
+                instance = gtin_lot_and_serial(identifier)
+                if instance is not None:
+                    found.append(instance)
+    return found
 
 
 def _parsed(document: object) -> CaptureDocument:
@@ -339,6 +452,7 @@ def capture(
             errors.append(_refused(index, event, exc))
             continue
         checkpoint_size = accepted.checkpoint_size
+        resolve.learn(draft)
         captured.append(
             CapturedEvent(
                 index=index,

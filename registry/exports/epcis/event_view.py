@@ -173,7 +173,9 @@ def instance_batches(
     ``key`` (epcList, childEPCs …), one per batch; the identifiers go to ``view.items``.
 
     An instance names its batch when it carries its lot: a GS1 Digital Link URI
-    ``/01/{GTIN}/10/{lot}/21/{serial}``. An SGTIN URN carries a serial but no lot."""
+    ``/01/{GTIN}/10/{lot}/21/{serial}``. One that carries none (an SGTIN URN, a Digital Link
+    ``/01/{GTIN}/21/{serial}``) names the batch an earlier record listed it in with its lot
+    (the resolver's to find)."""
     found: dict[str, tuple[str, dict[str, Any], str]] = {}
     for i, identifier in enumerate(view.list(key)):
         path = f"{key}[{i}]"
@@ -191,16 +193,11 @@ def instance_batch(
     """The batch an instance-level identifier names, noting a problem (and None) if none.
 
     An instance names its batch when it carries its lot: a GS1 Digital Link URI
-    ``/01/{GTIN}/10/{lot}/21/{serial}``. An SGTIN URN carries a serial but no lot."""
+    ``/01/{GTIN}/10/{lot}/21/{serial}``. One that carries none (an SGTIN URN, a Digital Link
+    ``/01/{GTIN}/21/{serial}``) names the batch an earlier record listed it in with its lot
+    (the resolver's to find)."""
     if not isinstance(identifier, str):
         view.problem(path, "must be an identifier (a URI)")
-        return None
-    if identifier.startswith("urn:epc:id:sgtin:"):
-        view.problem(
-            path,
-            f"{identifier}: an SGTIN names a serial but not its lot, so not a batch: use "
-            "its GS1 Digital Link URI with the lot (/01/{GTIN}/10/{lot}/21/{serial})",
-        )
         return None
     return resolve_class(view, path, identifier, resolve, creating)
 

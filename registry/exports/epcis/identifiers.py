@@ -21,6 +21,11 @@ from registry.gs1 import digital_link_path, gtin_check_digit, normalize_gtin, va
 _DIGITAL_LINK = re.compile(r"^https?://[^/?#]+(?:/[^?#]*)?/01/([0-9]{8,14})/10/([^/?#]+)")
 _LGTIN = re.compile(r"^urn:epc:class:lgtin:([0-9]+)\.([0-9]+)\.(.+)$")
 _REGION = re.compile(r"/regions/([1-8][0-9]{5})$")
+_SGTIN = re.compile(r"^urn:epc:id:sgtin:([0-9]+)\.([0-9]+)\.(.+)$")
+_SERIAL = re.compile(r"^https?://[^/?#]+(?:/[^?#]*)?/01/([0-9]{8,14})/21/([^/?#]+)")
+_LOT_SERIAL = re.compile(
+    r"^https?://[^/?#]+(?:/[^?#]*)?/01/([0-9]{8,14})/10/([^/?#]+)/21/([^/?#]+)"
+)
 
 
 def class_uri(base_url: str, batch: BatchInfo) -> str:
@@ -101,3 +106,33 @@ def gtin_and_lot(identifier: str) -> tuple[str, str] | None:
         body = item[0] + company + item[1:]
         return body + gtin_check_digit(body), unquote(match.group(3))
     return None
+
+
+def gtin_and_serial(identifier: str) -> tuple[str, str] | None:
+    """(GTIN-14, serial) of an instance that carries no lot: an SGTIN URN (GS1 TDS 2.0
+    §6.3.1) or a GS1 Digital Link URI ``/01/{GTIN}/21/{serial}``; None for another kind of
+    identifier. Raises InvalidInput or ValueError for a GTIN that is not one."""
+    match = _SGTIN.match(identifier)
+    if match is not None:
+        company, item = match.group(1), match.group(2)
+        if len(company) + len(item) != 13 or not item:
+            raise ValueError(f"{identifier}: an SGTIN needs 13 digits of company and item")
+        body = item[0] + company + item[1:]  # the indicator digit first (TDS 2.0 §7.1)
+        return body + gtin_check_digit(body), unquote(match.group(3))
+    match = _SERIAL.match(identifier)
+    if match is not None:
+        return normalize_gtin(match.group(1)), unquote(match.group(2))
+    return None
+
+
+def gtin_lot_and_serial(identifier: object) -> tuple[str, str, str] | None:
+    """(GTIN-14, lot, serial) of a GS1 Digital Link URI ``/01/{GTIN}/10/{lot}/21/{serial}``,
+    else None (also for a GTIN that is not one)."""
+    match = _LOT_SERIAL.match(identifier) if isinstance(identifier, str) else None
+    if match is None:
+        return None
+    try:
+        gtin = normalize_gtin(match.group(1))
+    except InvalidInput:
+        return None
+    return gtin, unquote(match.group(2)), unquote(match.group(3))
