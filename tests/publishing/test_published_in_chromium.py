@@ -52,6 +52,13 @@ class Published:
         assert found, f"the demo has no {status} endorsement"
         return found[0]
 
+    def unscanned(self) -> str:
+        """A valid code no other test of this module opens: the scan-count test's own, so no
+        other test's scans still on their way through nginx's log can reach its count."""
+        found = [e["code"] for e in self.summary["endorsements"] if e["status"] == "valid"]
+        assert len(found) > 1, "the demo needs a second valid endorsement"
+        return found[-1]
+
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
@@ -182,7 +189,7 @@ def test_a_phone_that_saw_a_newer_checkpoint_still_verifies_an_older_published_d
     other = next(
         e["code"]
         for e in published.summary["endorsements"]
-        if e["code"] != first
+        if e["code"] not in (first, published.unscanned())
         and (doc := published_document(published.root, e["code"])) is not None
         and doc["status"] not in ("revoked",)
         and not lineage & {b["code"] for b in doc["batches"]}
@@ -220,7 +227,7 @@ def test_a_phone_that_saw_a_newer_checkpoint_still_verifies_an_older_published_d
 
 
 def test_scans_nginx_served_reach_the_overlays_count(published: Published):
-    code = published.code("valid")
+    code = published.unscanned()
 
     def total() -> int:
         response = httpx.get(f"{published.dynamic}/api/v1/endorsements/{code}/scans")
@@ -235,6 +242,6 @@ def test_scans_nginx_served_reach_the_overlays_count(published: Published):
     assert _static(document)
     # nginx flushes its log each second, the leader reads it each step, the counter flushes
     # each second: about 3 s, given room for a loaded machine's slower steps
-    wait_for("the three scans counted", lambda: total() == before + 3, timeout=30)
+    wait_for("the three scans counted", lambda: total() >= before + 3, timeout=30)
     time.sleep(1.5)  # and nothing more (the document fetch is not a scan)
     assert total() == before + 3
