@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,7 +25,8 @@ class BodyTooLarge(RegistryError):
 class BodySizeLimit:
     """At most ``max_bytes`` of request body; a path ``larger`` matches (``re.fullmatch``)
     may send up to ``larger_bytes`` (a problem report with its guarantee bundle), and a path
-    of ``paths`` (pattern, bytes) its own limit (an EPCIS capture document)."""
+    of ``paths`` (pattern, bytes, headers) its own limit (an EPCIS capture document), its
+    413 carrying ``headers`` (where the path's clients read the limit from)."""
 
     def __init__(
         self,
@@ -33,30 +34,35 @@ class BodySizeLimit:
         max_bytes: int,
         larger: re.Pattern[str] | None = None,
         larger_bytes: int = 0,
-        paths: Sequence[tuple[re.Pattern[str], int]] = (),
+        paths: Sequence[tuple[re.Pattern[str], int, Mapping[str, str]]] = (),
     ) -> None:
         self.app = app
         self.default_bytes = max_bytes
-        self.limits = ([(larger, larger_bytes)] if larger is not None else []) + list(paths)
+        self.limits: list[tuple[re.Pattern[str], int, Mapping[str, str]]] = list(paths)
+        if larger is not None:
+            self.limits.insert(0, (larger, larger_bytes, {}))
 
-    def limit_of(self, path: str) -> int:
-        """The body limit of ``path``: the first of its own that matches, else the default."""
-        for pattern, limit in self.limits:
+    def limit_of(self, path: str) -> tuple[int, Mapping[str, str]]:
+        """The body limit of ``path`` and the headers of its 413: the first of its own that
+        matches, else the default (no headers)."""
+        for pattern, limit, headers in self.limits:
             if pattern.fullmatch(path) is not None:
-                return limit
-        return self.default_bytes
+                return limit, headers
+        return self.default_bytes, {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_of(scope.get("path", ""))
-        await self._limited(scope, receive, send, limit)
+        limit, headers = self.limit_of(scope.get("path", ""))
+        await self._limited(scope, receive, send, limit, headers)
 
-    async def _limited(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    async def _limited(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, headers: Mapping[str, str]
+    ) -> None:
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(send, limit)
+            await self._refuse(send, limit, headers)
             return
         received = 0
         too_large = False
@@ -79,7 +85,7 @@ class BodySizeLimit:
                 # body"): the truth is 413, so that answer is replaced.
                 if message["type"] == "http.response.start" and not started:
                     started = True
-                    await self._refuse(send, limit)
+                    await self._refuse(send, limit, headers)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -89,9 +95,9 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send, limit)
+                await self._refuse(send, limit, headers)
 
-    async def _refuse(self, send: Send, limit: int) -> None:
+    async def _refuse(self, send: Send, limit: int, headers: Mapping[str, str]) -> None:
         body = json.dumps(
             {
                 "type": "https://guarantee-registry.org/problems/body-too-large",
@@ -108,6 +114,7 @@ class BodySizeLimit:
                 "headers": [
                     (b"content-type", b"application/problem+json"),
                     (b"content-length", str(len(body)).encode()),
+                    *((k.lower().encode(), v.encode()) for k, v in headers.items()),
                 ],
             }
         )

@@ -29,6 +29,7 @@ from registry.db import make_engine, make_session_factory, read_engine_for
 from registry.endorsements.live import LiveBoard
 from registry.endorsements.scan_cache import ScanCache
 from registry.endorsements.scans import ScanCounter, ScanFlusher
+from registry.exports.epcis import capture_jobs
 from registry.exports.epcis.capture_worker import CaptureWorker
 from registry.log.note import parse_vkey
 from registry.operations.bootstrap import bootstrap
@@ -219,8 +220,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         max_bytes=settings.max_body_bytes,
         larger=REPORT_PATHS,  # a problem report may carry the guarantee bundle
         larger_bytes=settings.max_report_body_bytes,
-        # An EPCIS capture document of up to GS1-EPCIS-Capture-Limit events.
-        paths=[(exports.CAPTURE_PATHS, settings.max_capture_bytes)],
+        # An EPCIS capture document of up to GS1-EPCIS-Capture-Limit events; its 413, like
+        # every capture answer, states the limits (GS1-EPCIS-Capture-File-Size-Limit).
+        paths=[
+            (
+                exports.CAPTURE_PATHS,
+                settings.max_capture_bytes,
+                capture_jobs.limits(settings.max_capture_bytes),
+            )
+        ],
     )
     # Pages and JSON travel compressed: the consumer page's weight budget counts wire bytes.
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)

@@ -210,6 +210,8 @@ def test_a_body_over_the_capture_limit_is_refused_with_the_stated_number(demo: R
         assert response.headers["content-type"] == PROBLEM_JSON
         assert response.json()["limit"] == stated
         assert str(stated) in response.json()["detail"]
+        assert int(response.headers["GS1-EPCIS-Capture-File-Size-Limit"]) == stated
+        assert response.headers["GS1-EPCIS-Capture-Limit"] == "10000"
     # Other paths keep their own limit.
     other = demo.client.post(
         "/api/v1/records",
@@ -217,6 +219,7 @@ def test_a_body_over_the_capture_limit_is_refused_with_the_stated_number(demo: R
         headers={**headers, "Content-Type": "application/json"},
     )
     assert other.status_code == 413 and other.json()["limit"] == demo.settings.max_body_bytes
+    assert "GS1-EPCIS-Capture-File-Size-Limit" not in other.headers
 
 
 def test_options_states_the_interface(demo: Registry):
