@@ -109,6 +109,7 @@ def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
                 app.state.read_session_factory,
                 lambda: app.state.ctx,
                 settings.capture_poll_interval,
+                settings.capture_max_attempts,
             )
             app.state.capture_worker.start()
         # The database checks itself in the background; /healthz reports the verdict.

@@ -708,3 +708,7 @@ class CaptureJob(Base):
     # a restart does not lose it. Emptied once the job is done or failed; the report stays.
     account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"))
     document: Mapped[Any | None] = mapped_column(JSON(none_as_null=True))
+    # How many times a worker has started running it, each counted in a transaction of its
+    # own before the run: a run that ends its process still counts, and a job that never
+    # finishes is failed after REGISTRY_CAPTURE_MAX_ATTEMPTS (capture_jobs.start_attempt).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # the database, its own and those a stopped process left, looking every interval (s).
     capture_worker: bool = True
     capture_poll_interval: float = 2.0
+    # A job whose run never finishes (its process dies in it each time, out of memory say)
+    # is marked failed once it has been attempted this many times, rather than run forever.
+    capture_max_attempts: int = 3
     page_size_max: int = 500
     # C2SP tlog-witnesses asked to cosign every checkpoint: a JSON list of "URL VKEY", URL the
     # witness's submission prefix (add-checkpoint is under it), VKEY its cosignature vkey.

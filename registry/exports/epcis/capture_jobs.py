@@ -6,9 +6,10 @@ captured, then ``done`` (with the capture report) or ``failed`` (with every even
 problems). A job is captured within its request, or after the answer when the client
 asks to be answered at once (``Prefer: respond-async``, RFC 7240): then the answer is
 202 with the status URL, and the job is stored with its document and account, so that a
-worker of any server process runs it (``claim_job``, ``run_claimed``; the thread is
-``capture_worker``), after a restart too. The document is dropped once the job is done
-or failed; the report stays.
+worker of any server process runs it (``start_attempt``, ``claim_attempt``,
+``run_claimed``; the thread is ``capture_worker``), after a restart too. The document is
+dropped once the job is done or failed; the report stays. A job whose run never finishes
+(its process dies in it) is failed after ``max_attempts`` (``start_attempt``).
 
 Error behaviour (the ``GS1-EPCIS-Capture-Error-Behaviour`` header): ``rollback`` (also
 ``atomic``, the default) captures all events or none; ``proceed`` keeps the events that
@@ -139,6 +140,34 @@ def claim_job(session: Session, job_id: uuid.UUID | None = None) -> CaptureJob |
     and it reads the last commit."""
     query = _pending() if job_id is None else _pending().where(CaptureJob.id == job_id)
     return session.scalars(query.limit(1).with_for_update(skip_locked=True)).first()
+
+
+def start_attempt(session: Session, max_attempts: int) -> CaptureJob | None:
+    """The oldest stored job no other worker is running, with one more attempt counted,
+    or None. The caller commits this before the run (``claim_attempt``), so that a run
+    that kills its process (out of memory, say) still counts, and a job that never
+    finishes is not run forever: one attempted ``max_attempts`` times is marked failed
+    here instead, its document dropped (the job is returned ``failed``, not to be run)."""
+    job = claim_job(session)
+    if job is None:
+        return None
+    if job.attempts >= max_attempts:
+        detail = f"the capture was attempted {job.attempts} times without finishing"
+        fail_job(session, job, detail, "capture-not-finished")
+        return job
+    job.attempts += 1
+    session.flush()
+    return job
+
+
+def claim_attempt(session: Session, job_id: uuid.UUID, attempt: int) -> CaptureJob | None:
+    """Job ``job_id``, now this transaction's to run (``claim_job``), if it is still
+    stored and still at the ``attempt`` that ``start_attempt`` counted; None if another
+    worker has claimed it since (that worker runs it) or it is no longer stored."""
+    job = claim_job(session, job_id)
+    if job is None or job.attempts != attempt:
+        return None
+    return job
 
 
 def run_claimed(session: Session, ctx: RegistryContext, job: CaptureJob) -> None:

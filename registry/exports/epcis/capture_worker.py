@@ -1,7 +1,8 @@
 """The worker that runs stored capture jobs (``Prefer: respond-async``), one thread in each
 server process: woken when its process stores a job, and looking every ``interval``
 seconds for the jobs of other processes and of a process that stopped or died
-(``capture_jobs.claim_job`` says why no job is run twice, and none is lost)."""
+(``capture_jobs.claim_job`` says why no job is run twice, and none is lost; a job
+attempted ``max_attempts`` times without finishing is failed, ``capture_jobs.start_attempt``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from registry.context import RegistryContext
 from registry.db import transaction
 from registry.errors import RegistryError
 from registry.exports.epcis import capture_jobs
+from registry.models import CaptureJobState
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +32,13 @@ class CaptureWorker:
         read_factory: sessionmaker[Session],
         ctx: Callable[[], RegistryContext],
         interval: float = 2.0,
+        max_attempts: int = 3,
     ) -> None:
         self.factory = factory
         self.read_factory = read_factory
         self.ctx = ctx
         self.interval = interval
+        self.max_attempts = max_attempts
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="capture-worker", daemon=True)
@@ -44,7 +48,8 @@ class CaptureWorker:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop after the job being run, if any (a job cut short is run again later)."""
+        """Stop after the job being run, if any (a job cut short is run again later, as
+        another attempt)."""
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=5)
@@ -54,7 +59,7 @@ class CaptureWorker:
         self._wake.set()
 
     def run_pending(self) -> int:
-        """Run stored jobs until none is left to claim; returns how many were run."""
+        """Run stored jobs until none is left to claim; returns how many were claimed."""
         ran = 0
         while not self._stop.is_set():
             with self.read_factory() as session:
@@ -66,15 +71,28 @@ class CaptureWorker:
         return ran
 
     def _run_one(self) -> bool:
-        """Claim and run one job in one transaction; False if none could be claimed."""
+        """Count an attempt at one job and commit it, then run the job in a transaction of
+        its own; False if none could be claimed."""
         job_id: uuid.UUID | None = None
         try:
             with transaction(self.factory) as session:
-                job = capture_jobs.claim_job(session)
+                job = capture_jobs.start_attempt(session, self.max_attempts)
                 if job is None:
                     return False
-                job_id = job.id
-                logger.info("capture job %s claimed (%d events)", job_id, job.event_count)
+                job_id, attempt, state = job.id, job.attempts, job.state
+            if state is not CaptureJobState.RUNNING:
+                logger.error("capture job %s failed: attempted %d times", job_id, attempt)
+                return True
+            with transaction(self.factory) as session:
+                job = capture_jobs.claim_attempt(session, job_id, attempt)
+                if job is None:  # another worker claimed it since, and runs it
+                    return True
+                logger.info(
+                    "capture job %s claimed (%d events, attempt %d)",
+                    job_id,
+                    job.event_count,
+                    attempt,
+                )
                 try:
                     with session.begin_nested():
                         capture_jobs.run_claimed(session, self.ctx(), job)
