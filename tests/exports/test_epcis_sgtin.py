@@ -94,6 +94,34 @@ def test_an_instance_made_and_held_in_one_document_names_its_batch(demo: Registr
     assert payload["batches"][0].endswith(":PY-CAKE-0801")
 
 
+def test_an_instance_made_after_the_lookup_is_learnt_from_its_record(demo: Registry):
+    """The document's first event looks up every lotless instance of it (one query, with
+    their products); one a later event of the document makes is learnt from its record."""
+    _made(demo, 2, "PY-CAKE-0800", 41)
+    petals = f"{demo.ctx.settings.base_url}/b/{demo.code(PETALS)}"
+    made = _transformation(
+        3,
+        inputQuantityList=[{"epcClass": petals, "quantity": 1, "uom": "KGM"}],
+        outputEPCList=_instances("PY-CAKE-0801", 52),
+    )
+    document = {
+        "@context": [CONTEXT],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-06-01T08:00:00Z",
+        "epcisBody": {"eventList": [_holding([_sgtin(41)]), made, _holding([_sgtin(52)])]},
+    }
+    response = demo.client.post(
+        "/api/v1/epcis/capture", json=document, headers=demo.token("bakery-clerk")
+    )
+    assert response.status_code == 201, response.text[:1500]
+    records = response.json()["records"]
+    for index, lot in ((0, "PY-CAKE-0800"), (2, "PY-CAKE-0801")):
+        digest = records[index]["digest"]
+        payload = demo.client.get(f"/api/v1/records/{digest}").json()["record"]
+        assert payload["batches"][0].endswith(f":{lot}"), (index, payload["batches"])
+
+
 def test_an_instance_never_seen_with_its_lot_is_refused_naming_it(demo: Registry):
     size = demo.log_size()
     response = _capture(demo, _holding([_sgtin(999)]))

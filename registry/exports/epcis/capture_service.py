@@ -132,9 +132,11 @@ class _Resolver:
         parts = urlsplit(base_url)
         self.own = (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"))
         # (GTIN-14, serial) → {(product id, lot)} of the instances without a lot, looked up
-        # once for the whole document (``_seen``), then learnt from its own records.
+        # once for the whole document (``_seen``), then learnt from its own records; with
+        # the products of their GTINs, found by the same query (capture makes no product).
         self.lots: dict[tuple[str, str], set[tuple[uuid.UUID, str]]] | None = None
         self.wanted: set[tuple[str, str]] = set()
+        self.products: dict[str, uuid.UUID] = {}
 
     def _lotless(self) -> set[tuple[str, str]]:
         """(GTIN-14, serial) of every instance in the document that carries no lot."""
@@ -155,9 +157,9 @@ class _Resolver:
 
     def _seen(self) -> dict[tuple[str, str], set[tuple[uuid.UUID, str]]]:
         """The lots earlier records listed the document's lotless instances with: one query
-        for the records of the batches of their products (``items``, ``event.items``,
-        ``input_items``, ``output_items``), a lot counting only where that record is one of
-        its batch's."""
+        for their products and the records of those products' batches (``items``,
+        ``event.items``, ``input_items``, ``output_items``), a lot counting only where that
+        record is one of its batch's."""
         if self.lots is not None:
             return self.lots
         self.lots = {}
@@ -165,16 +167,20 @@ class _Resolver:
         gtins = {gtin for gtin, _ in wanted}
         if not gtins:
             return self.lots
-        rows = self.session.execute(
-            select(Record.log_index, Record.payload, Batch.product_id, Batch.lot, Product.gtin)
-            .join(RecordBatch, RecordBatch.record_index == Record.log_index)
-            .join(Batch, Batch.id == RecordBatch.batch_id)
-            .join(Product, Product.id == Batch.product_id)
+        rows = self.session.execute(  # a product without records comes once, index None
+            select(Product.gtin, Product.id, Batch.lot, Record.log_index, Record.payload)
+            .outerjoin(Batch, Batch.product_id == Product.id)
+            .outerjoin(RecordBatch, RecordBatch.batch_id == Batch.id)
+            .outerjoin(Record, Record.log_index == RecordBatch.record_index)
             .where(Product.gtin.in_(gtins))
         ).all()
         batches: dict[int, set[tuple[str | None, uuid.UUID, str]]] = {}
         payloads: dict[int, bytes] = {}
-        for index, payload, product_id, lot, gtin in rows:
+        for gtin, product_id, lot, index, payload in rows:
+            if gtin is not None:
+                self.products[gtin] = product_id
+            if index is None:
+                continue
             batches.setdefault(index, set()).add((gtin, product_id, lot))
             if payload is not None:
                 payloads[index] = payload
@@ -194,9 +200,9 @@ class _Resolver:
         for gtin, lot, serial in _listed_instances(draft):
             if (gtin, serial) not in self.wanted:
                 continue
-            product = self.session.scalars(select(Product).where(Product.gtin == gtin)).first()
-            if product is not None:
-                self.lots.setdefault((gtin, serial), set()).add((product.id, lot))
+            product_id = self.products.get(gtin)
+            if product_id is not None:
+                self.lots.setdefault((gtin, serial), set()).add((product_id, lot))
 
     def _instance(self, gtin: str, serial: str, creating: bool) -> ResolvedClass:
         """The batch of an instance that carries no lot: the one an earlier record listed
