@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registry.errors import ConfigurationError, InvalidInput
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     capture_poll_interval: float = 2.0
     # A job whose run never finishes (its process dies in it each time, out of memory say)
     # is marked failed once it has been attempted this many times, rather than run forever.
-    capture_max_attempts: int = 3
+    capture_max_attempts: int = Field(default=3, ge=1)
     page_size_max: int = 500
     # C2SP tlog-witnesses asked to cosign every checkpoint: a JSON list of "URL VKEY", URL the
     # witness's submission prefix (add-checkpoint is under it), VKEY its cosignature vkey.
