@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.background import WokenThread
 from registry.context import RegistryContext
 from registry.endorsements.scan_cache import ScanCache, ScanEntry
 from registry.endorsements.scans import ScanCounter, totals_of
@@ -130,9 +131,14 @@ class LiveBoard:
         self.heartbeat_seconds = heartbeat_seconds
         self._lock = threading.Lock()
         self._watches: dict[str, _Watch] = {}
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = WokenThread(
+            "live-board",
+            self.step,
+            poll_seconds,
+            log=logger,
+            # the next step retries; the clients keep the last state
+            failure="the live board could not read the watched codes",
+        )
         # counters, for tests and metrics
         self.steps = 0
         self.count_queries = 0
@@ -218,22 +224,15 @@ class LiveBoard:
     @property
     def stopped(self) -> bool:
         """Whether the board was stopped (its streams end)."""
-        return self._stop.is_set()
+        return self._thread.stopped
 
     def start(self) -> None:
         """Start the board's thread."""
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="live-board", daemon=True)
-            self._thread.start()
+        self._thread.start()
 
     def stop(self) -> None:
         """Stop the thread and wake every listener, whose streams then end."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._thread.stop()
         with self._lock:
             listeners = [listener for w in self._watches.values() for listener in w.listeners]
         for listener in listeners:
@@ -241,7 +240,7 @@ class LiveBoard:
 
     def wake(self) -> None:
         """Read now rather than at the next interval."""
-        self._wake.set()
+        self._thread.wake()
 
     def wake_on_commits(self, factory: sessionmaker[Session]) -> None:
         """Read right after every commit of a session from ``factory`` (this process's
@@ -250,18 +249,7 @@ class LiveBoard:
         @event.listens_for(factory, "after_commit")
         def _committed(session: Session) -> None:
             if self._watches:
-                self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.poll_seconds)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            try:
-                self.step()
-            except Exception:  # the next step retries; the clients keep the last state
-                logger.warning("the live board could not read the watched codes", exc_info=True)
+                self._thread.wake()
 
 
 def _call(listener: Listener) -> None:

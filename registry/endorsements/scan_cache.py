@@ -53,6 +53,7 @@ import orjson
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.background import WokenThread
 from registry.context import RegistryContext
 from registry.endorsements import published as published_endorsements
 from registry.endorsements.verify import build_document
@@ -469,36 +470,28 @@ class ScanWatcher:
 
     def __init__(self, cache: ScanCache) -> None:
         self.cache = cache
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scan-watcher", daemon=True)
+        self._thread = WokenThread(
+            "scan-watcher",
+            self._step,
+            cache.poll_seconds,
+            log=logger,
+            # the cache stops being trusted after trust_seconds; retried
+            failure="scan cache watcher could not poll the log",
+        )
 
     def start(self) -> None:
         """Poll once (so the cache is trusted from the first request), then start."""
-        self._step()  # so the cache is trusted from the first request
+        self._thread.step_now()  # so the cache is trusted from the first request
         self._thread.start()
 
     def stop(self) -> None:
         """Stop the thread and wait for it (at most 5 seconds)."""
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=5)
+        self._thread.stop()
 
     def wake(self) -> None:
         """Poll now rather than at the next interval."""
-        self._wake.set()
+        self._thread.wake()
 
     def _step(self) -> None:
-        try:
-            self.cache.poll()
-            self.cache.refresh_stale()
-        except Exception:  # the cache stops being trusted after trust_seconds; retried
-            logger.warning("scan cache watcher could not poll the log", exc_info=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.cache.poll_seconds)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            self._step()
+        self.cache.poll()
+        self.cache.refresh_stale()

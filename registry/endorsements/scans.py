@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from registry.background import WokenThread
 from registry.models import ScanCount, utcnow
 
 logger = logging.getLogger(__name__)
@@ -170,8 +171,13 @@ class ScanFlusher:
         self.counter = counter
         self.factory = factory
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scan-flusher", daemon=True)
+        self._thread = WokenThread(
+            "scan-flusher",
+            lambda: self.counter.flush(self.factory),
+            interval,
+            log=logger,
+            failure="scan counts not flushed yet; will retry",  # they stay pending
+        )
 
     def start(self) -> None:
         """Start the background thread that flushes every ``interval`` seconds."""
@@ -179,17 +185,9 @@ class ScanFlusher:
 
     def stop(self) -> None:
         """Stop the thread, then flush what is still pending."""
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.stop()
         self.flush_now()
 
     def flush_now(self) -> None:
         """Flush now; on failure the counts stay pending and a warning is logged."""
-        try:
-            self.counter.flush(self.factory)
-        except Exception:  # counts stay pending and are retried next time
-            logger.warning("scan counts not flushed yet; will retry", exc_info=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.flush_now()
+        self._thread.step_now()

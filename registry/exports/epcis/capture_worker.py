@@ -7,13 +7,13 @@ attempted ``max_attempts`` times without finishing is failed, ``capture_jobs.sta
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.background import WokenThread
 from registry.context import RegistryContext
 from registry.db import transaction
 from registry.errors import RegistryError
@@ -39,9 +39,14 @@ class CaptureWorker:
         self.ctx = ctx
         self.interval = interval
         self.max_attempts = max_attempts
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="capture-worker", daemon=True)
+        self._thread = WokenThread(
+            "capture-worker",
+            self.run_pending,
+            interval,
+            log=logger,
+            failure="capture jobs not looked for; will retry",  # the database is away
+            at_start=True,
+        )
 
     def start(self) -> None:
         """Start the thread; it first runs what earlier processes left."""
@@ -50,18 +55,16 @@ class CaptureWorker:
     def stop(self) -> None:
         """Stop after the job being run, if any (a job cut short is run again later, as
         another attempt)."""
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=5)
+        self._thread.stop()
 
     def wake(self) -> None:
         """A job was stored: look now rather than at the next interval."""
-        self._wake.set()
+        self._thread.wake()
 
     def run_pending(self) -> int:
         """Run stored jobs until none is left to claim; returns how many were claimed."""
         ran = 0
-        while not self._stop.is_set():
+        while not self._thread.stopped:
             with self.read_factory() as session:
                 if not capture_jobs.has_pending(session):
                     return ran
@@ -121,12 +124,3 @@ class CaptureWorker:
                     capture_jobs.fail_job(session, job, "the capture could not be completed")
         except Exception:
             logger.warning("capture job %s not marked failed", job_id, exc_info=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                self.run_pending()
-            except Exception:  # the database is away: look again at the next interval
-                logger.warning("capture jobs not looked for; will retry", exc_info=True)
-            self._wake.wait(self.interval)
