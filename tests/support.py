@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from registry.models import Base
+from registry.settings import Settings
 
 
 def empty_tables(engine: Engine, *, restart_identity: bool = True) -> None:
@@ -130,6 +131,49 @@ def drop_database(env: dict[str, str]) -> None:
         _recreate_postgres(url, create=False)
 
 
+def serve_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a ``registry serve`` on the database, data directory, master key
+    and base URL of ``settings``, with no integrity check and no witnesses; ``extra`` on top."""
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": settings.effective_database_url,
+        "REGISTRY_DATA_DIR": str(settings.data_dir),
+        "REGISTRY_MASTER_KEY": settings.master_key,
+        "REGISTRY_BASE_URL": settings.base_url,
+        "REGISTRY_INTEGRITY_CHECK": "false",
+        **extra,
+    }
+    env.pop("REGISTRY_WITNESSES", None)
+    return env
+
+
+@contextmanager
+def serve_process(
+    env: dict[str, str], log_path: Path, *args: str, port: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``registry serve --port PORT ARGS`` (its output appended to ``log_path``) and
+    stop it when the block ends, unless the block already did. It runs as its own process
+    group, so that a signal reaches every worker process."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=30)
+
+
 @contextmanager
 def running_registry(
     env: dict[str, str],
@@ -138,37 +182,22 @@ def running_registry(
     port: int | None = None,
     set_base_url: bool = True,
 ) -> Iterator[str]:
-    """Run ``registry serve ARGS`` until the block ends; yields the URL it listens on.
-    ``set_base_url``: point ``REGISTRY_BASE_URL`` there too (else leave it to ``serve``)."""
+    """Run ``registry serve ARGS`` until the block ends; yields the URL it listens on, once
+    ``/healthz`` answers. ``set_base_url``: point ``REGISTRY_BASE_URL`` there too (else leave
+    it to ``serve``)."""
     port = port or free_port()
     if set_base_url:
         env = {**env, "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}"}
-    with log_path.open("a") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port), *args],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # so a kill reaches every worker process
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                assert server.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "registry serve did not come up in 90 s"
-                time.sleep(0.3)
-            yield base
-        finally:
-            if server.poll() is None:
-                os.killpg(server.pid, signal.SIGTERM)
-                try:
-                    server.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.pid, signal.SIGKILL)
-                    server.wait(timeout=30)
+    base = f"http://127.0.0.1:{port}"
+    with serve_process(env, log_path, *args, port=port) as server:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, log_path.read_text()
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "registry serve did not come up in 90 s"
+            time.sleep(0.3)
+        yield base

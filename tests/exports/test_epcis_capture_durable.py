@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,7 +36,7 @@ from registry.models import Account, Batch, CapturedEvent, CaptureJob, CaptureJo
 from registry.operations.bootstrap import bootstrap
 from registry.settings import Settings
 from tests.publishing.helpers import wait_for
-from tests.support import free_port
+from tests.support import free_port, serve_env, serve_process
 
 CAPTURE = "/api/v1/epcis/capture"
 
@@ -120,42 +119,21 @@ def _wait(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
 def _serve(world: World, log: Path, workers: int = 1) -> Iterator[Server]:
     """``registry serve`` on the test database, as its own process group."""
     port = free_port()
-    command = [sys.executable, "-m", "app.cli", "serve", "--port", str(port)]
-    env = {
-        **os.environ,
-        "REGISTRY_DATABASE_URL": world.settings.effective_database_url,
-        "REGISTRY_DATA_DIR": str(world.settings.data_dir),
-        "REGISTRY_MASTER_KEY": world.settings.master_key,
-        "REGISTRY_BASE_URL": world.settings.base_url,
-        "REGISTRY_INTEGRITY_CHECK": "false",
-        "REGISTRY_CAPTURE_WORKER": "true",
-        "REGISTRY_CAPTURE_POLL_INTERVAL": "0.2",
-    }
-    env.pop("REGISTRY_WITNESSES", None)
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [*command, "--workers", str(workers)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
+    env = serve_env(
+        world.settings, REGISTRY_CAPTURE_WORKER="true", REGISTRY_CAPTURE_POLL_INTERVAL="0.2"
+    )
+    with serve_process(env, log, "--workers", str(workers), port=port) as process:
+        server = Server(process, f"http://127.0.0.1:{port}", log)
 
-    def healthy() -> bool:
-        assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        try:
-            return httpx.get(server.url + "/healthz", timeout=2).status_code == 200
-        except httpx.TransportError:
-            return False
+        def healthy() -> bool:
+            assert process.poll() is None, log.read_text(errors="replace")[-3000:]
+            try:
+                return httpx.get(server.url + "/healthz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
 
-    try:
         _wait("the server answers", healthy)
         yield server
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
 
 
 def _token(world: World) -> dict[str, str]:

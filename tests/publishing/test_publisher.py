@@ -39,7 +39,7 @@ from registry.publishing.targets import DirectoryTarget, atomic_write
 from registry.settings import Settings
 from registry.transparency import tiles as tile_service
 from tests.publishing.helpers import published_document, published_status, revoke_code, wait_for
-from tests.support import free_port
+from tests.support import free_port, serve_env, serve_process
 
 
 @dataclass
@@ -280,27 +280,10 @@ def test_scans_are_counted_from_the_web_servers_log(world: World, tmp_path: Path
 def served(world: World, tmp_path: Path) -> Iterator[tuple[World, str]]:
     """``registry serve --workers 2 --publish DIR`` on the test database."""
     port = free_port()
-    env = {
-        **os.environ,
-        "REGISTRY_DATABASE_URL": world.settings.effective_database_url,
-        "REGISTRY_DATA_DIR": str(world.settings.data_dir),
-        "REGISTRY_MASTER_KEY": world.settings.master_key,
-        "REGISTRY_BASE_URL": world.settings.base_url,
-        "REGISTRY_INTEGRITY_CHECK": "false",
-    }
-    env.pop("REGISTRY_WITNESSES", None)
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "app.cli", "serve", "--port", str(port)),
-            *("--workers", "2", "--publish", str(world.root)),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    publish = ("--workers", "2", "--publish", str(world.root))
+    with serve_process(
+        serve_env(world.settings), tmp_path / "serve.log", *publish, port=port
+    ) as process:
         codes = [e["code"] for e in world.summary["endorsements"]]
         wait_for(
             "the server published every code",
@@ -310,10 +293,6 @@ def served(world: World, tmp_path: Path) -> Iterator[tuple[World, str]]:
             timeout=90,
         )
         yield world, f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
-        log.close()
 
 
 def test_with_two_workers_a_revocation_is_published_within_2_s(served: tuple[World, str]):

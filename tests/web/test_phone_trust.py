@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, update
@@ -85,12 +86,12 @@ def registry_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 def _document(live: Live, code: str) -> dict[str, Any]:
-    from fastapi.testclient import TestClient
-
-    with TestClient(live.app) as client:
-        response = client.get(f"/e/{code}/verify.json")
-        assert response.status_code == 200
-        return dict(response.json())
+    # From the running server: a TestClient context on ``live.app`` would run its lifespan a
+    # second time, and the first run's background threads (their handles overwritten in
+    # ``app.state``) would then outlive the module.
+    response = httpx.get(f"{live.url}/e/{code}/verify.json", timeout=30)
+    assert response.status_code == 200
+    return dict(response.json())
 
 
 def _remember(page: Any, vkey: str, size: int, root: bytes) -> None:
