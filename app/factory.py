@@ -94,24 +94,26 @@ def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
         # What the OBS overlays of this process watch (registry.endorsements.live).
         app.state.live_board.start()
         # The published scan files, when this server keeps them (docs/scaling.md).
-        app.state.publisher = start_publishing(
+        publisher = start_publishing(
             factory,
             app.state.read_session_factory,
             lambda: app.state.ctx,
             settings,
             app.state.scan_counter,
         )
+        app.state.publisher = publisher
         # Asynchronous EPCIS captures, this process's and any a stopped process left.
-        app.state.capture_worker = None
+        worker = None
         if settings.capture_worker:
-            app.state.capture_worker = CaptureWorker(
+            worker = CaptureWorker(
                 factory,
                 app.state.read_session_factory,
                 lambda: app.state.ctx,
                 settings.capture_poll_interval,
                 settings.capture_max_attempts,
             )
-            app.state.capture_worker.start()
+            worker.start()
+        app.state.capture_worker = worker
         # The database checks itself in the background; /healthz reports the verdict.
         monitor = monitor_from_settings(settings, factory, parse_vkey(log_vkey(app.state.ctx)))
         app.state.integrity = monitor
@@ -122,10 +124,12 @@ def _lifespan(factory: sessionmaker[Session], settings: Settings) -> Lifespan:
         finally:
             if monitor is not None:
                 monitor.stop()
-            if app.state.capture_worker is not None:
-                app.state.capture_worker.stop()
-            if app.state.publisher is not None:
-                app.state.publisher.stop()
+            # What this run started, not what app.state names now: a second run of the
+            # lifespan on the same app (a test client on a served app) overwrites app.state.
+            if worker is not None:
+                worker.stop()
+            if publisher is not None:
+                publisher.stop()
             app.state.live_board.stop()
             app.state.scan_cache.stop()
             submitter.stop()
