@@ -16,6 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from bench.servers import stop_group
+
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY_CONF = REPO / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -108,12 +110,5 @@ class Nginx:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGQUIT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        if self.process is not None:
+            stop_group(self.process, signal.SIGQUIT, timeout=10)  # nginx's graceful stop

@@ -16,6 +16,21 @@ from typing import Any
 import httpx
 
 
+def stop_group(
+    process: subprocess.Popen[Any], sig: signal.Signals = signal.SIGTERM, timeout: float = 30
+) -> None:
+    """Stop a process started as its own group (``start_new_session``), every worker of it:
+    ``sig``, then SIGKILL if it has not ended within ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -96,15 +111,8 @@ class Server:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        if self.process is not None:
+            stop_group(self.process)
 
     def worker_pids(self) -> list[int]:
         """The processes that serve requests: the server itself with one worker, else its

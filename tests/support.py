@@ -5,7 +5,6 @@ database between tests."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from bench.servers import free_port, stop_group
 from registry.models import Base
 from registry.settings import Settings
 
@@ -51,12 +51,6 @@ def empty_tables(engine: Engine, *, restart_identity: bool = True) -> None:
             if "deadlock detected" not in str(exc) or attempt == 4:
                 raise
             time.sleep(0.1 * (attempt + 1))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bound_socket(port: int = 0) -> socket.socket:
@@ -165,13 +159,7 @@ def serve_process(
     try:
         yield process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=30)
+        stop_group(process)
 
 
 @contextmanager
