@@ -31,6 +31,18 @@ from tests.conftest import _recreate_postgres
 from tests.support import empty_tables
 
 PROBLEM_JSON = "application/problem+json"
+EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+
+
+def epcis_document(events: list[dict[str, Any]], *context: Any) -> dict[str, Any]:
+    """An EPCIS 2.0 document of ``events`` under the standard context (then ``context``)."""
+    return {
+        "@context": [EPCIS_CONTEXT, *context],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2026-06-01T08:00:00Z",
+        "epcisBody": {"eventList": events},
+    }
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,13 @@ from registry.catalog import batches as batch_service
 from registry.demo import PEOPLE, demo_id
 from registry.exports.loading import trace_record_indices
 from registry.models import Batch, BatchInput, Record
-from tests.exports.conftest import PROBLEM_JSON, Registry, assert_valid, sub_document
+from tests.exports.conftest import (
+    PROBLEM_JSON,
+    Registry,
+    assert_valid,
+    epcis_document,
+    sub_document,
+)
 
 _DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 
@@ -160,16 +166,6 @@ def _event(**fields: Any) -> dict[str, Any]:
     }
 
 
-def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-06-01T08:00:00Z",
-        "epcisBody": {"eventList": events},
-    }
-
-
 def test_capture_is_all_or_nothing_and_names_each_bad_event(demo: Registry, epcis_validator):
     millet = f"{demo.ctx.settings.base_url}/b/{demo.code('AH2026-001')}"
     good = _event(
@@ -218,7 +214,7 @@ def test_capture_is_all_or_nothing_and_names_each_bad_event(demo: Registry, epci
         "parentID": "urn:epc:id:sscc:0614141.1234567890",
         "childEPCs": ["urn:epc:id:sgtin:0614141.107346.2017"],
     }
-    document = _document([good, unsupported, not_allowed, unknown_gtin, aggregation])
+    document = epcis_document([good, unsupported, not_allowed, unknown_gtin, aggregation])
     assert_valid(epcis_validator, document, "the capture test document")
     headers = demo.token("aohan-clerk")
     before = demo.log_size()
@@ -270,7 +266,7 @@ def test_capture_is_all_or_nothing_and_names_each_bad_event(demo: Registry, epci
     only_bad = demo.client.post(
         "/api/v1/epcis/capture",
         params={"atomic": "false"},
-        json=_document([unsupported]),
+        json=epcis_document([unsupported]),
         headers=headers,
     )
     assert only_bad.status_code == 422, "nothing captured is a refusal even when not atomic"
@@ -281,15 +277,15 @@ def test_capture_refuses_what_is_not_an_epcis_document(demo: Registry):
     for body, why in (
         ({"type": "EPCISQueryDocument", "epcisBody": {}}, "type"),
         ({"type": "EPCISDocument", "epcisBody": {"eventList": "x"}}, "eventList"),
-        (_document([]), "no events"),
+        (epcis_document([]), "no events"),
     ):
         response = demo.client.post("/api/v1/epcis/capture", json=body, headers=headers)
         assert response.status_code == 422, (why, response.text)
         assert response.headers["content-type"].startswith(PROBLEM_JSON)
-    anonymous = demo.client.post("/api/v1/epcis/capture", json=_document([]))
+    anonymous = demo.client.post("/api/v1/epcis/capture", json=epcis_document([]))
     assert anonymous.status_code == 401
     official = demo.client.post(
-        "/api/v1/epcis/capture", json=_document([_event()]), headers=demo.token("admin")
+        "/api/v1/epcis/capture", json=epcis_document([_event()]), headers=demo.token("admin")
     )
     assert official.status_code == 409, "an account without a custodial key cannot capture"
 
@@ -312,7 +308,9 @@ def test_capture_of_standard_gs1_events(demo: Registry):
         ],
     )
     response = demo.client.post(
-        "/api/v1/epcis/capture", json=_document([shipped]), headers=demo.token("mengdong-driver")
+        "/api/v1/epcis/capture",
+        json=epcis_document([shipped]),
+        headers=demo.token("mengdong-driver"),
     )
     assert response.status_code == 201, response.text[:800]
     digest = response.json()["records"][0]["digest"]
@@ -347,7 +345,7 @@ def test_the_same_event_captured_again_is_not_logged_twice(demo: Registry):
     with_id = _holding(demo, eventID="urn:uuid:66666666-6666-4666-8666-666666666666")
     without_id = _holding(demo, eventTime="2026-06-01T09:00:00+08:00")
     first = demo.client.post(
-        "/api/v1/epcis/capture", json=_document([with_id, without_id]), headers=headers
+        "/api/v1/epcis/capture", json=epcis_document([with_id, without_id]), headers=headers
     )
     assert first.status_code == 201, first.text[:800]
     made = first.json()["records"]
@@ -360,7 +358,7 @@ def test_the_same_event_captured_again_is_not_logged_twice(demo: Registry):
     size = demo.log_size()
 
     again = demo.client.post(
-        "/api/v1/epcis/capture", json=_document([without_id, with_id]), headers=headers
+        "/api/v1/epcis/capture", json=epcis_document([without_id, with_id]), headers=headers
     )
     assert again.status_code == 200, again.text[:800]
     body = again.json()
@@ -373,7 +371,9 @@ def test_the_same_event_captured_again_is_not_logged_twice(demo: Registry):
 
     # The same eventID with other content is not the same event: refused, naming eventID.
     reused = _holding(demo, eventID=with_id["eventID"], eventTime="2026-06-02T08:00:00+08:00")
-    refused = demo.client.post("/api/v1/epcis/capture", json=_document([reused]), headers=headers)
+    refused = demo.client.post(
+        "/api/v1/epcis/capture", json=epcis_document([reused]), headers=headers
+    )
     assert refused.status_code == 422 and refused.headers["content-type"] == PROBLEM_JSON
     error = refused.json()["errors"][0]
     assert (error["code"], error["rule"]) == ("conflict", "event-id-reused")
@@ -387,7 +387,7 @@ def test_an_error_declaration_becomes_a_correction(demo: Registry, epcis_validat
     digest; a repeat of the declaration is answered with the same correction."""
     headers = demo.token("aohan-clerk")
     wrong = _holding(demo, eventTime="2026-06-03T08:00:00+08:00")
-    first = demo.client.post("/api/v1/epcis/capture", json=_document([wrong]), headers=headers)
+    first = demo.client.post("/api/v1/epcis/capture", json=epcis_document([wrong]), headers=headers)
     assert first.status_code == 201, first.text[:800]
     original = first.json()["records"][0]
     declaration = {
@@ -399,7 +399,7 @@ def test_an_error_declaration_becomes_a_correction(demo: Registry, epcis_validat
         },
     }
     response = demo.client.post(
-        "/api/v1/epcis/capture", json=_document([declaration]), headers=headers
+        "/api/v1/epcis/capture", json=epcis_document([declaration]), headers=headers
     )
     assert response.status_code == 201, response.text[:800]
     made = response.json()["records"][0]
@@ -411,7 +411,7 @@ def test_an_error_declaration_becomes_a_correction(demo: Registry, epcis_validat
     ]
     size = demo.log_size()
     again = demo.client.post(
-        "/api/v1/epcis/capture", json=_document([declaration]), headers=headers
+        "/api/v1/epcis/capture", json=epcis_document([declaration]), headers=headers
     )
     assert again.status_code == 200 and again.json()["records"][0]["digest"] == made["digest"]
     assert demo.log_size() == size
@@ -424,7 +424,9 @@ def test_an_error_declaration_becomes_a_correction(demo: Registry, epcis_validat
     assert back["errorDeclaration"]["declarationTime"].startswith("2026-06-03T10:00:00")
 
     unknown = {**declaration, "eventTime": "2020-01-01T00:00:00+08:00"}
-    refused = demo.client.post("/api/v1/epcis/capture", json=_document([unknown]), headers=headers)
+    refused = demo.client.post(
+        "/api/v1/epcis/capture", json=epcis_document([unknown]), headers=headers
+    )
     assert refused.status_code == 422
     paths = [p["path"] for p in refused.json()["errors"][0]["problems"]]
     assert paths == ["epcisBody.eventList[0].errorDeclaration"]

@@ -14,19 +14,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from registry.models import CapturedEvent, CaptureJob
-from tests.exports.conftest import PROBLEM_JSON, Registry
+from tests.exports.conftest import PROBLEM_JSON, Registry, epcis_document
 
 CAPTURE = "/api/v1/epcis/capture"
-
-
-def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-06-01T08:00:00Z",
-        "epcisBody": {"eventList": events},
-    }
 
 
 def _holding(demo: Registry, hour: int, **fields: Any) -> dict[str, Any]:
@@ -44,7 +34,7 @@ def _holding(demo: Registry, hour: int, **fields: Any) -> dict[str, Any]:
 
 def test_a_capture_has_a_status_url(demo: Registry):
     headers = demo.token("aohan-clerk")
-    response = demo.client.post(CAPTURE, json=_document([_holding(demo, 8)]), headers=headers)
+    response = demo.client.post(CAPTURE, json=epcis_document([_holding(demo, 8)]), headers=headers)
     assert response.status_code == 201, response.text[:800]
     assert response.headers["GS1-EPCIS-Capture-Limit"] == "10000"
     location = response.headers["Location"]
@@ -63,7 +53,7 @@ def test_a_refused_capture_is_a_failed_job_with_every_problem(demo: Registry):
     headers = demo.token("aohan-clerk")
     size = demo.log_size()
     bad = _holding(demo, 9, bizStep="shredding")
-    document = _document([_holding(demo, 10), bad])
+    document = epcis_document([_holding(demo, 10), bad])
     response = demo.client.post(CAPTURE, json=document, headers=headers)
     assert response.status_code == 422 and response.headers["content-type"] == PROBLEM_JSON
     assert demo.log_size() == size, "rollback: nothing written"
@@ -94,7 +84,7 @@ def test_an_asynchronous_capture_answers_at_once(demo: Registry):
     headers = demo.token("aohan-clerk")
     response = demo.client.post(
         CAPTURE,
-        json=_document([_holding(demo, 11)]),
+        json=epcis_document([_holding(demo, 11)]),
         headers={**headers, "Prefer": "respond-async"},
     )
     assert response.status_code == 202, response.text[:800]
@@ -146,7 +136,7 @@ def _many(demo: Registry, count: int) -> dict[str, Any]:
         event = _holding(demo, 0, eventID=f"urn:uuid:{uuid.uuid4()}")
         event["eventTime"] = (start + timedelta(minutes=n % DISTINCT)).isoformat()
         events.append(event)
-    return _document(events)
+    return epcis_document(events)
 
 
 def _captured_count(demo: Registry) -> int:
@@ -226,7 +216,7 @@ def test_options_states_the_interface(demo: Registry):
     """EPCIS 2.0.1 §12: OPTIONS on the capture paths names the methods, the EPCIS and CBV
     versions, the extension namespace and the capture limits (no token needed)."""
     job = demo.client.post(
-        CAPTURE, json=_document([_holding(demo, 12)]), headers=demo.token("aohan-clerk")
+        CAPTURE, json=epcis_document([_holding(demo, 12)]), headers=demo.token("aohan-clerk")
     )
     for path, allow in (
         (CAPTURE, {"GET", "POST", "OPTIONS"}),

@@ -9,19 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.exports.conftest import PROBLEM_JSON, Registry, assert_valid
-
-CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-
-
-def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "@context": [CONTEXT],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-06-01T08:00:00Z",
-        "epcisBody": {"eventList": events},
-    }
+from tests.exports.conftest import (
+    PROBLEM_JSON,
+    Registry,
+    assert_valid,
+    epcis_document,
+)
 
 
 def _base(event_type: str, minute: int, **fields: Any) -> dict[str, Any]:
@@ -104,7 +97,7 @@ def _standard(event: dict[str, Any]) -> dict[str, Any]:
 def test_every_event_type_is_a_signed_record_on_the_journey(demo: Registry, epcis_validator):
     events = _events(demo)
     response = demo.client.post(
-        "/api/v1/epcis/capture", json=_document(events), headers=demo.token("mengdong-driver")
+        "/api/v1/epcis/capture", json=epcis_document(events), headers=demo.token("mengdong-driver")
     )
     assert response.status_code == 201, response.text[:1500]
     made = response.json()["records"]
@@ -143,7 +136,7 @@ def test_an_sgtin_without_its_lot_is_refused_naming_it(demo: Registry):
         childEPCs=["urn:epc:id:sgtin:0614141.107346.2017"],
     )
     response = demo.client.post(
-        "/api/v1/epcis/capture", json=_document([event]), headers=demo.token("mengdong-driver")
+        "/api/v1/epcis/capture", json=epcis_document([event]), headers=demo.token("mengdong-driver")
     )
     assert response.status_code == 422 and response.headers["content-type"] == PROBLEM_JSON
     paths = [p["path"] for p in response.json()["errors"][0]["problems"]]
@@ -155,7 +148,7 @@ def test_a_field_the_record_cannot_hold_is_refused_naming_it(demo: Registry):
     event["example:colour"] = "blue"
     event["readPoint"] = {"id": "urn:epc:id:sgln:0614141.00777.0", "example:shelf": "3"}
     response = demo.client.post(
-        "/api/v1/epcis/capture", json=_document([event]), headers=demo.token("mengdong-driver")
+        "/api/v1/epcis/capture", json=epcis_document([event]), headers=demo.token("mengdong-driver")
     )
     assert response.status_code == 422, response.text[:500]
     paths = [p["path"] for p in response.json()["errors"][0]["problems"]]

@@ -6,20 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.exports.conftest import PROBLEM_JSON, Registry, assert_valid
+from tests.exports.conftest import (
+    PROBLEM_JSON,
+    Registry,
+    assert_valid,
+    epcis_document,
+)
 
-CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 CAKES = "06901234567915"  # the demo's rose cakes
-
-
-def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "@context": [CONTEXT],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-06-01T08:00:00Z",
-        "epcisBody": {"eventList": events},
-    }
 
 
 def _transformation(day: int, **fields: Any) -> dict[str, Any]:
@@ -38,7 +32,7 @@ def _instances(lot: str, *serials: int) -> list[str]:
 
 def _capture(demo: Registry, event: dict[str, Any]) -> Any:
     return demo.client.post(
-        "/api/v1/epcis/capture", json=_document([event]), headers=demo.token("bakery-clerk")
+        "/api/v1/epcis/capture", json=epcis_document([event]), headers=demo.token("bakery-clerk")
     )
 
 

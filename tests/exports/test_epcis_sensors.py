@@ -6,19 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.exports.conftest import PROBLEM_JSON, Registry, assert_valid
-
-CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-
-
-def _document(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "@context": [CONTEXT, {"ex": "https://sensors.example.com/voc/"}],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-06-01T08:00:00Z",
-        "epcisBody": {"eventList": events},
-    }
+from tests.exports.conftest import (
+    PROBLEM_JSON,
+    Registry,
+    assert_valid,
+    epcis_document,
+)
 
 
 def _holding(demo: Registry, sensors: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
@@ -99,7 +92,9 @@ SENSORS = [
 def test_sensor_data_is_kept_whole_and_exported_back(demo: Registry, epcis_validator):
     event = _holding(demo, SENSORS, eventID="urn:uuid:77777777-7777-4777-8777-777777777777")
     response = demo.client.post(
-        "/api/v1/epcis/capture", json=_document([event]), headers=demo.token("aohan-clerk")
+        "/api/v1/epcis/capture",
+        json=epcis_document([event], {"ex": "https://sensors.example.com/voc/"}),
+        headers=demo.token("aohan-clerk"),
     )
     assert response.status_code == 201, response.text[:1500]
     digest = response.json()["records"][0]["digest"]
@@ -173,7 +168,9 @@ def test_what_cannot_be_represented_is_refused_naming_the_field(demo: Registry):
     for path, sensors in cases.items():
         response = demo.client.post(
             "/api/v1/epcis/capture",
-            json=_document([_holding(demo, sensors)]),
+            json=epcis_document(
+                [_holding(demo, sensors)], {"ex": "https://sensors.example.com/voc/"}
+            ),
             headers=demo.token("aohan-clerk"),
         )
         assert response.status_code == 422, (path, response.text[:500])

@@ -8,8 +8,8 @@ from typing import Any
 
 from registry.exports.epcis.event_hash import event_hash
 from registry.exports.epcis.identifiers import gtin_and_serial
-from tests.exports.conftest import PROBLEM_JSON, Registry
-from tests.exports.test_epcis_instances import CAKES, CONTEXT, _capture, _instances, _transformation
+from tests.exports.conftest import EPCIS_CONTEXT, PROBLEM_JSON, Registry, epcis_document
+from tests.exports.test_epcis_instances import CAKES, _capture, _instances, _transformation
 
 PETALS = "PY-ROSE-0521"
 
@@ -58,7 +58,7 @@ def test_instances_without_lot_name_the_batch_they_were_made_in(demo: Registry):
     assert record["kind"] == "storage"
     payload = record["record"]
     assert payload["items"] == held["epcList"], "kept as sent"
-    assert payload["epcis"]["event_hash"] == event_hash(held, CONTEXT)
+    assert payload["epcis"]["event_hash"] == event_hash(held, EPCIS_CONTEXT)
     [batch] = payload["batches"]
     assert batch.endswith(":PY-CAKE-0800")
 
@@ -68,7 +68,7 @@ def test_instances_without_lot_name_the_batch_they_were_made_in(demo: Registry):
     back = {e["gr:digest"]: e for e in exported["epcisBody"]["eventList"]}
     again = back[made["digest"]]
     assert again["epcList"] == held["epcList"]
-    assert again["gr:eventHash"] == event_hash(held, CONTEXT)
+    assert again["gr:eventHash"] == event_hash(held, EPCIS_CONTEXT)
 
 
 def test_an_instance_made_and_held_in_one_document_names_its_batch(demo: Registry):
@@ -78,13 +78,7 @@ def test_an_instance_made_and_held_in_one_document_names_its_batch(demo: Registr
         inputQuantityList=[{"epcClass": petals, "quantity": 1, "uom": "KGM"}],
         outputEPCList=_instances("PY-CAKE-0801", 51),
     )
-    document = {
-        "@context": [CONTEXT],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-06-01T08:00:00Z",
-        "epcisBody": {"eventList": [made, _holding([_sgtin(51)])]},
-    }
+    document = epcis_document([made, _holding([_sgtin(51)])])
     response = demo.client.post(
         "/api/v1/epcis/capture", json=document, headers=demo.token("bakery-clerk")
     )
@@ -104,13 +98,7 @@ def test_an_instance_made_after_the_lookup_is_learnt_from_its_record(demo: Regis
         inputQuantityList=[{"epcClass": petals, "quantity": 1, "uom": "KGM"}],
         outputEPCList=_instances("PY-CAKE-0801", 52),
     )
-    document = {
-        "@context": [CONTEXT],
-        "type": "EPCISDocument",
-        "schemaVersion": "2.0",
-        "creationDate": "2026-06-01T08:00:00Z",
-        "epcisBody": {"eventList": [_holding([_sgtin(41)]), made, _holding([_sgtin(52)])]},
-    }
+    document = epcis_document([_holding([_sgtin(41)]), made, _holding([_sgtin(52)])])
     response = demo.client.post(
         "/api/v1/epcis/capture", json=document, headers=demo.token("bakery-clerk")
     )
@@ -153,13 +141,7 @@ def test_the_signing_policy_decides_by_the_batch_found(demo: Registry):
     for epc in (_sgtin(71), _instances("PY-CAKE-0804", 71)[0]):
         response = demo.client.post(
             "/api/v1/epcis/capture",
-            json={
-                "@context": [CONTEXT],
-                "type": "EPCISDocument",
-                "schemaVersion": "2.0",
-                "creationDate": "2026-06-01T08:00:00Z",
-                "epcisBody": {"eventList": [_holding([epc])]},
-            },
+            json=epcis_document([_holding([epc])]),
             headers=demo.token("aohan-clerk"),  # another cooperative: not its cakes
         )
         [error] = response.json()["errors"]
