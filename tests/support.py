@@ -162,6 +162,23 @@ def serve_process(
         stop_group(process)
 
 
+def wait_until_healthy(
+    server: subprocess.Popen[bytes], base: str, log_path: Path, timeout: float = 90
+) -> None:
+    """Wait until the ``registry serve`` at ``base`` answers ``/healthz``; fail with its log
+    if it ends first, or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert server.poll() is None, log_path.read_text(errors="replace")[-3000:]
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"registry serve did not come up in {timeout} s"
+        time.sleep(0.3)
+
+
 @contextmanager
 def running_registry(
     env: dict[str, str],
@@ -178,14 +195,5 @@ def running_registry(
         env = {**env, "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}"}
     base = f"http://127.0.0.1:{port}"
     with serve_process(env, log_path, *args, port=port) as server:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, log_path.read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "registry serve did not come up in 90 s"
-            time.sleep(0.3)
+        wait_until_healthy(server, base, log_path)
         yield base

@@ -36,7 +36,7 @@ from registry.models import Account, Batch, CapturedEvent, CaptureJob, CaptureJo
 from registry.operations.bootstrap import bootstrap
 from registry.settings import Settings
 from tests.publishing.helpers import wait_for
-from tests.support import free_port, serve_env, serve_process
+from tests.support import free_port, serve_env, serve_process, wait_until_healthy
 
 CAPTURE = "/api/v1/epcis/capture"
 
@@ -124,15 +124,7 @@ def _serve(world: World, log: Path, workers: int = 1) -> Iterator[Server]:
     )
     with serve_process(env, log, "--workers", str(workers), port=port) as process:
         server = Server(process, f"http://127.0.0.1:{port}", log)
-
-        def healthy() -> bool:
-            assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-            try:
-                return httpx.get(server.url + "/healthz", timeout=2).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        _wait("the server answers", healthy)
+        wait_until_healthy(process, server.url, log)
         yield server
 
 
